@@ -1,0 +1,17 @@
+import { gemmSuite } from './suites/gemm.js';
+import { resultsPath } from './results.js';
+
+/** The benchmark suites by name, as `--suite` takes them. */
+export const suites: Record<string, () => Promise<void>> = {
+  gemm: gemmSuite,
+};
+
+/** Runs the named suites in order; each writes its section of bench/RESULTS.md. */
+export async function runSuites(names: string[]): Promise<void> {
+  const unknown = names.filter((name) => !(name in suites));
+  if (unknown.length > 0) {
+    throw new Error(`unknown suite ${unknown.join(', ')}; available: ${Object.keys(suites).join(', ')}`);
+  }
+  for (const name of names) await suites[name]!();
+  console.log(`results written to ${resultsPath}`);
+}

@@ -1,0 +1,78 @@
+import { Rng, allocate, gemmBlocked, gemmParallel, gemmReference, getThreads, setThreads, type GemmKernel } from '@cnn/tensor';
+import { measure } from '../measure.js';
+import { markdownTable, writeSection } from '../results.js';
+
+/** A GEMM shape: C (M x N) = A (M x K) * B (K x N). */
+interface Shape {
+  name: string;
+  M: number;
+  N: number;
+  K: number;
+}
+
+/**
+ * 1024^3 and the GEMMs CaffeNet does at batch 1 (a convolution is weights
+ * [out x in*k*k] times im2col [in*k*k x outH*outW], per group), and fc6 at batch 64.
+ */
+const shapes: Shape[] = [
+  { name: '1024^3', M: 1024, N: 1024, K: 1024 },
+  { name: 'conv1', M: 96, N: 3025, K: 363 },
+  { name: 'conv2 (per group)', M: 128, N: 729, K: 1200 },
+  { name: 'conv3', M: 384, N: 169, K: 2304 },
+  { name: 'conv4 (per group)', M: 192, N: 169, K: 1728 },
+  { name: 'conv5 (per group)', M: 128, N: 169, K: 1728 },
+  { name: 'fc6 (batch 64)', M: 64, N: 4096, K: 9216 },
+];
+
+function gflops(shape: Shape, seconds: number): number {
+  return (2 * shape.M * shape.N * shape.K) / seconds / 1e9;
+}
+
+/** Times one kernel on one shape with operands on shared memory. */
+function time(kernel: GemmKernel, shape: Shape, threads: number, slow = false): number {
+  const { M, N, K } = shape;
+  const rng = new Rng(1);
+  const random = (n: number): Float32Array => {
+    const a = allocate(n, { shared: true }) as Float32Array;
+    for (let i = 0; i < n; i++) a[i] = rng.uniform(-1, 1);
+    return a;
+  };
+  const A = random(M * K);
+  const B = random(K * N);
+  const C = allocate(M * N, { shared: true });
+  const result = measure(
+    `${kernel.name} ${shape.name} ${threads}t`,
+    () => kernel(false, false, M, N, K, 1, A, 0, K, B, 0, N, 0, C, 0, N),
+    slow ? { before: () => setThreads(threads), minSamples: 1, maxTime: 1 } : { before: () => setThreads(threads) },
+  );
+  const rate = gflops(shape, result.seconds);
+  console.log(`  ${result.name.padEnd(40)} ${rate.toFixed(2).padStart(7)} GFLOP/s  (±${result.rme.toFixed(1)}%, ${result.samples} samples)`);
+  return rate;
+}
+
+/** The GEMM suite: reference vs blocked, one thread vs all threads. */
+export async function gemmSuite(): Promise<void> {
+  const all = getThreads();
+  console.log(`GEMM suite (GFLOP/s = 2 M N K / time), ${all} threads available`);
+  const rows: string[][] = [];
+  for (const shape of shapes) {
+    const reference = time(gemmReference, shape, 1, true);
+    const blocked = time(gemmBlocked, shape, 1);
+    const parallel = time(gemmParallel, shape, all);
+    rows.push([
+      shape.name,
+      `${shape.M} x ${shape.N} x ${shape.K}`,
+      reference.toFixed(2),
+      blocked.toFixed(2),
+      parallel.toFixed(2),
+      `${(parallel / blocked).toFixed(2)}x`,
+    ]);
+  }
+  setThreads(all);
+  const table = markdownTable(
+    ['shape', 'M x N x K', 'reference, 1 thread', 'blocked, 1 thread', `blocked, ${all} threads`, 'threads speed-up'],
+    rows,
+  );
+  console.log(`\n${table}\n`);
+  writeSection('gemm', 'GEMM (GFLOP/s, float32, pure TypeScript)', table);
+}

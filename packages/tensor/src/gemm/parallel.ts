@@ -1,0 +1,85 @@
+import type { FloatArray } from '../storage.js';
+import { allocate, dtypeOf, isShared } from '../storage.js';
+import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
+import { partRange } from '../pool/partition.js';
+import { getThreads } from '../pool/settings.js';
+import { gemmBlocked } from './blocked.js';
+
+/** Below this many flops (2 M N K) a GEMM runs on one thread: waking workers would cost more. */
+const MIN_PARALLEL_FLOPS = 4e6;
+
+const gemmPartRef: KernelRef = { module: import.meta.url, name: 'gemmPart' };
+
+/**
+ * One part of a parallel GEMM. The output is cut along its longer side (columns of C
+ * when N >= M, else rows) into bands that are multiples of the 4-wide micro-tile;
+ * each part runs the blocked kernel on its band, so parts never write the same element.
+ */
+export const gemmPart: PartKernel = ([A, B, C], scalars, part, parts) => {
+  const [transA, transB, M, N, K, alpha, offA, lda, offB, ldb, beta, offC, ldc] = scalars as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  if (N >= M) {
+    const [n0, n1] = partRange(N, part, parts, 4);
+    if (n0 === n1) return;
+    const bStart = transB ? offB + n0 * ldb : offB + n0;
+    gemmBlocked(!!transA, !!transB, M, n1 - n0, K, alpha, A!, offA, lda, B!, bStart, ldb, beta, C!, offC + n0, ldc);
+  } else {
+    const [m0, m1] = partRange(M, part, parts, 4);
+    if (m0 === m1) return;
+    const aStart = transA ? offA + m0 : offA + m0 * lda;
+    gemmBlocked(!!transA, !!transB, m1 - m0, N, K, alpha, A!, aStart, lda, B!, offB, ldb, beta, C!, offC + m0 * ldc, ldc);
+  }
+};
+
+/**
+ * The multi-threaded GEMM: the blocked kernel split over the thread pool (see
+ * `GemmKernel` for the arguments). Operands on a `SharedArrayBuffer` are used in
+ * place; others are first copied into shared scratch memory (allocate tensors with
+ * `{ shared: true }` to avoid that copy).
+ */
+export function gemmParallel(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: FloatArray,
+  offA: number,
+  lda: number,
+  B: FloatArray,
+  offB: number,
+  ldb: number,
+  beta: number,
+  C: FloatArray,
+  offC: number,
+  ldc: number,
+): void {
+  const threads = getThreads();
+  const flops = 2 * M * N * K;
+  if (threads === 1 || flops < MIN_PARALLEL_FLOPS) {
+    gemmBlocked(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
+    return;
+  }
+  const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
+  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), true);
+  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), true);
+  const c = onShared(C, offC, extent(M, N, ldc), beta !== 0);
+  const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
+  getPool().run(gemmPartRef, gemmPart, [a.array, b.array, c.array], scalars, parts);
+  if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
+}
+
+/** Elements spanned by a rows x cols matrix with leading dimension ld. */
+function extent(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/** `array` itself if it is shared, else its [offset, offset + length) copied to shared memory. */
+function onShared(array: FloatArray, offset: number, length: number, copyIn: boolean): { array: FloatArray; offset: number } {
+  if (isShared(array)) return { array, offset };
+  const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
+  if (copyIn) copy.set(array.subarray(offset, offset + length));
+  return { array: copy, offset: 0 };
+}

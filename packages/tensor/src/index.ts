@@ -1,0 +1,17 @@
+export { Tensor, sizeOf, contiguousStrides, sameShape, type NestedArray } from './tensor.js';
+export { allocate, allocateFloat32, dtypeOf, isShared, type AllocOptions, type DType, type FloatArray } from './storage.js';
+export { ShapeError, ArgumentError, WorkerError, formatShape } from './errors.js';
+export { allclose, unravel, type AllcloseResult, type Tolerance } from './allclose.js';
+export { toNdarray, fromNdarray } from './ndarray.js';
+export { Rng } from './rng.js';
+export { fill, fanNumber, type FillerSpec, type VarianceNorm } from './fillers.js';
+export { sgemm, type GemmOffsets } from './gemm/sgemm.js';
+export { gemmReference } from './gemm/reference.js';
+export { gemmBlocked } from './gemm/blocked.js';
+export { gemmParallel } from './gemm/parallel.js';
+export type { GemmKernel } from './gemm/types.js';
+export { im2col, col2im, convOutputSize, type ConvGeometry } from './im2col.js';
+export { getThreads, setThreads } from './pool/settings.js';
+export { ThreadPool, getPool, shutdownPool, type KernelRef, type PartKernel } from './pool/pool.js';
+export { partRange } from './pool/partition.js';
+export { getBackend, setBackend, type Backend, type BackendName } from './backend.js';

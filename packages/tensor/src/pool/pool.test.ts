@@ -1,0 +1,46 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { ThreadPool, WorkerError, allocate, getPool, getThreads, setThreads, shutdownPool } from '../index.js';
+import { failOnWorkers, markParts } from './test-fixtures/kernels.js';
+
+const fixtures = new URL('./test-fixtures/kernels.ts', import.meta.url).href;
+
+afterAll(() => shutdownPool());
+
+describe('ThreadPool', () => {
+  it('runs part 0 on the caller and the other parts on workers, over shared memory', async () => {
+    const pool = new ThreadPool(3);
+    const out = allocate(10, { shared: true });
+    pool.run({ module: fixtures, name: 'markParts' }, markParts, [out], [], 3);
+    expect([...out]).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3]);
+    await pool.close();
+  });
+
+  it('rethrows a worker failure as a WorkerError and keeps working afterwards', async () => {
+    const pool = new ThreadPool(2);
+    const out = allocate(4, { shared: true });
+    expect(() => pool.run({ module: fixtures, name: 'failOnWorkers' }, failOnWorkers, [out], [])).toThrow(WorkerError);
+    expect(() => pool.run({ module: fixtures, name: 'failOnWorkers' }, failOnWorkers, [out], [])).toThrow(/part 1 refuses/);
+    pool.run({ module: fixtures, name: 'markParts' }, markParts, [out], []);
+    expect([...out]).toEqual([1, 1, 2, 2]);
+    await pool.close();
+  });
+
+  it('refuses arrays that are not on shared memory', async () => {
+    const pool = new ThreadPool(2);
+    expect(() => pool.run({ module: fixtures, name: 'markParts' }, markParts, [new Float32Array(4)], [])).toThrow(/SharedArrayBuffer/);
+    await pool.close();
+  });
+
+  it('follows setThreads and restarts after a shutdown', async () => {
+    setThreads(2);
+    expect(getThreads()).toBe(2);
+    expect(getPool().size).toBe(2);
+    await shutdownPool();
+    const out = allocate(4, { shared: true });
+    getPool().run({ module: fixtures, name: 'markParts' }, markParts, [out], []);
+    expect([...out]).toEqual([1, 1, 2, 2]);
+    setThreads(1);
+    expect(getPool().size).toBe(1);
+    expect(() => setThreads(0)).toThrow(/integer >= 1/);
+  });
+});

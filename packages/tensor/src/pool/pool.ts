@@ -1,0 +1,152 @@
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { ArgumentError, WorkerError } from '../errors.js';
+import type { FloatArray } from '../storage.js';
+import { isShared } from '../storage.js';
+import { getThreads } from './settings.js';
+import { SLOT, State, type Job, type WorkerReply } from './protocol.js';
+
+/**
+ * A kernel the pool can split: it does part `part` of `parts` of the work. The pool
+ * runs part 0 on the calling thread and the others on workers, so the same function
+ * runs everywhere, and must be exported from a module the workers can import.
+ */
+export type PartKernel = (arrays: FloatArray[], scalars: number[], part: number, parts: number) => void;
+
+/** Where a worker finds a `PartKernel`: the module URL and the export name. */
+export interface KernelRef {
+  module: string;
+  name: string;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Our end of the worker's channel: jobs go out, errors come back. */
+  port: MessagePort;
+}
+
+/**
+ * A persistent pool of worker threads, created once and woken per job through
+ * `Atomics.wait/notify` on a shared control array. Jobs carry typed arrays that
+ * live on `SharedArrayBuffer`s, so the workers read and write the caller's memory
+ * directly: nothing is copied, and no thread is started per call.
+ *
+ * `run` is synchronous, like a BLAS call: it returns when every part is done.
+ */
+export class ThreadPool {
+  private readonly workers: PoolWorker[] = [];
+  /** One Int32 state per worker, each on its own cache line (SLOT ints apart). */
+  private readonly control: Int32Array;
+  private busy = false;
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new ArgumentError(`ThreadPool size ${size}: need an integer >= 1`);
+    this.control = new Int32Array(new SharedArrayBuffer(Math.max(1, size - 1) * SLOT * 4));
+    for (let index = 0; index < size - 1; index++) this.workers.push(this.spawn(index));
+  }
+
+  /**
+   * Runs `kernel` as `parts` parts (at most the pool size): part 0 here, the rest on
+   * workers. Every array must be on shared memory. A worker's exception is rethrown
+   * here as a `WorkerError`.
+   */
+  run(kernel: KernelRef, local: PartKernel, arrays: FloatArray[], scalars: number[], parts = this.size): void {
+    parts = Math.max(1, Math.min(parts, this.size));
+    if (parts === 1 || this.busy) {
+      // Re-entrant calls (a kernel calling a kernel) run on the calling thread.
+      local(arrays, scalars, 0, 1);
+      return;
+    }
+    for (const array of arrays) {
+      if (!isShared(array)) throw new ArgumentError('ThreadPool.run: every array must live on a SharedArrayBuffer');
+    }
+    this.busy = true;
+    try {
+      for (let part = 1; part < parts; part++) {
+        const job: Job = { module: kernel.module, name: kernel.name, arrays, scalars, part, parts };
+        this.workers[part - 1]!.port.postMessage(job);
+        const slot = (part - 1) * SLOT;
+        Atomics.store(this.control, slot, State.Pending);
+        Atomics.notify(this.control, slot);
+      }
+      let localError: unknown;
+      try {
+        local(arrays, scalars, 0, parts);
+      } catch (error) {
+        localError = error;
+      }
+      const workerError = this.waitForParts(parts);
+      if (localError !== undefined) throw localError;
+      if (workerError) throw workerError;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Stops the workers. Called by `shutdownPool`; the process can also just exit. */
+  async close(): Promise<void> {
+    for (let index = 0; index < this.workers.length; index++) {
+      Atomics.store(this.control, index * SLOT, State.Quit);
+      Atomics.notify(this.control, index * SLOT);
+    }
+    await Promise.all(this.workers.map(({ worker }) => new Promise((resolve) => worker.once('exit', resolve))));
+    for (const { port } of this.workers) port.close();
+    this.workers.length = 0;
+  }
+
+  private waitForParts(parts: number): WorkerError | undefined {
+    let firstError: WorkerError | undefined;
+    for (let part = 1; part < parts; part++) {
+      const slot = (part - 1) * SLOT;
+      while (Atomics.load(this.control, slot) === State.Pending) Atomics.wait(this.control, slot, State.Pending);
+      if (Atomics.load(this.control, slot) === State.Failed) {
+        const reply = receiveMessageOnPort(this.workers[part - 1]!.port)?.message as WorkerReply | undefined;
+        firstError ??= new WorkerError(`worker ${part} failed: ${reply?.message ?? 'unknown error'}`, {
+          cause: reply?.stack,
+        });
+      }
+    }
+    return firstError;
+  }
+
+  private spawn(index: number): PoolWorker {
+    const { port1, port2 } = new MessageChannel();
+    const entry = new URL(`./worker.${sourceExtension()}`, import.meta.url).href;
+    const workerData = { control: this.control, slot: index * SLOT, port: port2 };
+    // From the TypeScript sources (tests, tsx) a worker needs tsx's loader before it can import .ts files.
+    const worker =
+      sourceExtension() === 'ts'
+        ? new Worker(
+            `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
+              `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`,
+            { eval: true, workerData, transferList: [port2] },
+          )
+        : new Worker(new URL(entry), { workerData, transferList: [port2] });
+    worker.unref();
+    port1.unref();
+    return { worker, port: port1 };
+  }
+}
+
+function sourceExtension(): 'ts' | 'js' {
+  return import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+}
+
+let sharedPool: ThreadPool | undefined;
+
+/** The process-wide pool with `getThreads()` threads (the caller counts as one). */
+export function getPool(): ThreadPool {
+  const threads = getThreads();
+  if (!sharedPool || sharedPool.size !== threads) {
+    const old = sharedPool;
+    sharedPool = new ThreadPool(threads);
+    void old?.close();
+  }
+  return sharedPool;
+}
+
+/** Stops the process-wide pool's workers; the next parallel call starts a new pool. */
+export async function shutdownPool(): Promise<void> {
+  const pool = sharedPool;
+  sharedPool = undefined;
+  await pool?.close();
+}
