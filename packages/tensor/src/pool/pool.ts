@@ -112,13 +112,14 @@ export class ThreadPool {
     const { port1, port2 } = new MessageChannel();
     const entry = new URL(`./worker.${sourceExtension()}`, import.meta.url).href;
     const workerData = { control: this.control, slot: index * SLOT, port: port2 };
-    // From the TypeScript sources (tests, tsx) a worker needs tsx's loader before it can import .ts files.
+    // Run from the TypeScript sources (tests, tsx), a worker needs tsx's loader to import .ts files, and the
+    // `source` export condition so that the kernels it imports resolve to the same sources as this thread's.
     const worker =
       sourceExtension() === 'ts'
         ? new Worker(
             `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
               `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`,
-            { eval: true, workerData, transferList: [port2] },
+            { eval: true, workerData, transferList: [port2], execArgv: ['--conditions=source'] },
           )
         : new Worker(new URL(entry), { workerData, transferList: [port2] });
     worker.unref();

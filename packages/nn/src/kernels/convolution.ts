@@ -1,0 +1,267 @@
+import { allocate, col2im, convOutputSize, dtypeOf, im2col, sgemm, type ConvGeometry, type FloatArray } from '@cnn/tensor';
+
+/**
+ * The sizes of a grouped 2-D convolution over a batch, NCHW:
+ * input `num x channels x height x width`, weight `numOutput x (channels / group) x kernelH x kernelW`,
+ * output `num x numOutput x outH x outW` (from `convOutputSize`). Group g maps input channels
+ * [g * C/group, (g + 1) * C/group) to outputs [g * O/group, (g + 1) * O/group).
+ */
+export interface ConvolutionShape extends ConvGeometry {
+  num: number;
+  numOutput: number;
+  group: number;
+}
+
+/**
+ * Which gradients a convolution backward computes: each one given is computed, each one
+ * left out is skipped. `dx` (the input gradient) is overwritten; `dWeight` and `dBias`
+ * are added into.
+ */
+export interface ConvolutionGradients {
+  dx?: FloatArray;
+  dWeight?: FloatArray;
+  dBias?: FloatArray;
+}
+
+/**
+ * The reference convolution, written as its definition (cross-correlation, zero padding):
+ *
+ *   y[n][o][oy][ox] = bias[o] + sum over c, ky, kx of
+ *     weight[o][c][ky][kx] * x[n][g * C/group + c][oy * strideH - padH + ky * dilationH][ox * strideW - padW + kx * dilationW]
+ *
+ * where g is the group of output o and c runs over the C/group channels of that group.
+ * `bias` may be undefined (no bias term).
+ */
+export function convolutionForwardReference(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+): void {
+  const [outH, outW] = convOutputSize(s);
+  const channelsPerGroup = s.channels / s.group;
+  const outputsPerGroup = s.numOutput / s.group;
+  for (let n = 0; n < s.num; n++) {
+    for (let g = 0; g < s.group; g++) {
+      for (let o = g * outputsPerGroup; o < (g + 1) * outputsPerGroup; o++) {
+        for (let oy = 0; oy < outH; oy++) {
+          for (let ox = 0; ox < outW; ox++) {
+            let sum = bias ? bias[o]! : 0;
+            for (let c = 0; c < channelsPerGroup; c++) {
+              const inputChannel = g * channelsPerGroup + c;
+              for (let ky = 0; ky < s.kernelH; ky++) {
+                const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+                if (iy < 0 || iy >= s.height) continue;
+                for (let kx = 0; kx < s.kernelW; kx++) {
+                  const ix = ox * s.strideW - s.padW + kx * s.dilationW;
+                  if (ix < 0 || ix >= s.width) continue;
+                  const w = weight[((o * channelsPerGroup + c) * s.kernelH + ky) * s.kernelW + kx]!;
+                  sum += w * x[((n * s.channels + inputChannel) * s.height + iy) * s.width + ix]!;
+                }
+              }
+            }
+            y[((n * s.numOutput + o) * outH + oy) * outW + ox] = sum;
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The reference backward, the chain rule applied to each term of the forward sum:
+ * every product weight[o][c][ky][kx] * x[n][ic][iy][ix] that fed y[n][o][oy][ox] sends
+ *
+ *   dWeight[o][c][ky][kx] += x[n][ic][iy][ix] * dy[n][o][oy][ox]
+ *   dx[n][ic][iy][ix]     += weight[o][c][ky][kx] * dy[n][o][oy][ox]
+ *
+ * and dBias[o] += dy[n][o][oy][ox]. `dx` is zeroed first (it is written, not added into).
+ */
+export function convolutionBackwardReference(
+  x: FloatArray,
+  weight: FloatArray,
+  dy: FloatArray,
+  grads: ConvolutionGradients,
+  s: ConvolutionShape,
+): void {
+  const { dx, dWeight, dBias } = grads;
+  const [outH, outW] = convOutputSize(s);
+  const channelsPerGroup = s.channels / s.group;
+  const outputsPerGroup = s.numOutput / s.group;
+  dx?.fill(0, 0, s.num * s.channels * s.height * s.width);
+  for (let n = 0; n < s.num; n++) {
+    for (let g = 0; g < s.group; g++) {
+      for (let o = g * outputsPerGroup; o < (g + 1) * outputsPerGroup; o++) {
+        for (let oy = 0; oy < outH; oy++) {
+          for (let ox = 0; ox < outW; ox++) {
+            const grad = dy[((n * s.numOutput + o) * outH + oy) * outW + ox]!;
+            if (dBias) dBias[o] += grad;
+            for (let c = 0; c < channelsPerGroup; c++) {
+              const inputChannel = g * channelsPerGroup + c;
+              for (let ky = 0; ky < s.kernelH; ky++) {
+                const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+                if (iy < 0 || iy >= s.height) continue;
+                for (let kx = 0; kx < s.kernelW; kx++) {
+                  const ix = ox * s.strideW - s.padW + kx * s.dilationW;
+                  if (ix < 0 || ix >= s.width) continue;
+                  const w = ((o * channelsPerGroup + c) * s.kernelH + ky) * s.kernelW + kx;
+                  const i = ((n * s.channels + inputChannel) * s.height + iy) * s.width + ix;
+                  if (dWeight) dWeight[w] += x[i]! * grad;
+                  if (dx) dx[i] += weight[w]! * grad;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The fast convolution: per image, im2col unfolds the input into a
+ * `(C * kh * kw) x (outH * outW)` matrix, and per group one GEMM multiplies the group's
+ * weights `(O/g) x (C/g * kh * kw)` by the group's rows of it. A 1x1 kernel with stride 1
+ * and no padding needs no unfolding: the image already is that matrix.
+ */
+export function convolutionForwardFast(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+): void {
+  const m = gemmSizes(s);
+  const col = m.unfold ? columnBuffer(m.colSize, x) : x;
+  for (let n = 0; n < s.num; n++) {
+    const xImage = n * m.imageSize;
+    const yImage = n * s.numOutput * m.positions;
+    if (m.unfold) im2col(x, xImage, s, col, 0);
+    const colImage = m.unfold ? 0 : xImage;
+    for (let g = 0; g < s.group; g++) {
+      sgemm(false, false, m.outputsPerGroup, m.positions, m.rowsPerGroup, 1, weight, m.rowsPerGroup, col, m.positions, 0, y, m.positions, {
+        a: g * m.outputsPerGroup * m.rowsPerGroup,
+        b: colImage + g * m.rowsPerGroup * m.positions,
+        c: yImage + g * m.outputsPerGroup * m.positions,
+      });
+    }
+    if (bias) {
+      for (let o = 0; o < s.numOutput; o++) {
+        const b = bias[o]!;
+        const start = yImage + o * m.positions;
+        for (let p = start; p < start + m.positions; p++) y[p] += b;
+      }
+    }
+  }
+}
+
+/**
+ * The fast backward, per image and group, with col the image unfolded by im2col:
+ *
+ *   dWeight_g += dY_g * col_g^T        (O/g x P) * (P x C/g*kh*kw)
+ *   dBias[o]  += sum over positions of dY[o]
+ *   dcol_g     = W_g^T * dY_g, then dx = col2im(dcol)
+ *
+ * The weight gradient of an image is taken before its col buffer is reused for dcol.
+ */
+export function convolutionBackwardFast(
+  x: FloatArray,
+  weight: FloatArray,
+  dy: FloatArray,
+  grads: ConvolutionGradients,
+  s: ConvolutionShape,
+): void {
+  const { dx, dWeight, dBias } = grads;
+  const m = gemmSizes(s);
+  if (dBias) {
+    for (let n = 0; n < s.num; n++) {
+      for (let o = 0; o < s.numOutput; o++) {
+        const start = (n * s.numOutput + o) * m.positions;
+        let sum = 0;
+        for (let p = start; p < start + m.positions; p++) sum += dy[p]!;
+        dBias[o] += sum;
+      }
+    }
+  }
+  if (!dx && !dWeight) return;
+  const col = m.unfold ? columnBuffer(m.colSize, x) : undefined;
+  for (let n = 0; n < s.num; n++) {
+    const xImage = n * m.imageSize;
+    const yImage = n * s.numOutput * m.positions;
+    if (dWeight) {
+      if (col) im2col(x, xImage, s, col, 0);
+      const source = col ?? x;
+      const colImage = col ? 0 : xImage;
+      for (let g = 0; g < s.group; g++) {
+        sgemm(false, true, m.outputsPerGroup, m.rowsPerGroup, m.positions, 1, dy, m.positions, source, m.positions, 1, dWeight, m.rowsPerGroup, {
+          a: yImage + g * m.outputsPerGroup * m.positions,
+          b: colImage + g * m.rowsPerGroup * m.positions,
+          c: g * m.outputsPerGroup * m.rowsPerGroup,
+        });
+      }
+    }
+    if (dx) {
+      // Without unfolding, dcol has the layout of the image itself: write it straight into dx.
+      const target = col ?? dx;
+      const colImage = col ? 0 : xImage;
+      for (let g = 0; g < s.group; g++) {
+        sgemm(true, false, m.rowsPerGroup, m.positions, m.outputsPerGroup, 1, weight, m.rowsPerGroup, dy, m.positions, 0, target, m.positions, {
+          a: g * m.outputsPerGroup * m.rowsPerGroup,
+          b: yImage + g * m.outputsPerGroup * m.positions,
+          c: colImage + g * m.rowsPerGroup * m.positions,
+        });
+      }
+      if (col) col2im(col, 0, s, dx, xImage);
+    }
+  }
+}
+
+/** Multiply-adds of one forward pass: N * O * outH * outW * (C/g) * kh * kw. */
+export function convolutionMultiplyAdds(s: ConvolutionShape): number {
+  const [outH, outW] = convOutputSize(s);
+  return s.num * s.numOutput * outH * outW * (s.channels / s.group) * s.kernelH * s.kernelW;
+}
+
+interface GemmSizes {
+  /** outH * outW: the columns of the unfolded image. */
+  positions: number;
+  /** (C/g) * kh * kw: the rows of the unfolded image per group, the columns of a group's weights. */
+  rowsPerGroup: number;
+  outputsPerGroup: number;
+  imageSize: number;
+  colSize: number;
+  /** False when im2col would copy the image unchanged (1x1 kernel, stride 1, no padding). */
+  unfold: boolean;
+}
+
+function gemmSizes(s: ConvolutionShape): GemmSizes {
+  const [outH, outW] = convOutputSize(s);
+  const positions = outH * outW;
+  const rowsPerGroup = (s.channels / s.group) * s.kernelH * s.kernelW;
+  const identity = s.kernelH === 1 && s.kernelW === 1 && s.strideH === 1 && s.strideW === 1 && s.padH === 0 && s.padW === 0;
+  return {
+    positions,
+    rowsPerGroup,
+    outputsPerGroup: s.numOutput / s.group,
+    imageSize: s.channels * s.height * s.width,
+    colSize: s.group * rowsPerGroup * positions,
+    unfold: !identity,
+  };
+}
+
+/**
+ * One scratch buffer per dtype for the unfolded image, shared by every convolution (the
+ * kernels run one at a time) and grown on demand, so a net allocates it once. It lives on
+ * shared memory so the GEMM's worker threads read and write it in place.
+ */
+const scratch: { float32?: FloatArray; float64?: FloatArray } = {};
+
+function columnBuffer(length: number, like: FloatArray): FloatArray {
+  const dtype = dtypeOf(like);
+  const current = scratch[dtype];
+  if (current && current.length >= length) return current;
+  const grown = allocate(length, { dtype, shared: true });
+  scratch[dtype] = grown;
+  return grown;
+}

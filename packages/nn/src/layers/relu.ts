@@ -1,0 +1,55 @@
+import type { Blob } from '../blob.js';
+import { Layer } from '../layer.js';
+
+/** ReLU parameters (Caffe's ReLUParameter). */
+export interface ReLUParams {
+  /** Slope for negative inputs: 0 is the plain ReLU, > 0 a leaky ReLU. */
+  negativeSlope?: number;
+}
+
+/**
+ * Rectified linear unit, element by element, any shape, in place allowed.
+ *
+ *   forward:  y = max(x, 0) + negativeSlope * min(x, 0)
+ *   backward: dx = dy * (x > 0 ? 1 : negativeSlope)
+ *
+ * In place, `x` is gone after forward; the sign of y is the sign of x for any slope > 0,
+ * and for slope 0 y > 0 exactly where x > 0, so backward tests the top instead.
+ */
+export class ReLULayer extends Layer {
+  readonly type = 'ReLU';
+  readonly negativeSlope: number;
+
+  constructor(name: string, params: ReLUParams = {}) {
+    super(name);
+    this.negativeSlope = params.negativeSlope ?? 0;
+  }
+
+  override get allowsInPlace(): boolean {
+    return true;
+  }
+
+  override setup(bottom: readonly Blob[], top: readonly Blob[]): void {
+    this.expectBlobs(bottom, top, 1, 1);
+  }
+
+  reshape(bottom: readonly Blob[], top: readonly Blob[]): void {
+    top[0]!.reshape(bottom[0]!.shape);
+  }
+
+  forward(bottom: readonly Blob[], top: readonly Blob[]): void {
+    const x = bottom[0]!.data.data;
+    const y = top[0]!.data.data;
+    const slope = this.negativeSlope;
+    for (let i = 0, n = bottom[0]!.count; i < n; i++) y[i] = Math.max(x[i]!, 0) + slope * Math.min(x[i]!, 0);
+  }
+
+  backward(top: readonly Blob[], propagateDown: readonly boolean[], bottom: readonly Blob[]): void {
+    if (!propagateDown[0]) return;
+    const y = top[0]!.data.data;
+    const dy = top[0]!.diff.data;
+    const dx = bottom[0]!.diff.data;
+    const slope = this.negativeSlope;
+    for (let i = 0, n = bottom[0]!.count; i < n; i++) dx[i] = y[i]! > 0 ? dy[i]! : slope * dy[i]!;
+  }
+}
