@@ -1,4 +1,4 @@
-import { Tensor, allocate, formatShape, sizeOf, type DType } from '@cnn/tensor';
+import { ShapeError, Tensor, allocate, dtypeOf, formatShape, isShared, sizeOf, type DType, type FloatArray } from '@cnn/tensor';
 
 /**
  * A named pair of tensors of one shape, as in Caffe: `data` flows forward and
@@ -6,14 +6,15 @@ import { Tensor, allocate, formatShape, sizeOf, type DType } from '@cnn/tensor';
  * Both live on shared memory so worker threads can use them in place.
  *
  * `reshape` keeps the storage when the new shape fits in it, so a net that runs
- * the same batch size again allocates nothing.
+ * the same batch size again allocates nothing. The gradient storage is allocated on
+ * first use, so a net that only runs forward never pays for it.
  */
 export class Blob {
   private capacity = 0;
-  private dataStore: Float32Array | Float64Array;
-  private diffStore: Float32Array | Float64Array;
+  private dataStore: FloatArray;
+  private diffStore: FloatArray | undefined;
   data: Tensor;
-  diff: Tensor;
+  private diffView: Tensor | undefined;
 
   constructor(
     readonly name: string,
@@ -21,10 +22,17 @@ export class Blob {
     readonly dtype: DType = 'float32',
   ) {
     this.dataStore = allocate(0, { dtype, shared: true });
-    this.diffStore = this.dataStore;
     this.data = new Tensor(this.dataStore, [0]);
-    this.diff = this.data;
     this.reshape(shape);
+  }
+
+  /** The gradient of the loss with respect to `data`, same shape. */
+  get diff(): Tensor {
+    if (!this.diffView) {
+      if (!this.diffStore || this.diffStore.length < this.capacity) this.diffStore = allocate(this.capacity, { dtype: this.dtype, shared: true });
+      this.diffView = new Tensor(this.diffStore, this.shape);
+    }
+    return this.diffView;
   }
 
   /** The shape of `data` and `diff`. */
@@ -42,16 +50,36 @@ export class Blob {
     const count = sizeOf(shape);
     if (count > this.capacity) {
       this.dataStore = allocate(count, { dtype: this.dtype, shared: true });
-      this.diffStore = allocate(count, { dtype: this.dtype, shared: true });
+      this.diffStore = undefined;
       this.capacity = count;
     }
     this.data = new Tensor(this.dataStore, shape);
-    this.diff = new Tensor(this.diffStore, shape);
+    this.diffView = undefined;
+  }
+
+  /**
+   * Uses `values` as this blob's data storage, without copying (for weights read from
+   * a file). It must hold exactly `count` elements of this blob's dtype on shared
+   * memory; otherwise the values are copied into the blob's own storage.
+   */
+  adoptData(values: FloatArray): void {
+    if (values.length !== this.count) {
+      throw new ShapeError(`blob ${this}: cannot take ${values.length} values for ${this.count} elements`);
+    }
+    if (isShared(values) && dtypeOf(values) === this.dtype) {
+      this.dataStore = values;
+      this.capacity = values.length;
+      this.diffStore = undefined;
+      this.data = new Tensor(values, this.shape);
+      this.diffView = undefined;
+    } else {
+      this.data.data.set(values);
+    }
   }
 
   /** Sets every gradient element to 0. */
   zeroDiff(): void {
-    this.diffStore.fill(0, 0, this.count);
+    this.diff.data.fill(0, 0, this.count);
   }
 
   /** `name [N,C,H,W]`, for messages. */

@@ -1,6 +1,6 @@
 // The network: blobs, layers, nets, solvers.
 export { Blob, Param, type ParamSpec } from './blob.js';
-export { Layer, type Phase, type SetupContext } from './layer.js';
+export { Layer, type Phase, type SetupContext, type PretrainedSource } from './layer.js';
 export { LayerError, NetError } from './errors.js';
 export { Net, type NetOptions, type LayerFactory, type LayerSummary, type ForwardRange } from './net.js';
 export { layerIncluded, stateMeetsRule, type LayerDef, type NetDef, type NetState, type NetStateRule } from './net-def.js';

@@ -1,14 +1,23 @@
-import { ShapeError, formatShape, type DType, type Rng } from '@cnn/tensor';
+import { ShapeError, fill, formatShape, type DType, type FillerSpec, type FloatArray, type Rng } from '@cnn/tensor';
 import { Param, type Blob, type ParamSpec } from './blob.js';
 import { LayerError } from './errors.js';
 
 /** Caffe's two phases: TRAIN (dropout on, loss layers) and TEST. */
 export type Phase = 'TRAIN' | 'TEST';
 
-/** What a layer gets once, when its net is built: the dtype of its blobs and where its random numbers come from. */
+/**
+ * Values for a layer's parameter, from a trained model: called with the layer's name,
+ * the parameter's index and its shape; returns the values (or undefined: not in the
+ * model, fill it). It throws when the model's blob has another shape.
+ */
+export type PretrainedSource = (layer: string, index: number, shape: readonly number[]) => FloatArray | undefined;
+
+/** What a layer gets once, when its net is built: the dtype of its blobs and where its initial values come from. */
 export interface SetupContext {
   dtype: DType;
   rng: Rng;
+  /** Trained values that replace the fillers (parameters found there are not filled). */
+  pretrained?: PretrainedSource;
 }
 
 /**
@@ -59,9 +68,16 @@ export abstract class Layer {
     return 0;
   }
 
-  /** Creates parameter `index` with its ParamSpec. */
-  protected createParam(index: number, suffix: string, shape: readonly number[], dtype: DType): Param {
-    return new Param(`${this.name}/${suffix}`, shape, dtype, this.paramSpecs[index] ?? {});
+  /**
+   * Creates parameter `index` with its ParamSpec and its initial values: the trained
+   * ones when `context.pretrained` has them, else drawn from `filler` (left at 0 without one).
+   */
+  protected createParam(index: number, suffix: string, shape: readonly number[], context: SetupContext, filler?: FillerSpec): Param {
+    const param = new Param(`${this.name}/${suffix}`, shape, context.dtype, this.paramSpecs[index] ?? {});
+    const trained = context.pretrained?.(this.name, index, shape);
+    if (trained) param.adoptData(trained);
+    else if (filler) fill(param.data, filler, context.rng);
+    return param;
   }
 
   /** Throws a LayerError unless there are `bottoms` bottoms and `tops` tops (a range as [min, max]). */

@@ -1,7 +1,7 @@
 import { Rng, formatShape, type DType } from '@cnn/tensor';
 import { Blob, type Param } from './blob.js';
 import { NetError } from './errors.js';
-import type { Layer, Phase } from './layer.js';
+import type { Layer, Phase, PretrainedSource } from './layer.js';
 import { layerIncluded, type LayerDef, type NetDef, type NetState } from './net-def.js';
 import { insertSplits } from './splits.js';
 import { createLayer } from './registry.js';
@@ -19,6 +19,8 @@ export interface NetOptions {
   dtype?: DType;
   /** Seed of the parameter fillers (and of Dropout's masks). */
   seed?: number;
+  /** Trained parameter values (from a .caffemodel); parameters found there are not filled. */
+  pretrained?: PretrainedSource;
   factory?: LayerFactory;
 }
 
@@ -88,7 +90,7 @@ export class Net {
       const tops = (layerDef.top ?? []).map((name, j) => this.topBlob(layerDef, layer, name, j));
       for (const name of layerDef.bottom ?? []) consumed.add(name);
       if (layerDef.type === 'Input') this.inputNames.push(...(layerDef.top ?? []));
-      layer.setup(bottoms, tops, { dtype: this.dtype, rng });
+      layer.setup(bottoms, tops, { dtype: this.dtype, rng, pretrained: options.pretrained });
       layer.reshape(bottoms, tops);
       this.layers.push(layer);
       this.bottoms.push(bottoms);

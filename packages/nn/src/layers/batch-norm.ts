@@ -66,9 +66,9 @@ export class BatchNormLayer extends Layer {
     const channels = channelsOf(bottom[0]!.shape);
     // Zero-filled, as in Caffe: a net that never trained normalises with mean 0 and variance 0.
     this.params = [
-      this.createParam(0, 'mean', [channels], context.dtype),
-      this.createParam(1, 'variance', [channels], context.dtype),
-      this.createParam(2, 'scale_factor', [1], context.dtype),
+      this.createParam(0, 'mean', [channels], context),
+      this.createParam(1, 'variance', [channels], context),
+      this.createParam(2, 'scale_factor', [1], context),
     ];
   }
 

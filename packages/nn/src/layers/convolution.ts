@@ -1,4 +1,4 @@
-import { ShapeError, convOutputSize, fill, formatShape, sameShape, type FillerSpec } from '@cnn/tensor';
+import { ShapeError, convOutputSize, formatShape, sameShape, type FillerSpec } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
 import { convolutionBackwardFast, convolutionForwardFast, type ConvolutionShape } from '../kernels/convolution.js';
@@ -103,12 +103,10 @@ export class ConvolutionLayer extends Layer {
     if (channels % this.group !== 0) {
       throw this.shapeError(x, `its ${channels} channels do not split into group ${this.group} (need a multiple of ${this.group})`);
     }
-    const weight = this.createParam(0, 'weight', [this.numOutput, channels / this.group, this.kernelH, this.kernelW], context.dtype);
-    fill(weight.data, this.weightFiller, context.rng);
+    const weight = this.createParam(0, 'weight', [this.numOutput, channels / this.group, this.kernelH, this.kernelW], context, this.weightFiller);
     this.params = [weight];
     if (this.biasTerm) {
-      const bias = this.createParam(1, 'bias', [this.numOutput], context.dtype);
-      fill(bias.data, this.biasFiller, context.rng);
+      const bias = this.createParam(1, 'bias', [this.numOutput], context, this.biasFiller);
       this.params.push(bias);
     }
   }

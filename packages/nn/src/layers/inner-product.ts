@@ -1,4 +1,4 @@
-import { fill, formatShape, sizeOf, type FillerSpec } from '@cnn/tensor';
+import { formatShape, sizeOf, type FillerSpec } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
 import { innerProductBackwardFast, innerProductForwardFast, type InnerProductShape } from '../kernels/inner-product.js';
@@ -58,12 +58,10 @@ export class InnerProductLayer extends Layer {
     const x = bottom[0]!;
     const k = sizeOf(x.shape.slice(this.canonicalAxis(x)));
     const shape = this.transpose ? [k, this.numOutput] : [this.numOutput, k];
-    const weight = this.createParam(0, 'weight', shape, context.dtype);
-    fill(weight.data, this.weightFiller, context.rng);
+    const weight = this.createParam(0, 'weight', shape, context, this.weightFiller);
     this.params = [weight];
     if (this.biasTerm) {
-      const bias = this.createParam(1, 'bias', [this.numOutput], context.dtype);
-      fill(bias.data, this.biasFiller, context.rng);
+      const bias = this.createParam(1, 'bias', [this.numOutput], context, this.biasFiller);
       this.params.push(bias);
     }
   }

@@ -1,4 +1,4 @@
-import { fill, type FillerSpec } from '@cnn/tensor';
+import type { FillerSpec } from '@cnn/tensor';
 import type { Blob, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
 import { countAxes } from './axes.js';
@@ -44,8 +44,7 @@ export class PReLULayer extends Layer {
   override setup(bottom: readonly Blob[], top: readonly Blob[], context: SetupContext): void {
     this.expectBlobs(bottom, top, 1, 1);
     if (bottom[0]!.shape.length < 2) throw this.shapeError(bottom[0]!, 'but needs at least 2 axes [N,C,...]');
-    const slopes = this.createParam(0, 'slope', this.channelShared ? [] : [bottom[0]!.shape[1]!], context.dtype);
-    fill(slopes.data, this.filler, context.rng);
+    const slopes = this.createParam(0, 'slope', this.channelShared ? [] : [bottom[0]!.shape[1]!], context, this.filler);
     this.params = [slopes];
   }
 

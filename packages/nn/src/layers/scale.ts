@@ -1,4 +1,4 @@
-import { fill, formatShape, type FillerSpec, type FloatArray } from '@cnn/tensor';
+import { formatShape, type FillerSpec, type FloatArray } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
 import { canonicalAxis, countAxes } from './axes.js';
@@ -68,15 +68,13 @@ export class ScaleLayer extends Layer {
         throw this.shapeError(x, `which cannot hold a scale of ${this.numAxes} axes from axis ${axis}`);
       }
       shape = x.shape.slice(axis, this.numAxes === -1 ? undefined : axis + this.numAxes);
-      this.scaleParam = this.createParam(0, 'scale', shape, context.dtype);
-      fill(this.scaleParam.data, this.filler, context.rng);
+      this.scaleParam = this.createParam(0, 'scale', shape, context, this.filler);
       this.params.push(this.scaleParam);
     } else {
       shape = bottom[1]!.shape;
     }
     if (this.biasTerm) {
-      this.biasParam = this.createParam(this.params.length, 'bias', shape, context.dtype);
-      fill(this.biasParam.data, this.biasFiller, context.rng);
+      this.biasParam = this.createParam(this.params.length, 'bias', shape, context, this.biasFiller);
       this.params.push(this.biasParam);
     }
   }
