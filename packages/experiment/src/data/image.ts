@@ -1,0 +1,32 @@
+/**
+ * A decoded or preprocessed picture: `height x width x channels`, interleaved (HWC), row 0 at the
+ * top, values on the 0-255 scale. Decoders and filters produce Float32Array (16-bit sources and
+ * averaged pixels keep their fractions); stored 8-bit copies use Uint8Array, and every reader here
+ * accepts both.
+ *
+ * Index of channel c of pixel (y, x): `(y * width + x) * channels + c`.
+ */
+export interface RasterImage {
+  width: number;
+  height: number;
+  /** 1 = gray, 3 = RGB (in that order). Alpha is never kept. */
+  channels: 1 | 3;
+  data: Float32Array | Uint8Array;
+}
+
+/** A RasterImage whose pixels are floats (what every decoder and filter returns). */
+export interface FloatImage extends RasterImage {
+  data: Float32Array;
+}
+
+/** An empty float image of the given size. */
+export function createImage(width: number, height: number, channels: 1 | 3): FloatImage {
+  return { width, height, channels, data: new Float32Array(width * height * channels) };
+}
+
+/** Rounds to 8 bits (clamped to 0-255): the form a preprocessed image would have if saved as PNG. */
+export function toUint8Image(image: RasterImage): RasterImage & { data: Uint8Array } {
+  const data = new Uint8Array(image.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.max(0, Math.round(image.data[i]!)));
+  return { width: image.width, height: image.height, channels: image.channels, data };
+}

@@ -1,0 +1,49 @@
+export { DatasetError, messageOf, type DataLocation } from './errors.js';
+export { createImage, toUint8Image, type FloatImage, type RasterImage } from './image.js';
+export { decodeImage, detectFormat, describeUnknownFormat, type DecodedImage, type ImageFormat } from './decode.js';
+export { decodeDicom, type DicomImage } from './dicom.js';
+export { colourFraction, hasColour, DEFAULT_COLOUR_THRESHOLD, DEFAULT_COLOUR_TOLERANCE, type ColourRule } from './colour.js';
+export { centreSquareCrop, crop, replicateGray, resize, studyPreprocess, toGray, type StudyPreprocessOptions } from './preprocess.js';
+export {
+  CAFFENET_MEAN_BGR,
+  caffenetRecipe,
+  makeRecipe,
+  meanImage,
+  mobilenetRecipe,
+  netInputSize,
+  toNetBatch,
+  toNetInput,
+  validateRecipe,
+  type CaffenetOptions,
+  type InputRecipe,
+  type MeanImage,
+  type MeanValues,
+  type RecipePreset,
+} from './recipe.js';
+export { parseCsv, type CsvRecord } from './csv.js';
+export {
+  CSV_COLUMN_ALIASES,
+  loadDataset,
+  parseSplit,
+  studyLabelConflicts,
+  type Dataset,
+  type DatasetItem,
+  type LoadOptions,
+  type Problem,
+  type Split,
+} from './dataset.js';
+export {
+  DEFAULT_FRACTIONS,
+  SPLITS,
+  splitByStudy,
+  splitTable,
+  splitTableMarkdown,
+  type SplitFractions,
+  type SplitInput,
+  type SplitOptions,
+  type SplitResult,
+  type SplitRow,
+  type SplitTable,
+} from './split.js';
+export { prepareImages, type PrepareOptions, type PreparedImages, type StoredImage } from './screen.js';
+export { dataReportMarkdown, type DataReport } from './report.js';
