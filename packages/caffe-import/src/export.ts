@@ -1,0 +1,51 @@
+import type { Net, NetDef } from '@cnn/nn';
+import type { BlobProto, LayerParameter, NetParameter } from './schema.js';
+
+/** Fields of an nn LayerDef that map to LayerParameter fields of their own. */
+const COMMON_FIELDS = new Set(['name', 'type', 'bottom', 'top', 'lossWeight', 'param', 'include', 'exclude', 'propagateDown']);
+
+/** camelCase to snake_case: `numOutput` -> `num_output`. */
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+function snakeKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeKeys);
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, inner]) => inner !== undefined)
+      .map(([key, inner]) => [snake(key), snakeKeys(inner)]),
+  );
+}
+
+/**
+ * An nn net definition as a Caffe NetParameter (V2), the inverse of `toNetDef`:
+ * each type's parameters go back under `<snake_case>_param`. With `net`, every layer
+ * that has parameters gets its current values as blobs (with BlobShape dims), ready
+ * for `writeCaffemodel`.
+ */
+export function toNetParameter(def: NetDef, net?: Net): NetParameter {
+  const layers: LayerParameter[] = def.layers.map((layer) => {
+    const out: LayerParameter = { name: layer.name, type: layer.type };
+    if (layer.bottom?.length) out.bottom = [...layer.bottom];
+    if (layer.top?.length) out.top = [...layer.top];
+    if (layer.lossWeight?.length) out.loss_weight = [...layer.lossWeight];
+    if (layer.param?.length) out.param = snakeKeys(layer.param) as LayerParameter['param'];
+    if (layer.include?.length) out.include = snakeKeys(layer.include) as LayerParameter['include'];
+    if (layer.exclude?.length) out.exclude = snakeKeys(layer.exclude) as LayerParameter['exclude'];
+    if (layer.propagateDown?.length) out.propagate_down = [...layer.propagateDown];
+    for (const [key, value] of Object.entries(layer)) {
+      if (COMMON_FIELDS.has(key) || value === undefined) continue;
+      (out as Record<string, unknown>)[`${snake(key)}_param`] = snakeKeys(value);
+    }
+    const params = net && net.layers.some((l) => l.name === layer.name) ? net.layer(layer.name).params : [];
+    if (params.length > 0) {
+      out.blobs = params.map(
+        (param): BlobProto => ({ shape: { dim: [...param.shape] }, data: Float32Array.from(param.data.data.subarray(0, param.count)) }),
+      );
+    }
+    return out;
+  });
+  return { name: def.name, layer: layers };
+}
