@@ -1,4 +1,4 @@
-import type { Net, NetDef } from '@cnn/nn';
+import { Net, type NetDef, type Param } from '@cnn/nn';
 import type { BlobProto, LayerParameter, NetParameter } from './schema.js';
 
 /** Fields of an nn LayerDef that map to LayerParameter fields of their own. */
@@ -23,9 +23,14 @@ function snakeKeys(value: unknown): unknown {
  * An nn net definition as a Caffe NetParameter (V2), the inverse of `toNetDef`:
  * each type's parameters go back under `<snake_case>_param`. With `net`, every layer
  * that has parameters gets its current values as blobs (with BlobShape dims), ready
- * for `writeCaffemodel`.
+ * for `writeCaffemodel`. Instead of one net, `params` may say where each layer's
+ * parameters are (a model assembled from several nets: a frozen base and a new head).
  */
-export function toNetParameter(def: NetDef, net?: Net): NetParameter {
+export function toNetParameter(def: NetDef, params?: Net | ((layer: string) => readonly Param[] | undefined)): NetParameter {
+  const paramsOf =
+    params instanceof Net
+      ? (name: string): readonly Param[] => (params.layers.some((l) => l.name === name) ? params.layer(name).params : [])
+      : (params ?? (() => undefined));
   const layers: LayerParameter[] = def.layers.map((layer) => {
     const out: LayerParameter = { name: layer.name, type: layer.type };
     if (layer.bottom?.length) out.bottom = [...layer.bottom];
@@ -39,9 +44,9 @@ export function toNetParameter(def: NetDef, net?: Net): NetParameter {
       if (COMMON_FIELDS.has(key) || value === undefined) continue;
       (out as Record<string, unknown>)[`${snake(key)}_param`] = snakeKeys(value);
     }
-    const params = net && net.layers.some((l) => l.name === layer.name) ? net.layer(layer.name).params : [];
-    if (params.length > 0) {
-      out.blobs = params.map(
+    const layerParams = paramsOf(layer.name) ?? [];
+    if (layerParams.length > 0) {
+      out.blobs = layerParams.map(
         (param): BlobProto => ({ shape: { dim: [...param.shape] }, data: Float32Array.from(param.data.data.subarray(0, param.count)) }),
       );
     }
