@@ -1,9 +1,14 @@
+import { caffenetSuite, layersSuite } from './suites/caffenet.js';
 import { gemmSuite } from './suites/gemm.js';
+import { headSuite } from './suites/head.js';
 import { resultsPath } from './results.js';
 
 /** The benchmark suites by name, as `--suite` takes them. */
 export const suites: Record<string, () => Promise<void>> = {
   gemm: gemmSuite,
+  caffenet: caffenetSuite,
+  layers: layersSuite,
+  head: headSuite,
 };
 
 /** Runs the named suites in order; each writes its section of bench/RESULTS.md. */

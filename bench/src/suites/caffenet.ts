@@ -1,0 +1,88 @@
+import { Net, caffeNet, type Layer } from '@cnn/nn';
+import { Rng, getThreads, setThreads } from '@cnn/tensor';
+import { measure } from '../measure.js';
+import { markdownTable, writeSection } from '../results.js';
+
+/** Multiply-adds of one CaffeNet forward at 227 x 227 (the published 724 M), as the net counts them. */
+function multiplyAddsPerImage(net: Net): number {
+  return net.summary().reduce((sum, row) => sum + row.multiplyAdds, 0) / net.blob('data').shape[0]!;
+}
+
+function randomInput(net: Net, seed: number): void {
+  const data = net.blob('data').data.data;
+  const rng = new Rng(seed);
+  for (let i = 0; i < net.blob('data').count; i++) data[i] = rng.uniform(-128, 128);
+}
+
+/** Heavy cases get few samples: one CaffeNet pass at batch 64 takes seconds. */
+const heavy = { minSamples: 2, maxTime: 0.5 };
+
+/**
+ * CaffeNet forward throughput (random weights, 227 x 227): images/s at batch 1 and
+ * 64, on one thread and on all threads, with the effective GFLOP/s (2 x multiply-adds).
+ */
+export async function caffenetSuite(): Promise<void> {
+  const all = getThreads();
+  const rows: string[][] = [];
+  const net = new Net(caffeNet({ batch: 1 }), { phase: 'TEST', seed: 1 });
+  const macs = multiplyAddsPerImage(net);
+  for (const batch of [1, 64]) {
+    net.setBatchSize(batch);
+    randomInput(net, 2);
+    for (const threads of [...new Set([1, all])]) {
+      const result = measure(`CaffeNet forward batch ${batch}, ${threads} thread(s)`, () => net.forward(), { ...heavy, before: () => setThreads(threads) });
+      const imagesPerSecond = batch / result.seconds;
+      const gflops = (2 * macs * imagesPerSecond) / 1e9;
+      console.log(`  ${result.name.padEnd(44)} ${imagesPerSecond.toFixed(2).padStart(8)} images/s  ${gflops.toFixed(2)} GFLOP/s`);
+      rows.push([String(batch), String(threads), imagesPerSecond.toFixed(2), gflops.toFixed(2), `${(result.seconds * 1000).toFixed(0)} ms`]);
+    }
+  }
+  setThreads(all);
+  const peakMiB = process.resourceUsage().maxRSS / 1024;
+  const table = markdownTable(['batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
+  const body = `${table}\n\nPeak resident memory of the benchmark process (batch 64 included): ${peakMiB.toFixed(0)} MiB.`;
+  console.log(`\n${body}\n`);
+  writeSection('caffenet', 'CaffeNet forward, pure TypeScript (images/s)', body);
+}
+
+/** Times one layer's forward and backward as it sits in the net. */
+function timeLayer(net: Net, index: number, threads: number): { forward: number; backward: number | undefined } {
+  const layer: Layer = net.layers[index]!;
+  const { bottoms, tops } = net.blobsOf(index);
+  setThreads(threads);
+  const forward = measure(`${layer.name} forward`, () => layer.forward(bottoms, tops), heavy).seconds;
+  let backward: number | undefined;
+  if (layer.type !== 'Input' && layer.type !== 'Softmax') {
+    const rng = new Rng(index);
+    for (const top of tops) for (let i = 0; i < top.count; i++) top.diff.data[i] = rng.uniform(-1, 1);
+    // The input image needs no gradient, as in training: conv1 computes only its parameter gradients.
+    const propagate = bottoms.map((bottom) => bottom.name !== 'data');
+    backward = measure(`${layer.name} backward`, () => layer.backward(tops, propagate, bottoms), heavy).seconds;
+  }
+  return { forward, backward };
+}
+
+/** Every CaffeNet layer's forward and backward time at batch 1 and 64, on all threads. */
+export async function layersSuite(): Promise<void> {
+  const threads = getThreads();
+  const rows: string[][] = [];
+  const net = new Net(caffeNet({ batch: 1 }), { phase: 'TRAIN', seed: 1 });
+  const times = new Map<string, string[]>();
+  for (const batch of [1, 64]) {
+    net.setBatchSize(batch);
+    randomInput(net, 3);
+    net.forward();
+    net.layers.forEach((layer, index) => {
+      if (layer.type === 'Input') return;
+      const { forward, backward } = timeLayer(net, index, threads);
+      const cells = times.get(layer.name) ?? [layer.name, layer.type];
+      cells.push((forward * 1000).toFixed(2), backward === undefined ? '-' : (backward * 1000).toFixed(2));
+      times.set(layer.name, cells);
+      console.log(`  batch ${batch} ${layer.name.padEnd(8)} forward ${(forward * 1000).toFixed(2)} ms  backward ${backward === undefined ? '-' : (backward * 1000).toFixed(2)} ms`);
+    });
+  }
+  rows.push(...times.values());
+  const table = markdownTable(['layer', 'type', 'forward, batch 1 (ms)', 'backward, batch 1 (ms)', 'forward, batch 64 (ms)', 'backward, batch 64 (ms)'], rows);
+  console.log(`\n${table}\n`);
+  writeSection('layers', `CaffeNet layers, forward and backward, ${threads} threads`, table);
+}
