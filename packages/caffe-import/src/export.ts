@@ -1,5 +1,5 @@
 import { Net, type NetDef, type Param } from '@cnn/nn';
-import type { BlobProto, LayerParameter, NetParameter } from './schema.js';
+import { messageDef, type BlobProto, type LayerParameter, type NetParameter } from './schema.js';
 
 /** Fields of an nn LayerDef that map to LayerParameter fields of their own. */
 const COMMON_FIELDS = new Set(['name', 'type', 'bottom', 'top', 'lossWeight', 'param', 'include', 'exclude', 'propagateDown']);
@@ -9,13 +9,24 @@ function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
-function snakeKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(snakeKeys);
+/**
+ * Renames an nn parameter object's keys to snake_case, recursively. With the Caffe
+ * message type known, a single value given for a repeated field (`kernelSize: 3`)
+ * becomes a list, as the message has it (`kernel_size: [3]`).
+ */
+function snakeKeys(value: unknown, messageType?: string): unknown {
+  if (Array.isArray(value)) return value.map((item) => snakeKeys(item, messageType));
   if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  const fields = messageType ? messageDef(messageType).byName : undefined;
   return Object.fromEntries(
     Object.entries(value)
       .filter(([, inner]) => inner !== undefined)
-      .map(([key, inner]) => [snake(key), snakeKeys(inner)]),
+      .map(([key, inner]) => {
+        const name = snake(key);
+        const field = fields?.get(name);
+        const converted = snakeKeys(inner, field?.kind === 'message' ? field.type : undefined);
+        return [name, field?.repeated && !Array.isArray(converted) ? [converted] : converted];
+      }),
   );
 }
 
@@ -36,13 +47,15 @@ export function toNetParameter(def: NetDef, params?: Net | ((layer: string) => r
     if (layer.bottom?.length) out.bottom = [...layer.bottom];
     if (layer.top?.length) out.top = [...layer.top];
     if (layer.lossWeight?.length) out.loss_weight = [...layer.lossWeight];
-    if (layer.param?.length) out.param = snakeKeys(layer.param) as LayerParameter['param'];
-    if (layer.include?.length) out.include = snakeKeys(layer.include) as LayerParameter['include'];
-    if (layer.exclude?.length) out.exclude = snakeKeys(layer.exclude) as LayerParameter['exclude'];
+    if (layer.param?.length) out.param = snakeKeys(layer.param, 'ParamSpec') as LayerParameter['param'];
+    if (layer.include?.length) out.include = snakeKeys(layer.include, 'NetStateRule') as LayerParameter['include'];
+    if (layer.exclude?.length) out.exclude = snakeKeys(layer.exclude, 'NetStateRule') as LayerParameter['exclude'];
     if (layer.propagateDown?.length) out.propagate_down = [...layer.propagateDown];
+    const layerFields = messageDef('LayerParameter').byName;
     for (const [key, value] of Object.entries(layer)) {
-      if (COMMON_FIELDS.has(key) || value === undefined) continue;
-      (out as Record<string, unknown>)[`${snake(key)}_param`] = snakeKeys(value);
+      if (COMMON_FIELDS.has(key) || value === undefined || key === 'splitRewritten') continue;
+      const field = layerFields.get(`${snake(key)}_param`);
+      (out as Record<string, unknown>)[`${snake(key)}_param`] = snakeKeys(value, field?.type);
     }
     const layerParams = paramsOf(layer.name) ?? [];
     if (layerParams.length > 0) {

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { ExperimentError } from './errors.js';
+
+/**
+ * Every setting of an experiment run. The command line and `--config experiment.json`
+ * set the same fields; the config actually used is saved with the results.
+ */
+export interface ExperimentConfig {
+  /** A folder of class subfolders, or a manifest CSV (path,label[,study][,split]). */
+  data: string;
+  /** The pretrained model: deploy prototxt and caffemodel. */
+  prototxt: string;
+  weights: string;
+  /** A mean image (.binaryproto) for the caffenet preset; else its mean values. */
+  mean?: string;
+  /** The model's input recipe: `caffenet` (BGR, mean, 227 crop) or `mobilenet` (RGB, (x - 128) / 128). */
+  preset: 'caffenet' | 'mobilenet';
+  /** The last frozen layer; default: the last pooling before the first fully connected layer. */
+  freezeUntil?: string;
+  out: string;
+  seed: number;
+  /** Fractions of studies' images for train / validation / test. */
+  split: { train: number; val: number; test: number };
+  /** The CSV column holding a fixed split, if any. */
+  splitColumn?: string;
+  /** Keep images that carry colour (Doppler, coloured marks) instead of excluding them. */
+  keepColour: boolean;
+  /** Head training (the study: batch 256, SGD momentum 0.9, weight decay 5e-4, step policy). */
+  batchSize: number;
+  maxIter: number;
+  baseLr: number;
+  momentum: number;
+  weightDecay: number;
+  lrPolicy: 'fixed' | 'step' | 'multistep' | 'exp' | 'inv' | 'poly';
+  gamma: number;
+  stepsize: number;
+  validationInterval: number;
+  /** Early stopping: validation measurements without improvement before stopping (0: off). */
+  patience: number;
+  /** A solver.prototxt whose settings replace the solver fields above. */
+  solver?: string;
+  /** Also train a small CNN from random weights on the same split, as the baseline. */
+  fromScratch: boolean;
+  scratchIter: number;
+  /** A second reader's labels (CSV path,label) of the test images. */
+  readerLabels?: string;
+  /** Where features are cached between runs. */
+  cacheDir: string;
+  /** Resume an interrupted run: reuse cached features and the last head snapshot. */
+  resume: boolean;
+  /** The run uses generated demo data (shown as a banner in the report). */
+  synthetic?: boolean;
+  title?: string;
+  /** No progress bars (tests). */
+  quiet?: boolean;
+}
+
+/** The defaults of the fields a user does not have to give. */
+export const DEFAULTS = {
+  preset: 'caffenet',
+  out: 'out/experiment',
+  seed: 1,
+  split: { train: 0.6, val: 0.2, test: 0.2 },
+  keepColour: false,
+  batchSize: 256,
+  maxIter: 300,
+  baseLr: 0.001,
+  momentum: 0.9,
+  weightDecay: 0.0005,
+  lrPolicy: 'step',
+  gamma: 0.1,
+  stepsize: 200,
+  validationInterval: 10,
+  patience: 0,
+  fromScratch: false,
+  scratchIter: 300,
+  cacheDir: '.cache/features',
+  resume: false,
+} as const satisfies Partial<ExperimentConfig>;
+
+const REQUIRED = ['data', 'prototxt', 'weights'] as const;
+
+/**
+ * The run's config: defaults, then the config file (if any), then the command line
+ * options given. Unknown keys in the file are an error (a typo must not be ignored).
+ */
+export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: string): ExperimentConfig {
+  let fromFile: Partial<ExperimentConfig> = {};
+  if (configFile) {
+    try {
+      fromFile = JSON.parse(readFileSync(configFile, 'utf8')) as Partial<ExperimentConfig>;
+    } catch (error) {
+      throw new ExperimentError(`--config ${configFile}: ${(error as Error).message}`);
+    }
+    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'synthetic', 'title', 'quiet']);
+    const unknown = Object.keys(fromFile).filter((key) => !known.has(key));
+    if (unknown.length > 0) throw new ExperimentError(`--config ${configFile}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].sort().join(', ')}`);
+  }
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const config = { ...DEFAULTS, ...fromFile, ...given } as ExperimentConfig;
+  for (const key of REQUIRED) {
+    if (!config[key]) throw new ExperimentError(`missing --${key === 'data' ? 'data' : key} (or "${key}" in the config file)`);
+  }
+  if (config.preset !== 'caffenet' && config.preset !== 'mobilenet') throw new ExperimentError(`--preset ${config.preset}: use caffenet or mobilenet`);
+  const { train, val, test } = config.split;
+  if (![train, val, test].every((f) => f >= 0) || Math.abs(train + val + test - 1) > 1e-6 || train <= 0 || test <= 0) {
+    throw new ExperimentError(`split fractions ${train}/${val}/${test} must be >= 0, sum to 1, with train and test > 0`);
+  }
+  for (const key of ['batchSize', 'maxIter', 'validationInterval', 'stepsize'] as const) {
+    if (!Number.isInteger(config[key]) || config[key] < 1) throw new ExperimentError(`${key} must be a positive integer, got ${config[key]}`);
+  }
+  return config;
+}

@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { formatPrototxt, toNetParameter } from '@cnn/caffe-import';
+import { caffeNet } from '@cnn/nn';
+import { Rng } from '@cnn/tensor';
+import { resolveConfig, type ExperimentConfig } from '../config.js';
+import { runExperiment, type ExperimentResult } from '../experiment.js';
+import { encodeGrayPng, encodePng } from '../report/index.js';
+import { PHANTOM_CLASSES, renderPhantom, studyLook } from './phantoms.js';
+import { pretrainSourceModel, SOURCE_CLASSES } from './source-task.js';
+
+/** Where `npx cnn fetch-model caffenet` puts the reference CaffeNet. */
+export const CAFFENET_DIR = 'models/bvlc_reference_caffenet';
+export const CAFFENET_WEIGHTS = `${CAFFENET_DIR}/bvlc_reference_caffenet.caffemodel`;
+
+const STUDIES_PER_CLASS = 8;
+const IMAGES_PER_STUDY = 8;
+
+/**
+ * The README's main job (`npm run experiment`), with no external files: with the real
+ * CaffeNet weights in models/bvlc_reference_caffenet, the reference configuration on
+ * phantom images; otherwise the clearly labelled synthetic demo, where the pretrained
+ * base is itself trained inside the run on a different synthetic task.
+ */
+export async function runDefaultExperiment(options: Partial<ExperimentConfig>, log: (line: string) => void = (line) => console.log(line)): Promise<ExperimentResult> {
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<ExperimentConfig>;
+  const out = resolve(given.out ?? 'out/experiment');
+  const data = writePhantomDataset(join(out, 'demo-data'), given.seed ?? 1);
+  log(`demo data: ${data.count} phantom images of ${PHANTOM_CLASSES.length} classes in ${data.dir} (plus colour and corrupt files the run must leave out)`);
+  if (existsSync(CAFFENET_WEIGHTS)) {
+    const prototxt = join(CAFFENET_DIR, 'deploy.prototxt');
+    if (!existsSync(prototxt)) writeFileSync(prototxt, caffeNetDeployPrototxt());
+    log(`model: the reference CaffeNet weights found in ${CAFFENET_DIR}: running the CaffeNet configuration`);
+    return runExperiment(
+      resolveConfig({
+        maxIter: 40,
+        validationInterval: 5,
+        title: 'Frozen-base transfer: BVLC reference CaffeNet on ultrasound-like phantoms',
+        ...given,
+        data: data.dir,
+        prototxt,
+        weights: CAFFENET_WEIGHTS,
+        preset: 'caffenet',
+        out,
+        synthetic: true,
+        readerLabels: data.readerLabels,
+      }),
+      log,
+    );
+  }
+
+  log('model: no CaffeNet weights (npx cnn fetch-model caffenet fetches them); pretraining a mini CaffeNet on a synthetic source task instead');
+  const source = pretrainSourceModel(given.seed ?? 1, 400);
+  const modelDir = join(out, 'demo-model');
+  mkdirSync(modelDir, { recursive: true });
+  writeFileSync(join(modelDir, 'deploy.prototxt'), source.prototxt);
+  writeFileSync(join(modelDir, 'source.caffemodel'), source.caffemodel);
+  log(`source task (${SOURCE_CLASSES.join(', ')}): ${source.iterations} iterations in ${source.seconds.toFixed(1)} s, accuracy ${(source.sourceAccuracy * 100).toFixed(0)}%; saved to ${modelDir}`);
+  return runExperiment(
+    resolveConfig({
+      maxIter: 200,
+      validationInterval: 10,
+      baseLr: 0.01,
+      stepsize: 150,
+      fromScratch: true,
+      scratchIter: 300,
+      title: 'SYNTHETIC DEMO: frozen-base transfer from a mini CaffeNet pretrained on shapes, to ultrasound-like phantoms',
+      ...given,
+      data: data.dir,
+      prototxt: join(modelDir, 'deploy.prototxt'),
+      weights: join(modelDir, 'source.caffemodel'),
+      preset: 'mobilenet',
+      out,
+      synthetic: true,
+      readerLabels: data.readerLabels,
+    }),
+    log,
+  );
+}
+
+/**
+ * Writes the phantom dataset as class/study/image.png folders, plus three colour
+ * Doppler-like images and one corrupt file (which the run must exclude and list),
+ * and a simulated second reader's labels (right about 80% of the time).
+ */
+export function writePhantomDataset(dir: string, seed: number): { dir: string; count: number; readerLabels: string } {
+  const rng = new Rng(seed * 7919 + 1);
+  const reader = ['path,label'];
+  let count = 0;
+  PHANTOM_CLASSES.forEach((kind, k) => {
+    for (let s = 0; s < STUDIES_PER_CLASS; s++) {
+      const study = `study-${kind}-${String(s + 1).padStart(2, '0')}`;
+      const look = studyLook(rng);
+      mkdirSync(join(dir, kind, study), { recursive: true });
+      for (let i = 0; i < IMAGES_PER_STUDY; i++) {
+        const name = join(kind, study, `frame-${i + 1}.png`);
+        writeFileSync(join(dir, name), encodeGrayPng(renderPhantom(kind, look, rng), 256, 256));
+        const readerLabel = rng.bernoulli(0.8) ? kind : PHANTOM_CLASSES[(k + 1 + rng.int(PHANTOM_CLASSES.length - 1)) % PHANTOM_CLASSES.length]!;
+        reader.push(`${name},${readerLabel}`);
+        count++;
+      }
+    }
+  });
+  const doppler = join(dir, 'kidney', 'study-doppler');
+  mkdirSync(doppler, { recursive: true });
+  for (let i = 0; i < 3; i++) writeFileSync(join(doppler, `doppler-${i + 1}.png`), encodePng(dopplerOverlay(renderPhantom('kidney', studyLook(rng), rng)), 256, 256));
+  writeFileSync(join(dir, 'liver', 'study-liver-01', 'truncated.png'), encodeGrayPng(renderPhantom('liver', studyLook(rng), rng), 256, 256).subarray(0, 300));
+  const readerLabels = join(dir, '..', 'demo-reader-labels.csv');
+  writeFileSync(readerLabels, `${reader.join('\n')}\n`);
+  return { dir, count, readerLabels };
+}
+
+/** A gray phantom with a colour-flow box painted over it, as a Doppler image would have. */
+function dopplerOverlay(gray: Uint8Array): Uint8Array {
+  const rgba = new Uint8Array(256 * 256 * 4);
+  for (let i = 0; i < gray.length; i++) {
+    const y = Math.floor(i / 256);
+    const x = i % 256;
+    const flow = x > 100 && x < 150 && y > 110 && y < 160 && (x + y) % 7 < 4;
+    rgba.set(flow ? [220, 30, (x * 3) % 255, 255] : [gray[i]!, gray[i]!, gray[i]!, 255], i * 4);
+  }
+  return rgba;
+}
+
+/** CaffeNet's deploy.prototxt, from the nn builder (the model zoo ships it beside the weights). */
+function caffeNetDeployPrototxt(): string {
+  const { layer, ...rest } = toNetParameter(caffeNet({ batch: 1 }));
+  return formatPrototxt({ ...rest, layer });
+}

@@ -1,0 +1,344 @@
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { loadModel, readBinaryprotoFile, readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt, blobShape } from '@cnn/caffe-import';
+import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
+import {
+  caffenetRecipe,
+  loadDataset,
+  meanImage,
+  mobilenetRecipe,
+  netInputSize,
+  prepareImages,
+  splitByStudy,
+  splitTable,
+  type DatasetItem,
+  type InputRecipe,
+  type Split,
+  type StoredImage,
+} from './data/index.js';
+import type { ExperimentConfig } from './config.js';
+import { ExperimentError } from './errors.js';
+import { readReaderLabels } from './reader.js';
+import {
+  bootstrapAccuracyCI,
+  confusionMatrix,
+  galleryThumbnail,
+  macroAverage,
+  perClassMetrics,
+  readerComparison,
+  renderAndWriteReport,
+  tsne,
+  writeFileAtomic,
+  type MisclassifiedCase,
+  type Report,
+} from './report/index.js';
+import { trainFromScratch } from './scratch.js';
+import { extractFeatures, selectRows, sha1 } from './transfer/features.js';
+import { argmaxRows, predict, trainHead, type HeadTraining } from './transfer/head.js';
+import { planTransfer } from './transfer/plan.js';
+
+/** What a finished run returns: the report and where it was written. */
+export interface ExperimentResult {
+  report: Report;
+  out: string;
+  html: string;
+}
+
+/**
+ * The frozen-base transfer experiment, end to end:
+ * data (load, split by study, screen and preprocess) -> pretrained model -> features
+ * at the cut, cached -> head training on the train split with validation -> one
+ * evaluation on the test split -> figures, report.json, report.html and the retrained
+ * model, all written atomically into `config.out`.
+ */
+export async function runExperiment(config: ExperimentConfig, log: (line: string) => void = (line) => console.log(line)): Promise<ExperimentResult> {
+  const started = performance.now();
+  const out = resolve(config.out);
+  checkWritable(out);
+
+  // Data
+  const dataset = await loadDataset(config.data, { splitColumn: config.splitColumn });
+  const split = splitByStudy(dataset.items, { seed: config.seed, fractions: config.split });
+  log(`data: ${dataset.items.length} images of ${dataset.classes.length} classes from ${dataset.source}`);
+  const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour });
+  const items = prepared.items;
+  const classes = dataset.classes;
+  if (prepared.excluded.length > 0) log(`excluded: ${prepared.excluded.length} image(s) carrying colour (see the report)`);
+  if (prepared.problems.length > 0) log(`skipped: ${prepared.problems.length} unreadable image(s) (see the report)`);
+
+  // Model
+  const model = loadModel({ prototxt: config.prototxt, weights: config.weights });
+  const recipe = inputRecipe(config, model.net.blob(model.net.inputNames[0]!).shape);
+  const plan = planTransfer(model.def, model.net, classes.length, config.freezeUntil);
+  log(`model: ${model.def.name ?? basename(config.prototxt)}; frozen base up to ${plan.cutLayer} (${plan.cutBlob} ${plan.featureShape.join('x')}); ${plan.classifier} -> ${plan.newClassifier} with ${classes.length} classes`);
+
+  // Features at the cut, once, cached
+  const modelKey = sha1([sha1(readFileSync(config.weights)), readFileSync(config.prototxt, 'utf8'), JSON.stringify(recipeKey(recipe)), plan.cutLayer].join('\n'));
+  const extraction = extractFeatures(model.net, plan, recipe, prepared.images, {
+    cache: { dir: resolve(config.cacheDir), modelKey },
+    quiet: config.quiet,
+    label: 'features',
+  });
+  log(`features: ${extraction.computed} computed, ${items.length - extraction.computed} from the cache, in ${extraction.seconds.toFixed(1)} s`);
+
+  const rows = (which: Split): number[] => items.flatMap((item, i) => (item.split === which ? [i] : []));
+  const part = (which: Split) => {
+    const indices = rows(which);
+    return { indices, features: selectRows(extraction.features, indices), labels: indices.map((i) => items[i]!.label) };
+  };
+  const train = part('train');
+  const validation = part('val');
+  const test = part('test');
+  if (train.indices.length === 0 || test.indices.length === 0) throw new ExperimentError(`the split left ${train.indices.length} training and ${test.indices.length} test images: more studies are needed`);
+
+  // Head training
+  const settings = headSettings(config);
+  const modelLayers = new Set(model.net.layers.map((layer) => layer.name));
+  const pretrainedHead = (layer: string, index: number) => (modelLayers.has(layer) ? model.net.layer(layer).params[index]?.data.data : undefined);
+  const head = trainHead(plan, train, validation, settings, pretrainedHead, (iter, loss) => {
+    if (!config.quiet && (iter + 1) % Math.max(1, Math.floor(settings.maxIter / 10)) === 0) log(`train: iteration ${iter + 1}/${settings.maxIter}, loss ${loss.toFixed(4)}`);
+  });
+  log(`head: ${head.loss.length} iterations in ${head.seconds.toFixed(1)} s; best validation accuracy at iteration ${head.bestIter}`);
+
+  // The test split, evaluated once
+  const testPrediction = predict(head.net, plan, test.features);
+  const predicted = argmaxRows(testPrediction.probabilities, classes.length);
+  const correct = predicted.map((p, i) => p === test.labels[i]);
+  const confusion = confusionMatrix(test.labels, predicted, classes.length);
+  const perClass = perClassMetrics(confusion);
+  const studies = test.indices.map((i) => items[i]!.study);
+  const interval = bootstrapAccuracyCI(correct, studies, { seed: config.seed });
+  const accuracy = correct.filter(Boolean).length / correct.length;
+  log(`test: accuracy ${(accuracy * 100).toFixed(1)}% (95% CI ${(interval.low * 100).toFixed(1)}-${(interval.high * 100).toFixed(1)}%) on ${correct.length} images from ${new Set(studies).size} studies`);
+
+  // Second reader
+  const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, test.indices) : undefined;
+  const readerCorrect = readerLabels ? test.indices.map((i, k) => (readerLabels.byItem.has(i) ? readerLabels.byItem.get(i) === test.labels[k] : undefined)) : undefined;
+
+  // t-SNE of the penultimate features of the training set
+  const tsneStarted = performance.now();
+  const trainHidden = predict(head.net, plan, train.features, true).penultimate!;
+  const map = tsne(trainHidden.data, trainHidden.count, trainHidden.dimension, { seed: config.seed });
+  const tsneSeconds = (performance.now() - tsneStarted) / 1000;
+
+  // Baseline from scratch
+  const scratch = config.fromScratch
+    ? trainFromScratch(prepared.images, items.map((item) => item.label), { train: train.indices, val: validation.indices, test: test.indices }, classes.length, {
+        iterations: config.scratchIter,
+        seed: config.seed,
+        studies: items.map((item) => item.study),
+      })
+    : undefined;
+  if (scratch) log(`from scratch: test accuracy ${(scratch.accuracy * 100).toFixed(1)}% (95% CI ${(scratch.ci95[0] * 100).toFixed(1)}-${(scratch.ci95[1] * 100).toFixed(1)}%)`);
+
+  // The retrained model, as Caffe files
+  const exported = exportModel(model.def, plan, head.net.layer.bind(head.net), model.net.layer.bind(model.net), classes.length);
+
+  const misclassified: MisclassifiedCase[] = [];
+  const thumbnails: Record<string, string> = {};
+  predicted.forEach((p, k) => {
+    if (p === test.labels[k]) return;
+    const item = items[test.indices[k]!]!;
+    const reader = readerLabels?.byItem.get(test.indices[k]!);
+    misclassified.push({
+      path: item.name,
+      study: item.study,
+      true: classes[test.labels[k]!]!,
+      predicted: classes[p]!,
+      probability: testPrediction.probabilities[k * classes.length + p]!,
+      reader: reader === undefined ? undefined : classes[reader],
+    });
+    const image = prepared.images[test.indices[k]!]!;
+    if (misclassified.length <= 48) thumbnails[item.name] = galleryThumbnail(image.data, image.width, image.height);
+  });
+
+  const table = splitTable(items, classes);
+  const totalSeconds = (performance.now() - started) / 1000;
+  const report: Report = {
+    format: 1,
+    title: config.title ?? `Frozen-base transfer: ${basename(config.prototxt)} on ${basename(config.data)}`,
+    synthetic: config.synthetic === true,
+    created: new Date().toISOString(),
+    run_id: sha1(`${modelKey}${config.seed}${Date.now()}`).slice(0, 12),
+    config: jsonConfig(config, plan, recipe, settings),
+    classes,
+    dataset: {
+      source: dataset.source,
+      counts: {
+        train: { images: table.total.train, studies: table.studies.train },
+        validation: { images: table.total.val, studies: table.studies.val },
+        test: { images: table.total.test, studies: table.studies.test },
+        total: { images: table.total.total, studies: table.studies.total },
+        excluded: prepared.excluded.length + prepared.problems.length,
+      },
+      split: table.rows.map((row) => ({ class: row.name, train: row.train, validation: row.val, test: row.test, total: row.total })),
+      excluded: [...prepared.excluded, ...prepared.problems, ...dataset.problems],
+      problems: [...dataset.warnings, ...split.warnings, ...dataset.notes, ...prepared.notes],
+    },
+    training: {
+      iterations: head.loss.length,
+      batch_size: Math.min(settings.batchSize, train.indices.length),
+      loss: head.loss,
+      validation: head.validation,
+    },
+    test: {
+      count: correct.length,
+      accuracy,
+      ci95: [interval.low, interval.high],
+      studies: new Set(studies).size,
+      confusion,
+      perClass: perClass.map((scores, k) => ({ class: classes[k]!, precision: scores.precision, recall: scores.recall, f1: scores.f1, support: scores.support })),
+      macro: macroAverage(perClass),
+      misclassified,
+    },
+    timing: {
+      features_per_second: extraction.imagesPerSecond,
+      total_seconds: totalSeconds,
+      feature_seconds: extraction.seconds,
+      features_computed: extraction.computed,
+      features_from_cache: items.length - extraction.computed,
+      train_seconds: head.seconds,
+      tsne_seconds: tsneSeconds,
+      ...(scratch ? { scratch_seconds: scratch.seconds } : {}),
+    },
+  };
+  if (scratch) report.config.from_scratch = { test_accuracy: scratch.accuracy, ci95: scratch.ci95, iterations: scratch.iterations, architecture: scratch.architecture };
+  if (readerLabels && readerCorrect) {
+    const both = readerCorrect.flatMap((r, k) => (r === undefined ? [] : [k]));
+    const comparison = readerComparison(both.map((k) => correct[k]!), both.map((k) => readerCorrect[k]!));
+    report.reader = {
+      source: config.readerLabels,
+      count: both.length,
+      accuracy: comparison.readerAccuracy,
+      network_accuracy: both.filter((k) => correct[k]).length / Math.max(1, both.length),
+      venn: { bothRight: comparison.bothRight, networkOnly: comparison.networkOnly, readerOnly: comparison.readerOnly, neither: comparison.neither },
+      mcnemar_p: comparison.mcnemarP,
+      unmatched: readerLabels.unmatched,
+    };
+  }
+
+  const conv1 = plan.firstConvolution ? model.net.layer(plan.firstConvolution).params[0] : undefined;
+  mkdirSync(out, { recursive: true });
+  await writeFileAtomic(join(out, 'deploy.prototxt'), exported.prototxt);
+  await writeFileAtomic(join(out, 'retrained.caffemodel'), exported.caffemodel);
+  await writeFileAtomic(join(out, 'classes.txt'), `${classes.join('\n')}\n`);
+  await writeFileAtomic(join(out, 'experiment.json'), `${JSON.stringify(config, null, 2)}\n`);
+  report.timing.total_seconds = (performance.now() - started) / 1000;
+  await renderAndWriteReport(out, report, {
+    tsne: { embedding: map.embedding, labels: train.labels, caption: `t-SNE of the ${plan.penultimateBlob} features of the ${train.indices.length} training images` },
+    conv1: conv1 && conv1.shape.length === 4 && conv1.shape[1] === 3 ? { weights: conv1.data.data, shape: conv1.shape as [number, number, number, number], channelOrder: recipe.channelOrder } : undefined,
+    thumbnails,
+  });
+  return { report, out, html: join(out, 'report.html') };
+}
+
+/** Fails before any work when the output folder cannot be created or written. */
+function checkWritable(out: string): void {
+  try {
+    mkdirSync(out, { recursive: true });
+    if (!statSync(out).isDirectory()) throw new Error('not a folder');
+    accessSync(out, constants.W_OK);
+  } catch (error) {
+    throw new ExperimentError(`--out ${out}: cannot write there (${(error as Error).message})`);
+  }
+}
+
+/** The preset's recipe, checked against the model's input blob [N, C, H, W]. */
+function inputRecipe(config: ExperimentConfig, inputShape: readonly number[]): InputRecipe {
+  let recipe: InputRecipe;
+  if (config.preset === 'caffenet') {
+    const blob = config.mean ? readBinaryprotoFile(config.mean) : undefined;
+    const mean = blob ? meanImage({ data: blob.data, channels: blobShape(blob).at(-3) ?? 1, height: blobShape(blob).at(-2) ?? 1, width: blobShape(blob).at(-1) ?? 1 }) : undefined;
+    recipe = caffenetRecipe({ meanImage: mean });
+  } else {
+    recipe = mobilenetRecipe(inputShape[2] ?? 224);
+  }
+  const size = netInputSize(recipe);
+  if (inputShape.length !== 4 || inputShape[1] !== 3 || inputShape[2] !== size || inputShape[3] !== size) {
+    throw new ExperimentError(
+      `the model's input is [${inputShape.join(',')}], but the '${config.preset}' preset makes 3 x ${size} x ${size} images: ` +
+        `choose the preset that fits the model (--preset caffenet for 227 x 227 CaffeNet, mobilenet for MobileNet)`,
+    );
+  }
+  return recipe;
+}
+
+function recipeKey(recipe: InputRecipe): unknown {
+  const { mean, ...rest } = recipe;
+  return { ...rest, mean: 'values' in mean ? mean.values : sha1(new Uint8Array(mean.image.buffer, mean.image.byteOffset, mean.image.byteLength)) };
+}
+
+function headSettings(config: ExperimentConfig): HeadTraining {
+  let solver: SolverParams = {
+    type: 'SGD',
+    baseLr: config.baseLr,
+    momentum: config.momentum,
+    weightDecay: config.weightDecay,
+    lrPolicy: config.lrPolicy,
+    gamma: config.gamma,
+    stepsize: config.stepsize,
+  };
+  let maxIter = config.maxIter;
+  if (config.solver) {
+    const s = readSolverPrototxtFile(config.solver);
+    solver = {
+      type: (s.type as SolverParams['type']) ?? 'SGD',
+      baseLr: s.base_lr ?? solver.baseLr,
+      momentum: s.momentum ?? solver.momentum,
+      weightDecay: s.weight_decay ?? solver.weightDecay,
+      lrPolicy: (s.lr_policy as SolverParams['lrPolicy']) ?? solver.lrPolicy,
+      gamma: s.gamma ?? solver.gamma,
+      power: s.power,
+      stepsize: s.stepsize ?? solver.stepsize,
+      stepvalue: s.stepvalue,
+      iterSize: s.iter_size,
+      clipGradients: s.clip_gradients,
+      momentum2: s.momentum2,
+      delta: s.delta,
+      maxIter: s.max_iter,
+    };
+    maxIter = s.max_iter ?? maxIter;
+  }
+  return { batchSize: config.batchSize, maxIter, validationInterval: config.validationInterval, patience: config.patience, solver: { maxIter, ...solver }, seed: config.seed };
+}
+
+/**
+ * The retrained classifier as Caffe files: the model's base layers, the head with
+ * the new classifier, and a Softmax `prob`, with the trained head weights.
+ */
+function exportModel(
+  def: NetDef,
+  plan: ReturnType<typeof planTransfer>,
+  headLayer: (name: string) => { params: Param[] },
+  baseLayer: (name: string) => { params: Param[] },
+  numClasses: number,
+): { prototxt: string; caffemodel: Uint8Array } {
+  const classifierTop = plan.headLayers[plan.headLayers.length - 1]!.top![0]!;
+  const layers: LayerDef[] = [...plan.baseLayers, ...plan.headLayers, { name: 'prob', type: 'Softmax', bottom: [classifierTop], top: ['prob'] }];
+  const deploy: NetDef = { name: `${def.name ?? 'net'}_transfer_${numClasses}`, layers };
+  const headNames = new Set(plan.headLayers.map((layer) => layer.name));
+  const parameter = toNetParameter(deploy, (name) => (headNames.has(name) ? headLayer(name).params : plan.baseLayers.some((l) => l.name === name) ? baseLayer(name).params : undefined));
+  const { layer, ...rest } = parameter;
+  return {
+    prototxt: formatPrototxt({ ...rest, layer: layer?.map(({ blobs: _blobs, ...withoutBlobs }) => withoutBlobs) }, 'NetParameter'),
+    caffemodel: writeCaffemodel(parameter),
+  };
+}
+
+function jsonConfig(config: ExperimentConfig, plan: ReturnType<typeof planTransfer>, recipe: InputRecipe, settings: HeadTraining): Report['config'] {
+  const { quiet: _quiet, ...rest } = config;
+  return JSON.parse(
+    JSON.stringify({
+      ...rest,
+      cut_layer: plan.cutLayer,
+      feature_blob: plan.cutBlob,
+      feature_shape: plan.featureShape,
+      classifier: `${plan.classifier} -> ${plan.newClassifier}`,
+      recipe: recipeKey(recipe),
+      resize_filter: 'area averaging when shrinking, bilinear when enlarging',
+      solver: settings.solver,
+    }),
+  );
+}
+
+export type { DatasetItem, StoredImage };

@@ -1,0 +1,174 @@
+import { Net, Solver, type LayerDef, type NetDef, type SolverParams } from '@cnn/nn';
+import { Rng, type FloatArray } from '@cnn/tensor';
+import type { FeatureSet } from './features.js';
+import type { TransferPlan } from './plan.js';
+
+/** Settings of head training; the defaults follow the study (batch 256, SGD, momentum 0.9, weight decay 5e-4, step policy). */
+export interface HeadTraining {
+  batchSize: number;
+  maxIter: number;
+  /** Validation accuracy is measured every this many iterations (and after the last). */
+  validationInterval: number;
+  /** Stop when validation accuracy has not improved for this many measurements (0: never). */
+  patience: number;
+  solver: SolverParams;
+  seed: number;
+}
+
+/** What head training produced. */
+export interface HeadResult {
+  /** The head in TEST phase, with the weights of the best validation accuracy. */
+  net: Net;
+  loss: number[];
+  validation: { iter: number; accuracy: number; loss: number }[];
+  bestIter: number;
+  stoppedEarly: boolean;
+  seconds: number;
+}
+
+/**
+ * The head as a net of its own: an Input layer that takes features at the cut (and
+ * labels), the model's layers after the cut with the new classifier, and then either
+ * a SoftmaxWithLoss (TRAIN) or a Softmax named `prob` (TEST).
+ */
+export function headNetDef(plan: TransferPlan, batch: number, phase: 'TRAIN' | 'TEST'): NetDef {
+  const classifierTop = plan.headLayers[plan.headLayers.length - 1]!.top![0]!;
+  const input: LayerDef =
+    phase === 'TRAIN'
+      ? { name: 'features', type: 'Input', top: [plan.cutBlob, 'label'], input: { shape: [{ dim: [batch, ...plan.featureShape] }, { dim: [batch] }] } }
+      : { name: 'features', type: 'Input', top: [plan.cutBlob], input: { shape: [{ dim: [batch, ...plan.featureShape] }] } };
+  const output: LayerDef =
+    phase === 'TRAIN'
+      ? { name: 'loss', type: 'SoftmaxWithLoss', bottom: [classifierTop, 'label'], top: ['loss'] }
+      : { name: 'prob', type: 'Softmax', bottom: [classifierTop], top: ['prob'] };
+  return { name: 'head', layers: [input, ...plan.headLayers, output] };
+}
+
+/**
+ * Trains the head on cached features with the nn solver: shuffled epochs of
+ * `batchSize` rows (seeded), training loss every iteration, validation accuracy at
+ * intervals, optional early stopping that keeps the best weights.
+ *
+ * `pretrained(layer, index)` gives the model's weights for the head layers it keeps.
+ */
+export function trainHead(
+  plan: TransferPlan,
+  train: { features: FeatureSet; labels: readonly number[] },
+  validation: { features: FeatureSet; labels: readonly number[] },
+  settings: HeadTraining,
+  pretrained: (layer: string, index: number) => FloatArray | undefined,
+  onIteration?: (iter: number, loss: number) => void,
+): HeadResult {
+  const started = performance.now();
+  const batch = Math.min(settings.batchSize, train.features.count);
+  const trainNet = new Net(headNetDef(plan, batch, 'TRAIN'), {
+    phase: 'TRAIN',
+    seed: settings.seed,
+    pretrained: (layer, index, shape) => copyOf(pretrained(layer, index), shape),
+  });
+  // The TEST net reads the training net's parameters in place: it always sees the latest weights.
+  const testNet = new Net(headNetDef(plan, Math.max(1, Math.min(256, validation.features.count)), 'TEST'), {
+    phase: 'TEST',
+    pretrained: (layer, index) => trainNet.layer(layer).params[index]!.data.data,
+  });
+  const solver = new Solver(trainNet, settings.solver);
+  const rng = new Rng(settings.seed);
+  const order: number[] = [];
+  const features = trainNet.blob(plan.cutBlob).data.data;
+  const labels = trainNet.blob('label').data.data;
+  const dimension = train.features.dimension;
+
+  const loss: number[] = [];
+  const validationCurve: HeadResult['validation'] = [];
+  let best = { accuracy: -1, iter: 0, weights: solver.snapshot() };
+  let sinceBest = 0;
+  let stoppedEarly = false;
+  for (let iter = 0; iter < settings.maxIter; iter++) {
+    for (let n = 0; n < batch; n++) {
+      if (order.length === 0) order.push(...rng.shuffle([...Array(train.features.count).keys()]));
+      const row = order.pop()!;
+      features.set(train.features.data.subarray(row * dimension, (row + 1) * dimension), n * dimension);
+      labels[n] = train.labels[row]!;
+    }
+    const value = solver.step(1);
+    loss.push(value);
+    onIteration?.(iter, value);
+    if ((iter + 1) % settings.validationInterval === 0 || iter + 1 === settings.maxIter) {
+      const { probabilities } = predict(testNet, plan, validation.features);
+      const accuracy = accuracyOf(probabilities, validation.labels, testNet.blob('prob').shape[1]!);
+      validationCurve.push({ iter: iter + 1, accuracy, loss: meanLogLoss(probabilities, validation.labels, testNet.blob('prob').shape[1]!) });
+      if (accuracy > best.accuracy) {
+        best = { accuracy, iter: iter + 1, weights: solver.snapshot() };
+        sinceBest = 0;
+      } else if (settings.patience > 0 && ++sinceBest >= settings.patience) {
+        stoppedEarly = true;
+        break;
+      }
+    }
+  }
+  solver.restore(best.weights);
+  return { net: testNet, loss, validation: validationCurve, bestIter: best.iter, stoppedEarly, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Class probabilities for every row of `features` (and the penultimate features,
+ * when `penultimate` is set), in batches of the TEST head's batch size.
+ */
+export function predict(net: Net, plan: TransferPlan, features: FeatureSet, penultimate = false): { probabilities: Float32Array; classes: number; penultimate?: FeatureSet } {
+  const input = net.blob(plan.cutBlob);
+  const capacity = input.shape[0]!;
+  const dimension = features.dimension;
+  let classes = 0;
+  let probabilities = new Float32Array(0);
+  let hidden: FeatureSet | undefined;
+  for (let start = 0; start < features.count; start += capacity) {
+    const count = Math.min(capacity, features.count - start);
+    if (input.shape[0] !== count) net.setBatchSize(count);
+    input.data.data.set(features.data.subarray(start * dimension, (start + count) * dimension));
+    net.forward();
+    const prob = net.blob('prob');
+    classes = prob.shape[1]!;
+    if (probabilities.length === 0) probabilities = new Float32Array(features.count * classes);
+    probabilities.set(prob.data.data.subarray(0, count * classes), start * classes);
+    if (penultimate) {
+      const blob = net.blob(plan.penultimateBlob);
+      const width = blob.count / count;
+      hidden ??= { data: new Float32Array(features.count * width), count: features.count, dimension: width };
+      hidden.data.set(blob.data.data.subarray(0, count * width), start * width);
+    }
+  }
+  if (input.shape[0] !== capacity) net.setBatchSize(capacity);
+  return { probabilities, classes, penultimate: hidden };
+}
+
+/** The most probable class of each row. */
+export function argmaxRows(probabilities: Float32Array, classes: number): number[] {
+  const out: number[] = [];
+  for (let row = 0; row < probabilities.length / classes; row++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probabilities[row * classes + c]! > probabilities[row * classes + best]!) best = c;
+    out.push(best);
+  }
+  return out;
+}
+
+function accuracyOf(probabilities: Float32Array, labels: readonly number[], classes: number): number {
+  const predicted = argmaxRows(probabilities, classes);
+  return labels.length === 0 ? 0 : predicted.filter((p, i) => p === labels[i]).length / labels.length;
+}
+
+function meanLogLoss(probabilities: Float32Array, labels: readonly number[], classes: number): number {
+  if (labels.length === 0) return 0;
+  let sum = 0;
+  labels.forEach((label, i) => (sum -= Math.log(Math.max(probabilities[i * classes + label]!, 1.17549435e-38))));
+  return sum / labels.length;
+}
+
+/** A private copy of pretrained values, so training the head never changes the loaded model. */
+function copyOf(values: FloatArray | undefined, shape: readonly number[]): FloatArray | undefined {
+  if (!values) return undefined;
+  const count = shape.reduce((p, d) => p * d, 1);
+  const copy = new Float32Array(new SharedArrayBuffer(count * 4));
+  copy.set(values.subarray(0, count));
+  return copy;
+}
