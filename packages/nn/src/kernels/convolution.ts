@@ -132,6 +132,10 @@ export function convolutionForwardFast(
   y: FloatArray,
   s: ConvolutionShape,
 ): void {
+  if (s.group === s.channels && s.group > 1) {
+    depthwiseForward(x, weight, bias, y, s);
+    return;
+  }
   const m = gemmSizes(s);
   const col = m.unfold ? columnBuffer(m.colSize, x) : x;
   for (let n = 0; n < s.num; n++) {
@@ -233,6 +237,41 @@ interface GemmSizes {
   colSize: number;
   /** False when im2col would copy the image unchanged (1x1 kernel, stride 1, no padding). */
   unfold: boolean;
+}
+
+/**
+ * A depthwise convolution (one input channel per group, as in MobileNet) computed
+ * directly: as GEMMs it would be thousands of 1-row products, each paying for its
+ * packing. For every output channel o of input channel c = o / (O / C):
+ * y[n][o][oy][ox] = bias[o] + sum over ky, kx of weight[o][0][ky][kx] * x[n][c][iy][ix].
+ */
+function depthwiseForward(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
+  const [outH, outW] = convOutputSize(s);
+  const outputsPerChannel = s.numOutput / s.channels;
+  const taps = s.kernelH * s.kernelW;
+  for (let n = 0; n < s.num; n++) {
+    for (let o = 0; o < s.numOutput; o++) {
+      const plane = (n * s.channels + Math.floor(o / outputsPerChannel)) * s.height * s.width;
+      const out = (n * s.numOutput + o) * outH * outW;
+      const b = bias ? bias[o]! : 0;
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          let sum = b;
+          for (let ky = 0; ky < s.kernelH; ky++) {
+            const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+            if (iy < 0 || iy >= s.height) continue;
+            const row = plane + iy * s.width;
+            const w = o * taps + ky * s.kernelW;
+            for (let kx = 0; kx < s.kernelW; kx++) {
+              const ix = ox * s.strideW - s.padW + kx * s.dilationW;
+              if (ix >= 0 && ix < s.width) sum += weight[w + kx]! * x[row + ix]!;
+            }
+          }
+          y[out + oy * outW + ox] = sum;
+        }
+      }
+    }
+  }
 }
 
 function gemmSizes(s: ConvolutionShape): GemmSizes {
