@@ -95,9 +95,23 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   const settings = headSettings(config);
   const modelLayers = new Set(model.net.layers.map((layer) => layer.name));
   const pretrainedHead = (layer: string, index: number) => (modelLayers.has(layer) ? model.net.layer(layer).params[index]?.data.data : undefined);
-  const head = trainHead(plan, train, validation, settings, pretrainedHead, (iter, loss) => {
-    if (!config.quiet && (iter + 1) % Math.max(1, Math.floor(settings.maxIter / 10)) === 0) log(`train: iteration ${iter + 1}/${settings.maxIter}, loss ${loss.toFixed(4)}`);
-  });
+  const checkpoint = {
+    path: join(out, '.checkpoint', 'head'),
+    key: sha1(JSON.stringify([modelKey, classes, train.indices.map((i) => items[i]!.name), validation.indices.map((i) => items[i]!.name), settings])),
+    resume: config.resume,
+  };
+  const head = trainHead(
+    plan,
+    train,
+    validation,
+    settings,
+    pretrainedHead,
+    (iter, loss) => {
+      if (!config.quiet && (iter + 1) % Math.max(1, Math.floor(settings.maxIter / 10)) === 0) log(`train: iteration ${iter + 1}/${settings.maxIter}, loss ${loss.toFixed(4)}`);
+    },
+    checkpoint,
+  );
+  if (head.resumedAt > 0) log(`head: resumed from the checkpoint at iteration ${head.resumedAt}`);
   log(`head: ${head.loss.length} iterations in ${head.seconds.toFixed(1)} s; best validation accuracy at iteration ${head.bestIter}`);
 
   // The test split, evaluated once

@@ -7,3 +7,5 @@ export { planTransfer, type TransferPlan } from './transfer/plan.js';
 export * as data from './data/index.js';
 export * as report from './report/index.js';
 export type { Report } from './report/index.js';
+export { trainHead, predict, headNetDef, type HeadTraining, type HeadResult, type HeadCheckpoint } from './transfer/head.js';
+export { miniCaffeNet } from './demo/source-task.js';

@@ -72,6 +72,8 @@ export class Net {
   readonly outputNames: string[];
   /** Names of the blobs filled by the caller (the tops of Input layers). */
   readonly inputNames: string[] = [];
+  /** The generator of the fillers and of Dropout's masks (its state goes into solver snapshots). */
+  readonly rng: Rng;
 
   constructor(def: NetDef, options: NetOptions = {}) {
     this.name = def.name ?? 'net';
@@ -79,6 +81,7 @@ export class Net {
     this.dtype = options.dtype ?? 'float32';
     const factory = options.factory ?? createLayer;
     const rng = new Rng(options.seed ?? 1);
+    this.rng = rng;
     checkUniqueNames(def.layers);
     this.layerDefs = insertSplits(def.layers.filter((layer) => layerIncluded(layer, this.state)));
 

@@ -5,7 +5,7 @@ import type { SolverSnapshot } from './solver.js';
 
 /*
  * A solver snapshot on disk: the 8 bytes `CNNSNAP1`, a little-endian uint32 header
- * length, a JSON header { iter, weights: [lengths], history: [lengths] } padded with
+ * length, a JSON header { iter, weights: [lengths], history: [lengths], rng } padded with
  * spaces to a multiple of 4 bytes, then every array's float32 values, little-endian.
  */
 
@@ -13,7 +13,12 @@ const MAGIC = 'CNNSNAP1';
 
 /** Encodes a solver snapshot as bytes. */
 export function encodeSnapshot(snapshot: SolverSnapshot): Uint8Array {
-  const json = JSON.stringify({ iter: snapshot.iter, weights: snapshot.weights.map((w) => w.length), history: snapshot.history.map((h) => h.length) });
+  const json = JSON.stringify({
+    iter: snapshot.iter,
+    weights: snapshot.weights.map((w) => w.length),
+    history: snapshot.history.map((h) => h.length),
+    rng: snapshot.rngState?.map((v) => (Number.isNaN(v) ? null : v)),
+  });
   const headerLength = Math.ceil((12 + json.length) / 4) * 4 - 12;
   const arrays = [...snapshot.weights, ...snapshot.history];
   const floats = arrays.reduce((sum, a) => sum + a.length, 0);
@@ -39,7 +44,7 @@ export function decodeSnapshot(bytes: Uint8Array, file = '<buffer>'): SolverSnap
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length) fail(`header of ${headerLength} bytes runs past the end (${bytes.length} bytes)`);
-  let header: { iter: number; weights: number[]; history: number[] };
+  let header: { iter: number; weights: number[]; history: number[]; rng?: (number | null)[] };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
   } catch (error) {
@@ -48,14 +53,21 @@ export function decodeSnapshot(bytes: Uint8Array, file = '<buffer>'): SolverSnap
   const lengths = [...header.weights, ...header.history];
   const floats = lengths.reduce((sum, n) => sum + n, 0);
   if (12 + headerLength + floats * 4 !== bytes.length) fail(`expected ${12 + headerLength + floats * 4} bytes, found ${bytes.length}`);
-  const body = new Float32Array(bytes.slice(12 + headerLength).buffer);
+  // Copied into a fresh buffer: a Node Buffer's slice is a view into a shared pool, not a copy.
+  const body = new Float32Array(floats);
+  new Uint8Array(body.buffer).set(bytes.subarray(12 + headerLength));
   let at = 0;
   const arrays = lengths.map((n) => {
     const array = body.slice(at, at + n);
     at += n;
     return array;
   });
-  return { iter: header.iter, weights: arrays.slice(0, header.weights.length), history: arrays.slice(header.weights.length) };
+  return {
+    iter: header.iter,
+    weights: arrays.slice(0, header.weights.length),
+    history: arrays.slice(header.weights.length),
+    rngState: header.rng?.map((v) => v ?? NaN),
+  };
 }
 
 /** Writes a snapshot atomically: to a temporary file first, then renamed over `path`. */

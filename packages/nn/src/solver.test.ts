@@ -1,6 +1,9 @@
 import { Rng } from '@cnn/tensor';
 import { describe, expect, it } from 'vitest';
-import { Net, Solver, decodeSnapshot, encodeSnapshot, type NetDef, type SolverParams } from './index.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Net, Solver, decodeSnapshot, encodeSnapshot, loadSnapshot, saveSnapshot, type NetDef, type SolverParams } from './index.js';
 
 /** A net with one InnerProduct (2 weights, 1 bias) whose gradients the tests set by hand. */
 function oneParamNet(): Net {
@@ -182,6 +185,40 @@ describe('training', () => {
     expect(solver.iter).toBe(4);
     solver.step(6);
     resumed.params.forEach((p, i) => expect(Float32Array.from(p.data.data)).toEqual(Float32Array.from(straight.params[i]!.data.data)));
+  });
+
+  it('resumes exactly through Dropout too: the snapshot carries the random generator', () => {
+    const withDropout = (): NetDef => {
+      const def = mlp(16);
+      def.layers.splice(3, 0, { name: 'drop', type: 'Dropout', bottom: ['h'], top: ['h'], dropout: { dropoutRatio: 0.5 } });
+      return def;
+    };
+    const data = twoBlobs(16, 5);
+    const params: SolverParams = { baseLr: 0.05, momentum: 0.9 };
+    const straight = new Net(withDropout(), { phase: 'TRAIN', seed: 3 });
+    load(straight, data);
+    new Solver(straight, params).step(8);
+    const first = new Net(withDropout(), { phase: 'TRAIN', seed: 3 });
+    load(first, data);
+    const firstSolver = new Solver(first, params);
+    firstSolver.step(3);
+    const resumed = new Net(withDropout(), { phase: 'TRAIN', seed: 42 });
+    load(resumed, data);
+    const solver = new Solver(resumed, params);
+    solver.restore(decodeSnapshot(encodeSnapshot(firstSolver.snapshot())));
+    solver.step(5);
+    resumed.params.forEach((p, i) => expect(Float32Array.from(p.data.data)).toEqual(Float32Array.from(straight.params[i]!.data.data)));
+  });
+
+  it('saves and loads a snapshot file with every value intact', () => {
+    const net = new Net(mlp(4), { phase: 'TRAIN', seed: 2 });
+    load(net, twoBlobs(4, 6));
+    const solver = new Solver(net, { baseLr: 0.1, momentum: 0.9 });
+    solver.step(2);
+    const path = join(mkdtempSync(join(tmpdir(), 'cnn-snap-')), 'run', 'head.snapshot');
+    const snapshot = solver.snapshot();
+    saveSnapshot(path, snapshot);
+    expect(loadSnapshot(path)).toEqual(snapshot);
   });
 
   it('refuses a snapshot of another net, naming the sizes', () => {

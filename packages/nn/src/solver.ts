@@ -45,6 +45,8 @@ export interface SolverSnapshot {
   weights: Float32Array[];
   /** Per learnable parameter: momentum history (and Adam's second moments after them). */
   history: Float32Array[];
+  /** The net's random generator (Dropout masks), so the next iterations draw the same masks. */
+  rngState?: number[];
 }
 
 /**
@@ -180,6 +182,7 @@ export class Solver {
       iter: this.iter,
       weights: this.net.params.map((param) => Float32Array.from(param.data.data.subarray(0, param.count))),
       history: [...this.history, ...this.secondMoments].map((h) => Float32Array.from(h)),
+      rngState: this.net.rng.getState(),
     };
   }
 
@@ -204,6 +207,7 @@ export class Solver {
       if (snapshot.history[i]!.length !== h.length) throw new ShapeError(`solver snapshot: history blob ${i} has ${snapshot.history[i]!.length} values, expected ${h.length}`);
       h.set(snapshot.history[i]!);
     });
+    if (snapshot.rngState) this.net.rng.setState(snapshot.rngState);
     this.iter = snapshot.iter;
   }
 

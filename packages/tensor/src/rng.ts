@@ -27,6 +27,17 @@ export class Rng {
     this.s3 = next();
   }
 
+  /** The generator's whole state, to save with a training snapshot. */
+  getState(): number[] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spareNormal ?? NaN];
+  }
+
+  /** Restores a state from `getState`: the sequence continues exactly where it was. */
+  setState(state: readonly number[]): void {
+    [this.s0, this.s1, this.s2, this.s3] = state as [number, number, number, number];
+    this.spareNormal = Number.isNaN(state[4]) ? undefined : state[4];
+  }
+
   /** A uniformly distributed unsigned 32-bit integer. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

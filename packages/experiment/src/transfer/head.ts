@@ -1,4 +1,6 @@
-import { Net, Solver, type LayerDef, type NetDef, type SolverParams } from '@cnn/nn';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Net, Solver, loadSnapshot, saveSnapshot, type LayerDef, type NetDef, type SolverParams, type SolverSnapshot } from '@cnn/nn';
 import { Rng, type FloatArray } from '@cnn/tensor';
 import type { FeatureSet } from './features.js';
 import type { TransferPlan } from './plan.js';
@@ -15,10 +17,32 @@ export interface HeadTraining {
   seed: number;
 }
 
+/**
+ * Where head training saves its progress at every validation, and whether to pick up
+ * from there. `key` identifies the data, features and settings: a checkpoint made
+ * under another key is ignored.
+ */
+export interface HeadCheckpoint {
+  path: string;
+  key: string;
+  resume: boolean;
+}
+
+/** The JSON part of a checkpoint; the weights and solver state sit beside it as snapshots. */
+interface CheckpointState {
+  key: string;
+  loss: number[];
+  validation: HeadResult['validation'];
+  best: { accuracy: number; iter: number };
+  sinceBest: number;
+}
+
 /** What head training produced. */
 export interface HeadResult {
   /** The head in TEST phase, with the weights of the best validation accuracy. */
   net: Net;
+  /** The iteration training resumed from (0 for a fresh start). */
+  resumedAt: number;
   loss: number[];
   validation: { iter: number; accuracy: number; loss: number }[];
   bestIter: number;
@@ -47,7 +71,8 @@ export function headNetDef(plan: TransferPlan, batch: number, phase: 'TRAIN' | '
 /**
  * Trains the head on cached features with the nn solver: shuffled epochs of
  * `batchSize` rows (seeded), training loss every iteration, validation accuracy at
- * intervals, optional early stopping that keeps the best weights.
+ * intervals, optional early stopping that keeps the best weights. With a checkpoint,
+ * progress is saved at every validation and an interrupted run resumes exactly.
  *
  * `pretrained(layer, index)` gives the model's weights for the head layers it keeps.
  */
@@ -58,6 +83,7 @@ export function trainHead(
   settings: HeadTraining,
   pretrained: (layer: string, index: number) => FloatArray | undefined,
   onIteration?: (iter: number, loss: number) => void,
+  checkpoint?: HeadCheckpoint,
 ): HeadResult {
   const started = performance.now();
   const batch = Math.min(settings.batchSize, train.features.count);
@@ -72,42 +98,99 @@ export function trainHead(
     pretrained: (layer, index) => trainNet.layer(layer).params[index]!.data.data,
   });
   const solver = new Solver(trainNet, settings.solver);
-  const rng = new Rng(settings.seed);
-  const order: number[] = [];
   const features = trainNet.blob(plan.cutBlob).data.data;
   const labels = trainNet.blob('label').data.data;
   const dimension = train.features.dimension;
+  const epochOrder = epochPermutations(train.features.count, settings.seed);
 
-  const loss: number[] = [];
-  const validationCurve: HeadResult['validation'] = [];
-  let best = { accuracy: -1, iter: 0, weights: solver.snapshot() };
-  let sinceBest = 0;
+  let state: CheckpointState = { key: checkpoint?.key ?? '', loss: [], validation: [], best: { accuracy: -1, iter: 0 }, sinceBest: 0 };
+  let bestWeights = solver.snapshot();
+  const saved = checkpoint?.resume ? readCheckpoint(checkpoint) : undefined;
+  if (saved) {
+    state = saved.state;
+    solver.restore(saved.current);
+    bestWeights = saved.best;
+  }
+  const resumedAt = solver.iter;
   let stoppedEarly = false;
-  for (let iter = 0; iter < settings.maxIter; iter++) {
+  while (solver.iter < settings.maxIter) {
+    const iter = solver.iter;
     for (let n = 0; n < batch; n++) {
-      if (order.length === 0) order.push(...rng.shuffle([...Array(train.features.count).keys()]));
-      const row = order.pop()!;
+      const row = epochOrder(iter * batch + n);
       features.set(train.features.data.subarray(row * dimension, (row + 1) * dimension), n * dimension);
       labels[n] = train.labels[row]!;
     }
     const value = solver.step(1);
-    loss.push(value);
+    state.loss.push(value);
     onIteration?.(iter, value);
     if ((iter + 1) % settings.validationInterval === 0 || iter + 1 === settings.maxIter) {
       const { probabilities } = predict(testNet, plan, validation.features);
-      const accuracy = accuracyOf(probabilities, validation.labels, testNet.blob('prob').shape[1]!);
-      validationCurve.push({ iter: iter + 1, accuracy, loss: meanLogLoss(probabilities, validation.labels, testNet.blob('prob').shape[1]!) });
-      if (accuracy > best.accuracy) {
-        best = { accuracy, iter: iter + 1, weights: solver.snapshot() };
-        sinceBest = 0;
-      } else if (settings.patience > 0 && ++sinceBest >= settings.patience) {
+      const classes = testNet.blob('prob').shape[1]!;
+      const accuracy = accuracyOf(probabilities, validation.labels, classes);
+      state.validation.push({ iter: iter + 1, accuracy, loss: meanLogLoss(probabilities, validation.labels, classes) });
+      if (accuracy > state.best.accuracy) {
+        state.best = { accuracy, iter: iter + 1 };
+        bestWeights = solver.snapshot();
+        state.sinceBest = 0;
+      } else {
+        state.sinceBest++;
+      }
+      if (checkpoint) writeCheckpoint(checkpoint, state, solver.snapshot(), bestWeights);
+      if (settings.patience > 0 && state.sinceBest >= settings.patience) {
         stoppedEarly = true;
         break;
       }
     }
   }
-  solver.restore(best.weights);
-  return { net: testNet, loss, validation: validationCurve, bestIter: best.iter, stoppedEarly, seconds: (performance.now() - started) / 1000 };
+  solver.restore(bestWeights);
+  return {
+    net: testNet,
+    loss: state.loss,
+    validation: state.validation,
+    bestIter: state.best.iter,
+    stoppedEarly,
+    resumedAt,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+/**
+ * The training row at a global position (iteration x batch + n): epochs are shuffles
+ * of all rows, each drawn from its own seeded generator, so the order depends on the
+ * position only and a resumed run sees the same batches.
+ */
+function epochPermutations(rows: number, seed: number): (position: number) => number {
+  const cache = new Map<number, number[]>();
+  return (position) => {
+    const epoch = Math.floor(position / rows);
+    let order = cache.get(epoch);
+    if (!order) {
+      order = new Rng(seed * 7919 + epoch + 1).shuffle([...Array(rows).keys()]);
+      cache.clear();
+      cache.set(epoch, order);
+    }
+    return order[position % rows]!;
+  };
+}
+
+function writeCheckpoint(checkpoint: HeadCheckpoint, state: CheckpointState, current: SolverSnapshot, best: SolverSnapshot): void {
+  mkdirSync(dirname(checkpoint.path), { recursive: true });
+  saveSnapshot(`${checkpoint.path}.snapshot`, current);
+  saveSnapshot(`${checkpoint.path}.best.snapshot`, best);
+  // The JSON goes last: a checkpoint counts only once its snapshots are complete.
+  const temporary = `${checkpoint.path}.json.${process.pid}.tmp`;
+  writeFileSync(temporary, JSON.stringify(state));
+  renameSync(temporary, `${checkpoint.path}.json`);
+}
+
+function readCheckpoint(checkpoint: HeadCheckpoint): { state: CheckpointState; current: SolverSnapshot; best: SolverSnapshot } | undefined {
+  if (!existsSync(`${checkpoint.path}.json`)) return undefined;
+  const state = JSON.parse(readFileSync(`${checkpoint.path}.json`, 'utf8')) as CheckpointState;
+  if (state.key !== checkpoint.key) return undefined;
+  const current = loadSnapshot(`${checkpoint.path}.snapshot`);
+  // The snapshot may be newer than the JSON if a crash came between them: keep the JSON's view.
+  if (current.iter !== state.loss.length) return undefined;
+  return { state, current, best: loadSnapshot(`${checkpoint.path}.best.snapshot`) };
 }
 
 /**
