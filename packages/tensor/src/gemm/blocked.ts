@@ -1,4 +1,5 @@
 import type { FloatArray } from '../storage.js';
+import type { GemmKernel } from './types.js';
 
 /*
  * A cache-blocked GEMM in the classic Goto/BLIS layout, in plain TypeScript.
@@ -27,24 +28,7 @@ let packedA = new Float64Array(MC * KC);
 let packedB = new Float64Array(KC * NC);
 
 /** The blocked, packed, register-tiled GEMM (single thread). See `GemmKernel` for the arguments. */
-export function gemmBlocked(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: FloatArray,
-  offA: number,
-  lda: number,
-  B: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  C: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+export const gemmBlocked: GemmKernel = function gemmBlocked(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc) {
   if (M === 0 || N === 0) return;
   scaleC(M, N, beta, C, offC, ldc);
   if (K === 0 || alpha === 0) return;
@@ -61,7 +45,7 @@ export function gemmBlocked(
       }
     }
   }
-}
+};
 
 /** C = beta * C over the M x N block (beta 0 writes zeros, so NaNs in C do not survive). */
 function scaleC(M: number, N: number, beta: number, C: FloatArray, offC: number, ldc: number): void {

@@ -1,4 +1,5 @@
 import type { FloatArray } from '../storage.js';
+import type { GemmKernel } from './types.js';
 import { allocate, dtypeOf, isShared } from '../storage.js';
 import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
 import { partRange } from '../pool/partition.js';
@@ -38,24 +39,7 @@ export const gemmPart: PartKernel = ([A, B, C], scalars, part, parts) => {
  * place; others are first copied into shared scratch memory (allocate tensors with
  * `{ shared: true }` to avoid that copy).
  */
-export function gemmParallel(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: FloatArray,
-  offA: number,
-  lda: number,
-  B: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  C: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+export const gemmParallel: GemmKernel = function gemmParallel(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc) {
   const threads = getThreads();
   const flops = 2 * M * N * K;
   if (threads === 1 || flops < MIN_PARALLEL_FLOPS) {
@@ -69,7 +53,7 @@ export function gemmParallel(
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
   getPool().run(gemmPartRef, gemmPart, [a.array, b.array, c.array], scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
-}
+};
 
 /** Elements spanned by a rows x cols matrix with leading dimension ld. */
 function extent(rows: number, cols: number, ld: number): number {

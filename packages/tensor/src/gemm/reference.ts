@@ -1,28 +1,11 @@
-import type { FloatArray } from '../storage.js';
+import type { GemmKernel } from './types.js';
 
 /**
  * The reference GEMM, written to be read: C = alpha * op(A) * op(B) + beta * C
  * with one dot product per output element (see `GemmKernel` for the layout).
  * It is the yardstick the fast kernels are tested against, not a fast path.
  */
-export function gemmReference(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: FloatArray,
-  offA: number,
-  lda: number,
-  B: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  C: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+export const gemmReference: GemmKernel = function gemmReference(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc) {
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
       let dot = 0;
@@ -35,4 +18,4 @@ export function gemmReference(
       C[c] = beta === 0 ? alpha * dot : alpha * dot + beta * C[c]!;
     }
   }
-}
+};
