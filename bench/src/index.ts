@@ -1,6 +1,7 @@
 import { caffenetSuite, layersSuite } from './suites/caffenet.js';
 import { gemmSuite } from './suites/gemm.js';
 import { headSuite } from './suites/head.js';
+import { loadSuite } from './suites/load.js';
 import { resultsPath } from './results.js';
 
 /** The benchmark suites by name, as `--suite` takes them. */
@@ -9,6 +10,7 @@ export const suites: Record<string, () => Promise<void>> = {
   caffenet: caffenetSuite,
   layers: layersSuite,
   head: headSuite,
+  load: loadSuite,
 };
 
 /** Runs the named suites in order; each writes its section of bench/RESULTS.md. */

@@ -190,3 +190,18 @@ describe('readCaffemodel on every fixture model', () => {
     }
   });
 });
+
+describe('readCaffemodel with alignInPlace (how loadModel reads a file it owns)', () => {
+  it.each(CAFFEMODELS)('$file: the same values as a normal read, every float payload a view of the buffer', ({ file }) => {
+    const expected = layersOf(readCaffemodel(fixtureBytes(file), file)).flatMap((l) => l.blobs ?? []);
+    const owned = new Uint8Array(new SharedArrayBuffer(fixtureBytes(file).length));
+    owned.set(fixtureBytes(file));
+    const blobs = layersOf(readCaffemodel(owned, file, { alignInPlace: true })).flatMap((l) => l.blobs ?? []);
+    expect(blobs.map((b) => blobShape(b))).toEqual(expected.map((b) => blobShape(b)));
+    blobs.forEach((blob, i) => {
+      expect(bytesOf(blob.data)).toEqual(bytesOf(expected[i]!.data));
+      // Moved within the file's own buffer (over its tag and length), never copied out of it.
+      if (blob.data.length > 32) expect(blob.data.buffer).toBe(owned.buffer);
+    });
+  });
+});

@@ -35,15 +35,17 @@ function tryDecode(bytes: Uint8Array, typeName: string): Record<string, unknown>
  *
  * @param bytes the file's contents
  * @param file the name used in error messages
+ * @param options.alignInPlace move unaligned payloads within `bytes` instead of copying them
+ *   (see WireDecoder): `bytes` is changed, so only for a buffer read for this call alone
  * @throws CaffeFormatError for an empty, truncated or corrupt file, a file of another kind (HTML
  *   page, Git LFS pointer, prototxt, mean file, HDF5 snapshot, ...), a file with both `layer` and
  *   `layers`, or one without any layer; the error names the byte offset, layer and blob.
  */
-export function readCaffemodel(bytes: Uint8Array, file = '<buffer>'): NetParameter {
+export function readCaffemodel(bytes: Uint8Array, file = '<buffer>', options: { alignInPlace?: boolean } = {}): NetParameter {
   const wrong = describeNotBinaryProto(bytes, '.caffemodel');
   if (wrong) throw new CaffeFormatError(`${wrong}`, { file, offset: 0 });
   let net: NetParameter;
-  const decoder = new WireDecoder(bytes, file);
+  const decoder = new WireDecoder(bytes, file, options.alignInPlace ?? false);
   try {
     net = guardDecode(file, () => decoder.decodeRoot('NetParameter')) as NetParameter;
   } catch (err) {

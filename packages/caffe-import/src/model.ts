@@ -58,7 +58,10 @@ export interface LoadModelOptions {
  */
 export function loadModel(options: LoadModelOptions): LoadedModel {
   const definition = readNetPrototxtFile(options.prototxt);
-  const weightsParameter = options.weights ? readCaffemodel(readFileShared(options.weights), options.weights) : undefined;
+  // The buffer is private to this call, so unaligned payloads may be aligned in it instead of copied.
+  const weightsParameter = options.weights
+    ? readCaffemodel(readFileShared(options.weights), options.weights, { alignInPlace: true })
+    : undefined;
   const { net, def, weights } = buildNet(definition, weightsParameter, {
     phase: options.phase,
     dtype: options.dtype,

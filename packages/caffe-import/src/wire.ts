@@ -52,9 +52,16 @@ export class WireDecoder {
   /** Where each top-level field number first occurs (filled by decodeRoot), for later checks. */
   readonly firstOffsets = new Map<number, number>();
 
+  /**
+   * @param alignInPlace let the decoder move an unaligned float payload back by 1 to 3 bytes,
+   *   over its own tag and length (already read), so it can be viewed instead of copied. The
+   *   bytes no longer form a valid message afterwards: only for a buffer nobody else reads,
+   *   such as the one loadModel reads the file into.
+   */
   constructor(
     private readonly bytes: Uint8Array,
     private readonly file: string,
+    private readonly alignInPlace = false,
   ) {
     this.reader = new Reader(bytes);
   }
@@ -375,7 +382,7 @@ export class WireDecoder {
           const len = this.readLength(end);
           if (len % width !== 0) this.fail(`packed ${isFloat ? 'float' : 'double'} payload of ${len} bytes is not a multiple of ${width}`, tagAt);
           if (payloadAt < 0) payloadAt = r.pos;
-          if (isFloat) floatChunks.push(this.viewFloats(r.pos, len / 4));
+          if (isFloat) floatChunks.push(this.viewFloats(r.pos, len / 4, r.pos - tagAt));
           else doubleChunks.push(this.copyDoubles(r.pos, len / 8));
           r.pos += len;
         } else if (wire === (isFloat ? FIXED32 : FIXED64)) {
@@ -421,11 +428,21 @@ export class WireDecoder {
   }
 
   // A view when the payload is 4-byte aligned in memory; a copy otherwise (typed arrays require
-  // alignment), or on a big-endian host where the bytes must be swapped.
-  private viewFloats(at: number, count: number): Float32Array {
+  // alignment), or on a big-endian host where the bytes must be swapped. With alignInPlace, an
+  // unaligned payload is first moved back over the `header` bytes of its own tag and length, which
+  // nothing reads again: copyWithin inside one buffer costs a fraction of a fresh copy, and no
+  // second 150 MB (fc6 of CaffeNet) is allocated. A copy of a shared buffer is made shared too,
+  // so the net can hand it to worker threads without copying it once more.
+  private viewFloats(at: number, count: number, header: number): Float32Array {
     const byteOffset = this.bytes.byteOffset + at;
-    if (LITTLE_ENDIAN && byteOffset % 4 === 0) return new Float32Array(this.bytes.buffer, byteOffset, count);
-    const out = new Float32Array(count);
+    const shift = byteOffset % 4;
+    if (LITTLE_ENDIAN && shift === 0) return new Float32Array(this.bytes.buffer, byteOffset, count);
+    if (LITTLE_ENDIAN && this.alignInPlace && shift <= header) {
+      this.bytes.copyWithin(at - shift, at, at + count * 4);
+      return new Float32Array(this.bytes.buffer, byteOffset - shift, count);
+    }
+    const shared = typeof SharedArrayBuffer !== 'undefined' && this.bytes.buffer instanceof SharedArrayBuffer;
+    const out = new Float32Array(shared ? new SharedArrayBuffer(count * 4) : new ArrayBuffer(count * 4));
     if (LITTLE_ENDIAN) {
       new Uint8Array(out.buffer).set(this.bytes.subarray(at, at + count * 4));
     } else {

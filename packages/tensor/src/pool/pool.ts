@@ -88,7 +88,16 @@ export class ThreadPool {
       Atomics.store(this.control, index * SLOT, State.Quit);
       Atomics.notify(this.control, index * SLOT);
     }
-    await Promise.all(this.workers.map(({ worker }) => new Promise((resolve) => worker.once('exit', resolve))));
+    // The workers are unref'd so that an idle pool never keeps the process alive; while we wait for
+    // them to exit they must count again, or an `await shutdownPool()` at the end of a program
+    // leaves the event loop empty and Node quits with exit code 13 (unsettled top-level await).
+    await Promise.all(
+      this.workers.map(({ worker }) => {
+        const exited = new Promise((resolve) => worker.once('exit', resolve));
+        worker.ref();
+        return exited;
+      }),
+    );
     for (const { port } of this.workers) port.close();
     this.workers.length = 0;
   }

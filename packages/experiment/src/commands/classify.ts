@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { CommandError } from './errors.js';
+import { describeRecipe, imageToInput, loadForCommand, netInput, recipeFromFlags, setNetInput, type PreprocessFlags } from './input.js';
+
+/** Options of `cnn classify`. */
+export interface ClassifyOptions extends PreprocessFlags {
+  prototxt: string;
+  weights: string;
+  /** One class name per line, line i for class i (Caffe's synset_words.txt, labels.txt). */
+  labels?: string;
+  /** The blob holding the class scores (default: the top of the net's last layer). */
+  blob?: string;
+  /** How many classes to report per image (default 5). */
+  top?: number;
+}
+
+/** One of an image's best classes. */
+export interface ClassScore {
+  index: number;
+  label: string | null;
+  probability: number;
+}
+
+/** The result for one image. */
+export interface ImageResult {
+  image: string;
+  top: ClassScore[];
+}
+
+/** What `cnn classify` reports. */
+export interface ClassifyReport {
+  model: { prototxt: string; weights: string; loadMs: number };
+  /** The blob read, and whether softmax was applied to it here (its layer was not a Softmax). */
+  output: { blob: string; classes: number; softmaxApplied: boolean };
+  preprocess: Record<string, unknown>;
+  results: ImageResult[];
+}
+
+/** Reads a labels file: one label per line, trailing blank lines ignored. */
+export function readLabels(file: string): string[] {
+  const lines = readFileSync(file, 'utf8').split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
+  return lines.map((line) => line.trim());
+}
+
+/**
+ * `cnn classify`: each image (PNG, JPEG or DICOM) is preprocessed as the flags say, run through
+ * the net one at a time, and its best classes are reported with their probabilities. The
+ * scores are the output blob itself when a Softmax made it, else its softmax.
+ */
+export function runClassify(images: readonly string[], options: ClassifyOptions): ClassifyReport {
+  if (images.length === 0) throw new CommandError('give at least one image to classify');
+  const model = loadForCommand(options.prototxt, options.weights);
+  const { net } = model;
+  const input = netInput(net, options.prototxt);
+  const recipe = recipeFromFlags(options, input);
+  const channels = input.shape[1] ?? 3;
+
+  const lastLayer = net.layers.length - 1;
+  const blobName = options.blob ?? net.blobsOf(lastLayer).tops[0]?.name;
+  if (blobName === undefined) throw new CommandError(`${options.prototxt}: the last layer has no top blob to read classes from; name one with --blob`);
+  const producer = [...net.layers.keys()].reverse().find((i) => net.blobsOf(i).tops.some((top) => top.name === blobName));
+  const softmaxApplied = producer === undefined || net.layers[producer]!.type !== 'Softmax';
+  const labels = options.labels ? readLabels(options.labels) : undefined;
+  const count = options.top ?? 5;
+
+  let classes = 0;
+  const results = images.map((image): ImageResult => {
+    const { values, side } = imageToInput(image, recipe, channels);
+    setNetInput(net, input, [1, channels, side, side], values);
+    net.forward();
+    const blob = net.blob(blobName);
+    classes = blob.count / (blob.shape[0] ?? 1);
+    if (labels && labels.length !== classes) {
+      throw new CommandError(
+        `${options.labels} has ${labels.length} labels but blob '${blobName}' has ${classes} classes ` +
+          '(a labels file with a background line 0, or the wrong one?)',
+      );
+    }
+    const scores = Array.from(blob.data.data.subarray(0, classes));
+    const probabilities = softmaxApplied ? softmax(scores) : scores;
+    const order = probabilities.map((p, index) => ({ p, index })).sort((a, b) => b.p - a.p || a.index - b.index);
+    return {
+      image,
+      top: order.slice(0, count).map(({ p, index }) => ({ index, label: labels?.[index] ?? null, probability: p })),
+    };
+  });
+  return {
+    model: { prototxt: options.prototxt, weights: options.weights, loadMs: Math.round(model.loadMs) },
+    output: { blob: blobName, classes, softmaxApplied },
+    preprocess: describeRecipe(recipe, options),
+    results,
+  };
+}
+
+function softmax(scores: number[]): number[] {
+  const max = Math.max(...scores);
+  const exps = scores.map((s) => Math.exp(s - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps.map((e) => e / sum);
+}
+
+/** The text `cnn classify` prints: per image, its best classes with probabilities. */
+export function formatClassify(report: ClassifyReport): string {
+  const lines: string[] = [];
+  for (const result of report.results) {
+    lines.push(result.image);
+    result.top.forEach((score, rank) => {
+      const label = score.label === null ? '' : `  ${score.label}`;
+      lines.push(`  ${rank + 1}. ${score.probability.toFixed(4)}  class ${score.index}${label}`);
+    });
+  }
+  if (report.output.softmaxApplied) lines.push(`(probabilities: softmax of blob '${report.output.blob}')`);
+  return lines.join('\n');
+}

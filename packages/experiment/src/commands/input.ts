@@ -1,0 +1,178 @@
+import { readFileSync } from 'node:fs';
+import { blobShape, loadModel, readBinaryprotoFile, type LoadedModel } from '@cnn/caffe-import';
+import type { Net } from '@cnn/nn';
+import {
+  decodeImage,
+  makeRecipe,
+  meanImage,
+  netInputSize,
+  toGray,
+  toNetInput,
+  validateRecipe,
+  type InputRecipe,
+  type RasterImage,
+  type RecipePreset,
+} from '../data/index.js';
+import { CommandError } from './errors.js';
+
+/**
+ * The preprocessing flags shared by `cnn forward` and `cnn classify`, as commander hands them
+ * over. Everything is optional: a preset fills the rest, and each flag replaces its part.
+ */
+export interface PreprocessFlags {
+  /** `caffenet` (BGR, mean 104/117/123, resize 256, crop 227) or `mobilenet` (RGB, (x - 128) / 128). */
+  preset?: string;
+  /** A mean image `.binaryproto` (Caffe's `mean_file`), in the net's channel order. */
+  meanFile?: string;
+  /** Per-channel means `B,G,R` (in the net's channel order; one value for all channels). */
+  meanValues?: string;
+  /** Multiplies `(pixel - mean)`: Caffe's transform_param `scale`. */
+  scale?: number;
+  channelOrder?: string;
+  /** Side of the square the whole image is resized to (default: the net's input side, or the mean's). */
+  resize?: number;
+  /** Side of the centre crop taken after the resize. */
+  crop?: number;
+}
+
+/** The net's input blob: its name and shape `[N, C, H, W]`. */
+export interface NetInput {
+  name: string;
+  shape: readonly number[];
+}
+
+/** A loaded model and how long it took to be ready to run. */
+export interface ModelForCommand extends LoadedModel {
+  loadMs: number;
+}
+
+/** Loads prototxt + weights into a ready net (see loadModel) and times it. */
+export function loadForCommand(prototxt: string, weights: string | undefined): ModelForCommand {
+  const started = performance.now();
+  const model = loadModel({ prototxt, weights });
+  return { ...model, loadMs: performance.now() - started };
+}
+
+/** The first input blob of the net (the top of its Input layer, or its `input:` field). */
+export function netInput(net: Net, prototxt: string): NetInput {
+  const name = net.inputNames[0];
+  if (name === undefined) {
+    throw new CommandError(`${prototxt}: the net has no input blob (no Input layer and no 'input:' field), so there is nothing to feed`);
+  }
+  return { name, shape: net.blob(name).shape };
+}
+
+/** Puts `values` of `shape` into the net's input blob, reshaping the whole net when the shape changed. */
+export function setNetInput(net: Net, input: NetInput, shape: readonly number[], values: Float32Array): void {
+  const blob = net.blob(input.name);
+  if (shape.length !== blob.shape.length || shape.some((d, i) => d !== blob.shape[i])) {
+    blob.reshape(shape);
+    net.reshape();
+  }
+  blob.data.data.set(values.subarray(0, blob.count));
+}
+
+/** `"1,3,227,227"` -> `[1, 3, 227, 227]`; every dimension a positive integer. */
+export function parseShape(text: string): number[] {
+  const dims = text.split(/[,x ]+/).filter(Boolean).map(Number);
+  if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new CommandError(`--shape '${text}' is not a list of positive integers such as 1,3,227,227`);
+  }
+  return dims;
+}
+
+function parseMeanValues(text: string): number[] {
+  const values = text.split(',').map((v) => Number(v.trim()));
+  if (values.some((v) => v === undefined || !Number.isFinite(v)) || (values.length !== 1 && values.length !== 3)) {
+    throw new CommandError(`--mean-values '${text}' must be one number or three (B,G,R in the net's channel order), such as 104,117,123`);
+  }
+  return values;
+}
+
+/**
+ * The input recipe the flags describe for a net whose input is `[N, C, H, W]`. Without a preset:
+ * BGR, no mean, scale 1, the whole image resized to the net's input side (or to the mean image's
+ * side when a mean file is given, since Caffe crops the mean with the image).
+ */
+export function recipeFromFlags(flags: PreprocessFlags, input: NetInput): InputRecipe {
+  const preset = flags.preset;
+  if (preset !== undefined && preset !== 'caffenet' && preset !== 'mobilenet') {
+    throw new CommandError(`--preset '${preset}' is not one of caffenet, mobilenet`);
+  }
+  const order = flags.channelOrder?.toUpperCase();
+  if (order !== undefined && order !== 'BGR' && order !== 'RGB') {
+    throw new CommandError(`--channel-order '${flags.channelOrder}' must be BGR or RGB`);
+  }
+  if (flags.meanFile !== undefined && flags.meanValues !== undefined) {
+    throw new CommandError('give either --mean-file or --mean-values, not both');
+  }
+  const [, , height, width] = input.shape;
+  const overrides: Partial<InputRecipe> = {};
+  if (order !== undefined) overrides.channelOrder = order;
+  if (flags.scale !== undefined) overrides.scale = flags.scale;
+  if (flags.crop !== undefined) overrides.crop = flags.crop;
+  if (flags.meanValues !== undefined) overrides.mean = { values: parseMeanValues(flags.meanValues) };
+  let meanSide: number | undefined;
+  if (flags.meanFile !== undefined) {
+    const blob = readBinaryprotoFile(flags.meanFile);
+    const dims = blobShape(blob);
+    const [channels, h, w] = dims.slice(-3);
+    if (dims.length < 3 || channels === undefined || h === undefined || w === undefined || h !== w) {
+      throw new CommandError(`${flags.meanFile}: the mean blob is [${dims.join(',')}]; a square C x S x S mean image is needed`);
+    }
+    overrides.mean = meanImage({ data: blob.data, channels, height: h, width: w });
+    meanSide = h;
+  }
+  const resize = flags.resize ?? meanSide;
+  if (resize !== undefined) overrides.resizeTo = resize;
+  if (preset !== undefined) {
+    // mobilenet resizes the whole image to the net's side unless told otherwise.
+    if (preset === 'mobilenet' && overrides.resizeTo === undefined && height !== undefined) overrides.resizeTo = height;
+    return makeRecipe(preset as RecipePreset, overrides);
+  }
+  if (overrides.resizeTo === undefined) {
+    if (height === undefined || width === undefined || height !== width) {
+      throw new CommandError(
+        `the net's input '${input.name}' is [${input.shape.join(',')}], not square: give --resize (and --crop), or feed a raw tensor with --shape`,
+      );
+    }
+    overrides.resizeTo = height;
+  }
+  return validateRecipe({
+    channelOrder: 'BGR',
+    mean: { values: [0] },
+    scale: 1,
+    crop: undefined,
+    ...overrides,
+    resizeTo: overrides.resizeTo,
+  });
+}
+
+/** A one-line account of a recipe, for index.json and the classify report. */
+export function describeRecipe(recipe: InputRecipe, flags: PreprocessFlags): Record<string, unknown> {
+  return {
+    preset: flags.preset ?? null,
+    channelOrder: recipe.channelOrder,
+    mean: 'values' in recipe.mean ? { values: recipe.mean.values } : { file: flags.meanFile, shape: [recipe.mean.channels, recipe.mean.height, recipe.mean.width] },
+    scale: recipe.scale,
+    resize: recipe.resizeTo,
+    crop: recipe.crop ?? null,
+  };
+}
+
+/**
+ * Decodes an image file (PNG, JPEG or DICOM, told by its bytes) and applies the recipe:
+ * `[channels, S, S]` with S = crop or resize. A 1-channel net (LeNet) gets the image's
+ * luminance; a 3-channel net gets its colours (gray images replicated) in the recipe's order.
+ */
+export function imageToInput(file: string, recipe: InputRecipe, channels: number): { values: Float32Array; side: number } {
+  const image: RasterImage = decodeImage(readFileSync(file), file);
+  const side = netInputSize(recipe);
+  if (channels === 3) return { values: toNetInput(image, recipe), side };
+  if (channels === 1) {
+    // A gray image goes to every channel of toNetInput's output; plane 0 is the one we need.
+    const planes = toNetInput(toGray(image), recipe);
+    return { values: planes.slice(0, side * side), side };
+  }
+  throw new CommandError(`the net's input has ${channels} channels; images can feed 1- or 3-channel inputs only (use a raw tensor with --shape)`);
+}

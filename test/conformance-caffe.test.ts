@@ -1,0 +1,139 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadModel, type LoadedModel } from '@cnn/caffe-import';
+import { setThreads, shutdownPool } from '@cnn/tensor';
+import { deviation, fixture, readF32, type Deviation } from './helpers/shared.js';
+
+/**
+ * Conformance of the importer and runtime with the fixtures' reference outputs (OpenCV 4.6 dnn,
+ * checked against a float64 re-implementation of Caffe): every layer's output of every case of
+ * the five real models and of caffenet_tiny (V1 and V2 caffemodel x V1 and V2 prototxt), read
+ * through the public API only (loadModel, then net.forward with afterLayer, which sees each
+ * in-place layer's result before the next layer overwrites it).
+ */
+
+interface FixtureOutput {
+  layer: string;
+  type: string;
+  top: string;
+  shape: number[];
+  file: string;
+}
+
+interface FixtureCase {
+  id: string;
+  input: { name: string; shape: number[]; file: string };
+  outputs: FixtureOutput[];
+}
+
+interface Combination {
+  label: string;
+  dir: string;
+  prototxt: string;
+  weights: string;
+  cases: FixtureCase[];
+}
+
+function casesOf(dir: string): FixtureCase[] {
+  return (JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8')) as { cases: FixtureCase[] }).cases;
+}
+
+const realDir = fixture('caffe/real');
+const real: Combination[] = readdirSync(realDir)
+  .sort()
+  .map((name) => {
+    const dir = path.join(realDir, name);
+    return { label: `real/${name}`, dir, prototxt: 'deploy.prototxt', weights: 'model.caffemodel', cases: casesOf(dir) };
+  });
+const tinyDir = fixture('caffe/caffenet_tiny');
+const tiny: Combination[] = ['caffenet_tiny_v1.caffemodel', 'caffenet_tiny_v2.caffemodel'].flatMap((weights) =>
+  ['deploy.prototxt', 'deploy_v1.prototxt'].map((prototxt) => ({
+    label: `caffenet_tiny ${weights} + ${prototxt}`,
+    dir: tinyDir,
+    prototxt,
+    weights,
+    cases: casesOf(tinyDir),
+  })),
+);
+
+/** Every (model files, threads) run: the whole set on one thread, caffenet_tiny again on two. */
+const runs = [...[...real, ...tiny].map((combination) => ({ combination, threads: 1 })), ...tiny.map((combination) => ({ combination, threads: 2 }))];
+
+const expectedTensors = runs.reduce((sum, run) => sum + run.combination.cases.reduce((n, c) => n + c.outputs.length, 0), 0);
+
+let checked = 0;
+let worst: (Deviation & { where: string }) | undefined;
+let worstAbs: { maxAbs: number; where: string } | undefined;
+const models = new Map<string, LoadedModel>();
+
+function model(combination: Combination): LoadedModel {
+  const key = `${combination.dir}|${combination.prototxt}|${combination.weights}`;
+  let loaded = models.get(key);
+  if (!loaded) {
+    loaded = loadModel({ prototxt: path.join(combination.dir, combination.prototxt), weights: path.join(combination.dir, combination.weights) });
+    models.set(key, loaded);
+  }
+  return loaded;
+}
+
+afterAll(async () => {
+  setThreads(1);
+  await shutdownPool();
+});
+
+describe.each(runs)('$combination.label, $threads thread(s)', ({ combination, threads }) => {
+  it.each(combination.cases.map((c) => ({ ...c, count: c.outputs.length })))(
+    'case $id: $count layer outputs within |a - e| <= 1e-5 max(1, max|e|) + 1e-4 |e|',
+    (testCase) => {
+      setThreads(threads);
+      const { net } = model(combination);
+      const input = net.blob(testCase.input.name);
+      // Some cases change the input size (a P-Net pyramid level, an R-Net batch of 3).
+      input.reshape(testCase.input.shape);
+      net.reshape();
+      input.data.data.set(readF32(path.join(combination.dir, testCase.input.file)));
+
+      const wanted = new Set(testCase.outputs.map((o) => o.layer));
+      const seen = new Map<string, { shape: number[]; values: Float32Array }>();
+      net.forward({
+        afterLayer: (_i, layer, tops) => {
+          if (!wanted.has(layer.name)) return;
+          const top = tops[0]!;
+          seen.set(layer.name, { shape: [...top.shape], values: Float32Array.from(top.data.data.subarray(0, top.count)) });
+        },
+      });
+
+      const failures: string[] = [];
+      for (const output of testCase.outputs) {
+        const got = seen.get(output.layer);
+        if (!got) {
+          failures.push(`${output.layer}: the net did not run this layer`);
+          continue;
+        }
+        expect(got.shape, `${output.layer} shape`).toEqual(output.shape);
+        const d = deviation(got.values, readF32(path.join(combination.dir, output.file)));
+        checked++;
+        const where = `${combination.label} / ${testCase.id} / ${output.layer} (${threads} thread(s))`;
+        if (!worst || d.worstRatio > worst.worstRatio) worst = { ...d, where };
+        if (!worstAbs || d.maxAbs > worstAbs.maxAbs) worstAbs = { maxAbs: d.maxAbs, where };
+        if (d.worstRatio > 1) {
+          failures.push(`${output.layer} (${output.type}): max |a - e| ${d.maxAbs.toExponential(3)}, ${d.worstRatio.toFixed(2)} x the tolerance at index ${d.worstIndex}`);
+        }
+      }
+      expect(failures, failures.join('\n')).toEqual([]);
+    },
+  );
+});
+
+describe('conformance summary', () => {
+  it(`checked all ${expectedTensors} reference tensors`, () => {
+    expect(checked).toBe(expectedTensors);
+    console.log(
+      `conformance-caffe: ${checked} tensors checked; worst ${worst!.worstRatio.toFixed(3)} x tolerance ` +
+        `(max |a - e| ${worst!.maxAbs.toExponential(2)}, atol ${worst!.atol.toExponential(2)}) at ${worst!.where}; ` +
+        `largest absolute error ${worstAbs!.maxAbs.toExponential(2)} at ${worstAbs!.where}`,
+    );
+    expect(worst!.worstRatio).toBeLessThanOrEqual(1);
+  });
+});
