@@ -35,7 +35,7 @@ describe('npm run experiment (the synthetic demo, no external files)', () => {
     expect(report.dataset.excluded.filter((e) => /colour/.test(e.reason))).toHaveLength(3);
     expect(report.dataset.excluded.some((e) => e.path.endsWith('truncated.png'))).toBe(true);
     expect(report.reader?.venn).toBeDefined();
-    expect(report.config.from_scratch).toBeDefined();
+    expect(report.baseline?.architecture).toMatch(/conv 16/);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/SYNTHETIC DEMO/);
     for (const file of ['deploy.prototxt', 'retrained.caffemodel', 'training-curves.svg', 'confusion.svg', 'tsne.svg', 'venn.svg', 'conv1-filters.png']) {

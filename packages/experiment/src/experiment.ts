@@ -216,7 +216,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
       ...(scratch ? { scratch_seconds: scratch.seconds } : {}),
     },
   };
-  if (scratch) report.config.from_scratch = { test_accuracy: scratch.accuracy, ci95: scratch.ci95, iterations: scratch.iterations, architecture: scratch.architecture };
+  if (scratch) report.baseline = { architecture: scratch.architecture, iterations: scratch.iterations, accuracy: scratch.accuracy, ci95: scratch.ci95 };
   if (readerLabels && readerCorrect) {
     const both = readerCorrect.flatMap((r, k) => (r === undefined ? [] : [k]));
     const comparison = readerComparison(both.map((k) => correct[k]!), both.map((k) => readerCorrect[k]!));

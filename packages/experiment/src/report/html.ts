@@ -151,6 +151,9 @@ function section(id: (typeof SECTION_IDS)[number], body: string): string {
 function summarySection(r: Report): string {
   const items = [
     `<li>Test accuracy <strong>${pct(r.test.accuracy)}</strong> (95% CI ${pct(r.test.ci95[0])} to ${pct(r.test.ci95[1])}) on ${r.test.count} test images.</li>`,
+    r.baseline
+      ? `<li>Trained from scratch on the same split (baseline): <strong>${pct(r.baseline.accuracy)}</strong> (95% CI ${pct(r.baseline.ci95[0])} to ${pct(r.baseline.ci95[1])}); ${escapeXml(r.baseline.architecture)}, ${r.baseline.iterations} iterations.</li>`
+      : '',
     r.reader ? `<li>Second reader: <strong>${pct(r.reader.accuracy)}</strong> on ${r.reader.count} of the same images; both wrong on ${r.reader.venn.neither}.</li>` : '',
     `<li>${r.classes.length} classes; ${r.dataset.counts.total.images} images from ${r.dataset.counts.total.studies} studies (${r.dataset.counts.excluded} excluded).</li>`,
     `<li>Total time ${seconds(r.timing.total_seconds)}; ${fixed(r.timing.features_per_second, 1)} feature vectors per second.</li>`,

@@ -128,6 +128,16 @@ export interface Timing {
   [phase: string]: number;
 }
 
+/** The baseline transfer must beat: the same split learned from random weights. */
+export interface BaselineResults {
+  /** What was trained, for the reader of the report. */
+  architecture: string;
+  iterations: number;
+  /** Test accuracy, 0-1, on the same test images. */
+  accuracy: number;
+  ci95: [number, number];
+}
+
 export interface Report {
   /** Format version of this file; bumped when a key changes meaning. */
   format: 1;
@@ -146,5 +156,7 @@ export interface Report {
   training: TrainingCurves;
   test: TestResults;
   reader?: ReaderResults;
+  /** The from-scratch baseline, when it was trained. */
+  baseline?: BaselineResults;
   timing: Timing;
 }
