@@ -64,6 +64,15 @@ function packA(transA: boolean, A: FloatArray, offA: number, lda: number, ic: nu
   const out = packedA;
   for (let panel = 0; panel < panels; panel++) {
     const base = panel * MR * kc;
+    const rows = Math.min(MR, mc - panel * MR);
+    if (transA && rows === MR) {
+      // op(A)'s rows are A's columns: read each stored row's MR neighbours together.
+      let src = offA + pc * lda + ic + panel * MR;
+      for (let p = 0, dst = base; p < kc; p++, src += lda, dst += MR) {
+        for (let ir = 0; ir < MR; ir++) out[dst + ir] = A[src + ir]!;
+      }
+      continue;
+    }
     for (let ir = 0; ir < MR; ir++) {
       const i = panel * MR + ir;
       if (i >= mc) {
@@ -86,6 +95,15 @@ function packB(transB: boolean, B: FloatArray, offB: number, ldb: number, pc: nu
   const out = packedB;
   for (let panel = 0; panel < panels; panel++) {
     const base = panel * NR * kc;
+    const cols = Math.min(NR, nc - panel * NR);
+    if (!transB && cols === NR) {
+      // Read each of the kc rows' NR neighbouring elements together, row after row.
+      let src = offB + pc * ldb + jc + panel * NR;
+      for (let p = 0, dst = base; p < kc; p++, src += ldb, dst += NR) {
+        for (let jr = 0; jr < NR; jr++) out[dst + jr] = B[src + jr]!;
+      }
+      continue;
+    }
     for (let jr = 0; jr < NR; jr++) {
       const j = panel * NR + jr;
       if (j >= nc) {
