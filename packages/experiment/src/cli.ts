@@ -1,10 +1,15 @@
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { shutdownPool } from '@cnn/tensor';
 import { packageVersion } from './version.js';
 import { resolveConfig, type ExperimentConfig } from './config.js';
 import { runExperiment } from './experiment.js';
 import { runDefaultExperiment } from './demo/default.js';
+import { formatClassify, runClassify, type ClassifyOptions } from './commands/classify.js';
+import { fetchModel, formatFetch, MODEL_ZOO, type FetchOptions } from './commands/fetch-model.js';
+import { formatForward, runForward, type ForwardOptions } from './commands/forward.js';
+import { formatInspect, runInspect } from './commands/inspect.js';
+import { runLabelCommand, type LabelOptions } from './label/index.js';
 
 /**
  * The `cnn` command. Returns the process exit code; errors are printed as one
@@ -28,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)')
     .option('--config <file>', 'experiment.json with any of these settings (command-line options win)')
     .option('--out <dir>', 'output folder for report.json, report.html, figures and the retrained model')
-    .option('--resume', 'reuse the features already cached by an interrupted run (they always are)')
+    .option('--resume', 'continue head training from the checkpoint of an interrupted run in --out (cached features are always reused)')
     .option('--freeze-until <layer>', 'last frozen layer (default: the last pooling before the first fully connected layer)')
     .option('--seed <n>', 'seed of the split, the head initialisation and the batches', toInteger)
     .option('--max-iter <n>', 'head training iterations', toInteger)
@@ -63,6 +68,81 @@ export async function main(argv: string[]): Promise<number> {
       await bench.runSuites(options.suite.split(','));
     });
 
+  program
+    .command('inspect')
+    .description('what a .caffemodel holds: format (V1/V2), each layer with type, blob shapes and parameters, size, sha1, load time')
+    .argument('<model>', 'the .caffemodel file')
+    .option('--prototxt <file>', 'also build the net from this definition with these weights and show its summary')
+    .option('--json', 'print the report as JSON')
+    .action((model: string, options: { prototxt?: string; json?: boolean }) => {
+      const report = runInspect(model, { prototxt: options.prototxt });
+      console.log(options.json ? JSON.stringify(report, null, 2) : formatInspect(report));
+    });
+
+  withPreprocessOptions(
+    program
+      .command('forward')
+      .description("run a net once and write every layer's top blob (raw little-endian float32) and index.json to a folder")
+      .requiredOption('--prototxt <file>', 'the net definition (deploy.prototxt)')
+      .option('--weights <file>', 'the trained weights (.caffemodel)')
+      .requiredOption('--input <file>', 'a raw float32 tensor (with --shape) or an image (PNG, JPEG, DICOM)')
+      .option('--shape <N,C,H,W>', 'the shape of a raw float32 input')
+      .requiredOption('--out <dir>', 'output folder (index.json and one <layer>.f32 per layer)')
+      .option('--outputs <layers>', 'comma-separated layers: write only their blobs (for timing runs)'),
+  ).action((options: ForwardOptions) => {
+    console.log(formatForward(runForward(options), options.out));
+  });
+
+  withPreprocessOptions(
+    program
+      .command('classify')
+      .description('the top-5 classes of each image (PNG, JPEG, DICOM) with their probabilities')
+      .argument('<images...>', 'image files')
+      .requiredOption('--prototxt <file>', 'the net definition (deploy.prototxt)')
+      .requiredOption('--weights <file>', 'the trained weights (.caffemodel)')
+      .option('--labels <file>', 'class names, one per line (synset_words.txt, labels.txt)')
+      .option('--blob <name>', 'the blob with the class scores (default: the top of the last layer)')
+      .option('--top <n>', 'how many classes to show', toInteger, 5)
+      .option('--json', 'print the results as JSON'),
+  ).action((images: string[], options: ClassifyOptions & { json?: boolean }) => {
+    const report = runClassify(images, options);
+    console.log(options.json ? JSON.stringify(report, null, 2) : formatClassify(report));
+  });
+
+  program
+    .command('fetch-model')
+    .description(`download pretrained weights from the Caffe model zoo, resuming a partial download and checking the sha1 (${Object.keys(MODEL_ZOO).join(', ')})`)
+    .argument('<name>', `the model: ${Object.keys(MODEL_ZOO).join(', ')}`)
+    .option('--dir <dir>', 'where to save it (default models/<model folder>)')
+    .option('--url <url>', "download from here instead of the zoo's address")
+    .option('--sha1 <hex>', 'expect this sha1 instead of the published one')
+    .option('--quiet', 'no progress bar')
+    .action(async (name: string, options: FetchOptions) => {
+      console.log(formatFetch(await fetchModel(name, options)));
+    });
+
+  program
+    .command('label')
+    .description("a local web page to label images, run a blinded reader study, or settle two label files' disagreements; every label is saved the moment it is given")
+    .option('--data <dir|csv>', 'the images: a folder (any depth) or a CSV with a path column (label, study, split optional)')
+    .option('--classes <a,b,c>', 'the class names, comma-separated, in button order')
+    .option('--classes-file <file>', 'the class names, one a line')
+    .requiredOption('--out <csv>', 'the label file (path,label,labeller,timestamp[,seconds]); an existing one is resumed')
+    .option('--port <n>', 'port to listen on (default: a free one)', toInteger)
+    .option('--host <address>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)')
+    .option('--labeller <name>', 'name written into each row (default: the OS user)')
+    .option('--root <dir>', 'the folder images may be served from, when a CSV names images outside its own folder')
+    .option('--reader-study', 'blinded reader study: seeded random order, no names, studies or labels shown, time per image recorded')
+    .option('--experiment <report.json>', "reader study of an experiment's test split (its data, seed and split settings)")
+    .option('--split <name>', 'reader study of this split (train, val, test) of --data, as cnn experiment splits it')
+    .option('--seed <n>', 'the seed of that split (cnn experiment --seed; default 1)', toInteger)
+    .option('--split-column <name>', 'CSV column holding a fixed split (cnn experiment --split-column)')
+    .option('--order-seed <n>', 'reader study: seed of the random order (default 1)', toInteger)
+    .option('--review <files...>', 'two label files: step through the images they label differently and settle each')
+    .action(async (options: LabelOptions) => {
+      await runLabelCommand(options);
+    });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -78,6 +158,24 @@ export async function main(argv: string[]): Promise<number> {
 
 interface ExperimentOptions extends Partial<ExperimentConfig> {
   config?: string;
+}
+
+/** The image preprocessing flags that `forward` and `classify` share (see commands/input.ts). */
+function withPreprocessOptions(command: Command): Command {
+  return command
+    .option('--preset <name>', 'caffenet (BGR, mean 104/117/123, resize 256, crop 227) or mobilenet (RGB, (x - 128) / 128, resize to the input)')
+    .option('--mean-file <file>', 'mean image .binaryproto, in the net\'s channel order (the image is resized to its size)')
+    .option('--mean-values <B,G,R>', "per-channel means in the net's channel order, or one value for all")
+    .option('--scale <x>', 'multiply (pixel - mean) by x (Caffe transform_param scale)', toNumber)
+    .option('--channel-order <order>', 'BGR (Caffe) or RGB')
+    .option('--resize <n>', 'resize the whole image to n x n (default: the net input, or the mean image size)', toInteger)
+    .option('--crop <n>', 'centre crop n x n after resizing', toInteger);
+}
+
+function toNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`not a number: ${value}`);
+  return n;
 }
 
 function toInteger(value: string): number {

@@ -1,0 +1,338 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname, networkInterfaces } from 'node:os';
+import { decodeImage, toUint8Image, type ImageFormat } from '../data/index.js';
+import { encodeGrayPng, encodePng } from '../report/png.js';
+import { RequestError } from './errors.js';
+import type { LabelItem } from './items.js';
+import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page.js';
+import { checkImagePath, decodeRequestPath, MAX_IMAGE_BYTES, toUrlPath } from './paths.js';
+import type { LabelRecord, LabelStore } from './store.js';
+
+/** What a run does: label images, run a blinded reader study, or settle two label files' disagreements. */
+export type LabelMode = 'label' | 'reader' | 'review';
+
+/** An image of the run as the server holds it. */
+export interface RunItem extends LabelItem {
+  /** The path below the served folder (label and review runs; a reader study serves by position and needs none). */
+  rel?: string;
+}
+
+/** Options of startLabelServer. */
+export interface ServerOptions {
+  mode: LabelMode;
+  classes: readonly string[];
+  /** The images, in the order they are shown. */
+  items: readonly RunItem[];
+  store: LabelStore;
+  /** Written into every row. */
+  labeller: string;
+  /** The real path of the folder `/images/` serves from; required unless mode is 'reader'. */
+  root?: string;
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: one the system picks). */
+  port?: number;
+  /** The write token (default: 24 random bytes); tests pass their own. */
+  token?: string;
+  /** Shown in the page (the output file's name, say). */
+  title?: string;
+}
+
+/** A running labeller. */
+export interface LabelServer {
+  /** The address to open, token included. */
+  url: string;
+  port: number;
+  token: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** The largest request body taken (a label is a few dozen bytes). */
+const MAX_BODY_BYTES = 16 << 10;
+/** Longest time on one image a reader study records (a day: anything beyond is a tab left open, not reading). */
+const MAX_SECONDS = 86_400;
+
+/**
+ * Starts the labeller's HTTP server.
+ *
+ * Routes: `GET /` (the page), `/app.js`, `/app.css`, `GET /api/state` (classes, images and
+ * their labels), `POST /api/label` (set or clear one label), `GET /images/<path>` (an image
+ * below the data folder: label and review runs), `GET /items/<n>/image` (the n-th image of a
+ * reader study, re-encoded so no file name or metadata reaches the reader).
+ *
+ * Defences, in the order they run: the Host header must name this server (a web page on
+ * another site that rebinds its DNS name to 127.0.0.1 gets 403), writes need the per-run
+ * token (a header the page copies from its URL; another site's form cannot set it) and no
+ * foreign Origin, images pass decodeRequestPath and checkImagePath, bodies are size-limited
+ * JSON. Every failure is a 4xx answer; an unexpected error is a 500 for that request only.
+ */
+export async function startLabelServer(options: ServerOptions): Promise<LabelServer> {
+  if (options.mode !== 'reader' && options.root === undefined) throw new Error('startLabelServer: a label or review run needs the served folder (root)');
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const host = options.host ?? '127.0.0.1';
+  const allowedHosts = new Set<string>();
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      const status = error instanceof RequestError ? error.status : 500;
+      const message = error instanceof Error ? error.message : String(error);
+      if (!res.headersSent) sendJson(res, status, { error: message });
+      else res.destroy();
+    });
+  });
+  // A request that is not HTTP at all never reaches the handler: answer 400 and drop the connection.
+  server.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  for (const name of hostNames(host)) allowedHosts.add(`${name}:${port}`.toLowerCase());
+
+  const state = new RunState(options);
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const hostHeader = (req.headers.host ?? '').toLowerCase();
+    if (!allowedHosts.has(hostHeader)) throw new RequestError(403, 'wrong Host header');
+    const rawUrl = req.url ?? '';
+    if (!rawUrl.startsWith('/')) throw new RequestError(400, 'the request target must be a path');
+    const rawPath = rawUrl.split(/[?#]/, 1)[0]!;
+    const method = req.method ?? '';
+
+    if (rawPath === '/api/label') {
+      if (method !== 'POST') throw new RequestError(405, 'use POST');
+      checkWriteAllowed(req, token);
+      const body = await readJsonBody(req);
+      sendJson(res, 200, await state.apply(body));
+      return;
+    }
+    if (method !== 'GET') throw new RequestError(405, 'only GET here');
+    switch (rawPath) {
+      case '/':
+        return sendText(res, PAGE_HTML, 'text/html; charset=utf-8');
+      case '/app.js':
+        return sendText(res, PAGE_JS, 'text/javascript; charset=utf-8');
+      case '/app.css':
+        return sendText(res, PAGE_CSS, 'text/css; charset=utf-8');
+      case '/api/state':
+        return sendJson(res, 200, state.snapshot());
+      case '/favicon.ico':
+        res.writeHead(204).end();
+        return;
+    }
+    if (rawPath.startsWith('/images/')) {
+      if (options.mode === 'reader') throw new RequestError(404, 'a reader study serves images by position only');
+      const checked = await checkImagePath(options.root!, decodeRequestPath(rawPath.slice('/images/'.length)));
+      return sendImage(res, await readFile(checked.file), checked.format, checked.file, false);
+    }
+    const byPosition = /^\/items\/(\d{1,9})\/image$/.exec(rawPath);
+    if (byPosition && options.mode === 'reader') {
+      const item = options.items[Number(byPosition[1])];
+      if (!item) throw new RequestError(404, 'no such image');
+      const bytes = await readFile(item.file);
+      if (bytes.length > MAX_IMAGE_BYTES) throw new RequestError(413, 'the image file is too large to serve');
+      return sendImage(res, bytes, undefined, item.file, true);
+    }
+    throw new RequestError(404, 'not found');
+  }
+
+  // On a wildcard address the browser on this machine still reaches the server through loopback.
+  const shownHost = isWildcard(host) ? '127.0.0.1' : urlHost(host);
+  const url = `http://${shownHost}:${port}/?token=${encodeURIComponent(token)}`;
+  return {
+    url,
+    port,
+    token,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The run's images and labels as the page sees them, and the one place labels change. */
+class RunState {
+  constructor(private readonly options: ServerOptions) {}
+
+  /**
+   * Classes, shortcut keys and every image with its label. A reader study sends no names,
+   * studies, source labels or paths: only positions and the reader's own labels.
+   */
+  snapshot(): object {
+    const { mode, classes, items, store, labeller, title } = this.options;
+    const reader = mode === 'reader';
+    return {
+      mode,
+      title: title ?? '',
+      labeller,
+      classes,
+      keys: classes.map((_, i) => shortcutKey(i)),
+      items: items.map((item, index) => {
+        const record = store.get(item.key);
+        const out: Record<string, unknown> = {
+          index,
+          image: reader ? `/items/${index}/image` : `/images/${toUrlPath(item.rel ?? '')}`,
+          label: record?.label ?? null,
+        };
+        if (reader) {
+          out.seconds = record?.seconds ?? null;
+          return out;
+        }
+        out.name = item.name;
+        out.study = item.study;
+        if (item.sourceLabel !== undefined) out.sourceLabel = item.sourceLabel;
+        if (item.review) out.review = { a: pick(item.review.a), b: pick(item.review.b) };
+        return out;
+      }),
+    };
+  }
+
+  /** Sets (`label` a class) or clears (`label` null: the undo of a first label) one image's label, once it is on disk. */
+  async apply(body: unknown): Promise<object> {
+    const { classes, items, store, labeller, mode } = this.options;
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new RequestError(400, 'expected a JSON object {index, label}');
+    const { index, label, seconds } = body as { index?: unknown; label?: unknown; seconds?: unknown };
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= items.length) throw new RequestError(400, 'index must be the position of an image of this run');
+    if (label !== null && (typeof label !== 'string' || !classes.includes(label))) throw new RequestError(400, 'label must be one of the classes, or null to clear');
+    if (seconds !== undefined && seconds !== null && (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < 0 || seconds > MAX_SECONDS)) {
+      throw new RequestError(400, `seconds must be a number from 0 to ${MAX_SECONDS}`);
+    }
+    const key = items[index]!.key;
+    try {
+      if (label === null) await store.delete(key);
+      else {
+        const record: LabelRecord = { path: key, label, labeller, timestamp: new Date().toISOString() };
+        if (mode === 'reader' && typeof seconds === 'number') record.seconds = seconds;
+        await store.set(record);
+      }
+    } catch (error) {
+      // The label is in memory and the next save retries it, but the page must say it is not on disk yet.
+      throw new Error(`the label could not be saved: ${(error as Error).message}`);
+    }
+    return { index, label, seconds: store.get(key)?.seconds ?? null, done: items.filter((item) => store.get(item.key) !== undefined).length };
+  }
+}
+
+function pick(record: LabelRecord): { label: string; labeller: string } {
+  return { label: record.label, labeller: record.labeller };
+}
+
+/** The key that picks class `i`: 1-9, then a-z (35 classes); later classes are picked by button only. */
+export function shortcutKey(i: number): string | null {
+  if (i < 9) return String(i + 1);
+  if (i < 35) return String.fromCharCode(97 + i - 9);
+  return null;
+}
+
+/** Names under which the browser may address this server (what the Host header may say, without the port). */
+function hostNames(host: string): string[] {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
+  if (isWildcard(host)) {
+    // Listening everywhere on purpose: any of this machine's own names and addresses.
+    names.add(hostname());
+    for (const list of Object.values(networkInterfaces())) for (const info of list ?? []) names.add(urlHost(info.address));
+  } else {
+    names.add(urlHost(host));
+  }
+  return [...names];
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** A write needs the run's token and must not come from another site's page. */
+function checkWriteAllowed(req: IncomingMessage, token: string): void {
+  const given = Buffer.from(String(req.headers['x-label-token'] ?? ''));
+  const wanted = Buffer.from(token);
+  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw new RequestError(403, 'missing or wrong token: open the address that cnn label printed');
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== `http://${req.headers.host}`) throw new RequestError(403, 'cross-origin write refused');
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new RequestError(415, 'send application/json');
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new RequestError(413, 'request body too large');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new RequestError(413, 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new RequestError(400, 'the body is not valid JSON');
+  }
+}
+
+const COMMON_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
+/** The page may load only its own script, style and images, and be framed by nobody. */
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function sendText(res: ServerResponse, body: string, type: string): void {
+  res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP }).end(body);
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify(value));
+}
+
+/**
+ * Sends an image: PNG and JPEG as stored, DICOM decoded and sent as PNG (browsers cannot show
+ * it). `reencode` sends every format as a fresh PNG, dropping file names and text chunks.
+ */
+function sendImage(res: ServerResponse, bytes: Buffer, format: ImageFormat | undefined, file: string, reencode: boolean): void {
+  let body: Uint8Array = bytes;
+  let type = format === 'jpeg' ? 'image/jpeg' : 'image/png';
+  if (reencode || format === 'dicom' || format === undefined) {
+    let decoded;
+    try {
+      decoded = decodeImage(bytes, file);
+    } catch (error) {
+      throw new RequestError(422, `cannot decode the image: ${(error as Error).message.replace(file, '').replace(/^: /, '')}`);
+    }
+    body = toPng(toUint8Image(decoded));
+    type = 'image/png';
+  }
+  res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': body.byteLength, 'Cache-Control': 'private, max-age=600' }).end(body);
+}
+
+function toPng(image: ReturnType<typeof toUint8Image>): Uint8Array {
+  if (image.channels === 1) return encodeGrayPng(image.data, image.width, image.height);
+  const rgba = new Uint8Array(image.width * image.height * 4);
+  for (let p = 0; p < image.width * image.height; p++) {
+    rgba[4 * p] = image.data[3 * p]!;
+    rgba[4 * p + 1] = image.data[3 * p + 1]!;
+    rgba[4 * p + 2] = image.data[3 * p + 2]!;
+    rgba[4 * p + 3] = 255;
+  }
+  return encodePng(rgba, image.width, image.height);
+}
