@@ -1,4 +1,4 @@
-import { Rng, allocate, gemmBlocked, gemmParallel, gemmReference, getThreads, setThreads, type GemmKernel } from '@cnn/tensor';
+import { Rng, allocate, gemmParallel, gemmReference, getThreads, setThreads, simdSupported, wasmGemm, type GemmKernel } from '@cnn/tensor';
 import { measure } from '../measure.js';
 import { markdownTable, writeSection } from '../results.js';
 
@@ -50,29 +50,31 @@ function time(kernel: GemmKernel, shape: Shape, threads: number, slow = false): 
   return rate;
 }
 
-/** The GEMM suite: reference vs blocked, one thread vs all threads. */
+/**
+ * The GEMM suite: the TypeScript reference vs the blocked kernel, and the WebAssembly
+ * SIMD kernel (when the engine has SIMD), each on one thread and on all threads.
+ */
 export async function gemmSuite(): Promise<void> {
   const all = getThreads();
-  console.log(`GEMM suite (GFLOP/s = 2 M N K / time), ${all} threads available`);
+  const simd = simdSupported();
+  console.log(`GEMM suite (GFLOP/s = 2 M N K / time), ${all} threads available, WebAssembly SIMD ${simd ? 'available' : 'not available'}`);
   const rows: string[][] = [];
   for (const shape of shapes) {
     const reference = time(gemmReference, shape, 1, true);
-    const blocked = time(gemmBlocked, shape, 1);
+    const blocked = time(gemmParallel, shape, 1);
     const parallel = time(gemmParallel, shape, all);
-    rows.push([
-      shape.name,
-      `${shape.M} x ${shape.N} x ${shape.K}`,
-      reference.toFixed(2),
-      blocked.toFixed(2),
-      parallel.toFixed(2),
-      `${(parallel / blocked).toFixed(2)}x`,
-    ]);
+    const row = [shape.name, `${shape.M} x ${shape.N} x ${shape.K}`, reference.toFixed(2), blocked.toFixed(2), parallel.toFixed(2), `${(parallel / blocked).toFixed(2)}x`];
+    if (simd) {
+      const wasmOne = time(wasmGemm, shape, 1);
+      const wasmAll = time(wasmGemm, shape, all);
+      row.push(wasmOne.toFixed(2), wasmAll.toFixed(2), `${(wasmAll / wasmOne).toFixed(2)}x`);
+    }
+    rows.push(row);
   }
   setThreads(all);
-  const table = markdownTable(
-    ['shape', 'M x N x K', 'reference, 1 thread', 'blocked, 1 thread', `blocked, ${all} threads`, 'threads speed-up'],
-    rows,
-  );
+  const columns = ['shape', 'M x N x K', 'js reference, 1 thread', 'js blocked, 1 thread', `js blocked, ${all} threads`, 'js threads speed-up'];
+  if (simd) columns.push('wasm SIMD, 1 thread', `wasm SIMD, ${all} threads`, 'wasm threads speed-up');
+  const table = markdownTable(columns, rows);
   console.log(`\n${table}\n`);
-  writeSection('gemm', 'GEMM (GFLOP/s, float32, pure TypeScript)', table);
+  writeSection('gemm', 'GEMM (GFLOP/s, float32): TypeScript kernels and the WebAssembly SIMD kernel', table);
 }

@@ -90,6 +90,16 @@ describe('gemm kernels against the reference triple loop', () => {
     }
   });
 
+  it('leaves the elements between C\'s rows untouched on threads, with C off shared memory and beta = 0', () => {
+    setThreads(2);
+    const c: Case = { transA: false, transB: false, M: 130, N: 301, K: 257, alpha: 1, beta: 0, pad: 3, shared: false };
+    const untouched = run(() => undefined, c);
+    const result = run(gemmParallel, c);
+    for (let row = 0; row < c.M; row++) {
+      for (let j = c.N; j < c.N + c.pad; j++) expect(result[c.pad + row * (c.N + c.pad) + j]).toBe(untouched[c.pad + row * (c.N + c.pad) + j]);
+    }
+  });
+
   it('writes C with beta = 0 even where C held NaN', () => {
     const C = new Float32Array([NaN, NaN]);
     gemmBlocked(false, false, 1, 2, 1, 1, new Float32Array([2]), 0, 1, new Float32Array([3, 4]), 0, 2, 0, C, 0, 2);

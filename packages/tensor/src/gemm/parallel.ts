@@ -47,9 +47,10 @@ export const gemmParallel: GemmKernel = function gemmParallel(transA, transB, M,
     return;
   }
   const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
-  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), true);
-  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), true);
-  const c = onShared(C, offC, extent(M, N, ldc), beta !== 0);
+  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda));
+  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb));
+  // C is copied in even when beta = 0: the copy back covers the elements between its rows too (ldc > N).
+  const c = onShared(C, offC, extent(M, N, ldc));
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
   getPool().run(gemmPartRef, gemmPart, [a.array, b.array, c.array], scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
@@ -61,9 +62,9 @@ function extent(rows: number, cols: number, ld: number): number {
 }
 
 /** `array` itself if it is shared, else its [offset, offset + length) copied to shared memory. */
-function onShared(array: FloatArray, offset: number, length: number, copyIn: boolean): { array: FloatArray; offset: number } {
+function onShared(array: FloatArray, offset: number, length: number): { array: FloatArray; offset: number } {
   if (isShared(array)) return { array, offset };
   const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
-  if (copyIn) copy.set(array.subarray(offset, offset + length));
+  copy.set(array.subarray(offset, offset + length));
   return { array: copy, offset: 0 };
 }

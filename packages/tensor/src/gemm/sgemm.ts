@@ -19,7 +19,8 @@ export interface GemmOffsets {
  * `offsets` give where each matrix starts in its array. With beta = 0, C is only written.
  *
  * Runs on the current backend and on all threads of the pool (`setThreads`,
- * `CNN_THREADS`). Works on Float32Array (float32 storage, float64 accumulation)
+ * `CNN_THREADS`). Works on Float32Array (the js backend accumulates in float64, the wasm
+ * backend in float32 SIMD lanes)
  * and on Float64Array (for gradient checks).
  */
 export function sgemm(

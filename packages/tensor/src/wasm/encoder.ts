@@ -1,0 +1,293 @@
+/*
+ * A small WebAssembly binary encoder: just enough of the format to write the project's
+ * own kernels from TypeScript, so that the bytes exist synchronously at run time with no
+ * build step and no third-party assembler.
+ *
+ * A module is the magic number and version followed by sections, each a one-byte id and
+ * its byte length. Integers are LEB128: seven bits a byte, low bits first, the high bit
+ * of each byte saying "more follows". A function body is its local declarations followed
+ * by the instruction bytes and `end` (0x0b). Structured control flow (`block`, `loop`,
+ * `if`) is nested, and a branch names its target by how many levels out it is; the
+ * `FunctionBuilder` below tracks that depth so kernels can branch to labels by name.
+ *
+ * Opcodes are those of the WebAssembly core specification (binary format, chapter 5)
+ * and of the fixed-width SIMD proposal merged into it (prefix 0xfd).
+ */
+
+/** Value types and their encodings. */
+export const ValType = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b } as const;
+export type ValType = (typeof ValType)[keyof typeof ValType];
+
+const SectionId = { type: 1, function: 3, memory: 5, export: 7, code: 10 } as const;
+const ExportKind = { function: 0x00, memory: 0x02 } as const;
+/** The block type of a block that takes and leaves nothing on the stack. */
+const EMPTY_BLOCK = 0x40;
+const SIMD_PREFIX = 0xfd;
+
+/** Unsigned LEB128. */
+export function unsignedLeb(value: number): number[] {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`unsignedLeb: ${value} is not a u32`);
+  const bytes: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value = Math.floor(value / 128);
+    if (value !== 0) byte |= 0x80;
+    bytes.push(byte);
+  } while (value !== 0);
+  return bytes;
+}
+
+/** Signed LEB128 (for `i32.const`): stops once the remaining bits are all copies of the sign bit. */
+export function signedLeb(value: number): number[] {
+  if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) throw new RangeError(`signedLeb: ${value} is not an i32`);
+  const bytes: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    const done = (value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0);
+    bytes.push(done ? byte : byte | 0x80);
+    if (done) return bytes;
+  }
+}
+
+/** A vector: its length, then its items. */
+function vector(items: number[][]): number[] {
+  return [...unsignedLeb(items.length), ...items.flat()];
+}
+
+/** A name: its UTF-8 bytes as a vector. */
+function name(text: string): number[] {
+  const utf8 = [...new TextEncoder().encode(text)];
+  return [...unsignedLeb(utf8.length), ...utf8];
+}
+
+function section(id: number, contents: number[]): number[] {
+  return [id, ...unsignedLeb(contents.length), ...contents];
+}
+
+/** A branch target, handed to the body of `block`/`loop`/`if` so branches can name it. */
+export interface Label {
+  readonly depth: number;
+}
+
+/**
+ * Builds one function: declare locals, then append instructions. Every method emits
+ * exactly the instruction it is named after (`f32x4Mul` is `f32x4.mul`), so a kernel
+ * reads like the text format.
+ */
+export class FunctionBuilder {
+  private readonly code: number[] = [];
+  private readonly locals: ValType[] = [];
+  /** How many blocks are open: a label's branch depth is measured from here. */
+  private openBlocks = 0;
+
+  constructor(
+    readonly params: readonly ValType[],
+    readonly results: readonly ValType[] = [],
+  ) {}
+
+  /** Declares a local of `type` and returns its index (parameters come first). */
+  local(type: ValType): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+
+  // Control flow. The body runs with the new label; `br`/`brIf` to it leave a block
+  // (jump past its end) or restart a loop (jump to its top).
+  block(body: (label: Label) => void): this {
+    return this.structured(0x02, body);
+  }
+
+  loop(body: (label: Label) => void): this {
+    return this.structured(0x03, body);
+  }
+
+  /** `if` with an optional `else`, consuming an i32 condition. */
+  if(then: (label: Label) => void, otherwise?: (label: Label) => void): this {
+    this.code.push(0x04, EMPTY_BLOCK);
+    const label = { depth: ++this.openBlocks };
+    then(label);
+    if (otherwise) {
+      this.code.push(0x05);
+      otherwise(label);
+    }
+    this.code.push(0x0b);
+    this.openBlocks--;
+    return this;
+  }
+
+  br(label: Label): this {
+    return this.emit(0x0c, ...unsignedLeb(this.relativeDepth(label)));
+  }
+
+  brIf(label: Label): this {
+    return this.emit(0x0d, ...unsignedLeb(this.relativeDepth(label)));
+  }
+
+  // Variables.
+  localGet(index: number): this {
+    return this.emit(0x20, ...unsignedLeb(index));
+  }
+
+  localSet(index: number): this {
+    return this.emit(0x21, ...unsignedLeb(index));
+  }
+
+  localTee(index: number): this {
+    return this.emit(0x22, ...unsignedLeb(index));
+  }
+
+  // Integer arithmetic (i32).
+  i32Const(value: number): this {
+    return this.emit(0x41, ...signedLeb(value));
+  }
+
+  i32Eqz(): this {
+    return this.emit(0x45);
+  }
+
+  i32Add(): this {
+    return this.emit(0x6a);
+  }
+
+  i32Sub(): this {
+    return this.emit(0x6b);
+  }
+
+  i32Mul(): this {
+    return this.emit(0x6c);
+  }
+
+  i32DivU(): this {
+    return this.emit(0x6e);
+  }
+
+  i32RemU(): this {
+    return this.emit(0x70);
+  }
+
+  // Scalar float32, for the edges the vector loops leave.
+  f32Load(offset = 0): this {
+    return this.emit(0x2a, ...memarg(2, offset));
+  }
+
+  f32Store(offset = 0): this {
+    return this.emit(0x38, ...memarg(2, offset));
+  }
+
+  f32Add(): this {
+    return this.emit(0x92);
+  }
+
+  f32Mul(): this {
+    return this.emit(0x94);
+  }
+
+  // 128-bit SIMD. `offset` is a constant byte offset added to the address on the stack;
+  // `alignLog2` is only a hint (the access is correct at any alignment).
+  v128Load(offset = 0, alignLog2 = 4): this {
+    return this.simd(0x00, ...memarg(alignLog2, offset));
+  }
+
+  /** Loads one 32-bit value and copies it into all four lanes. */
+  v128Load32Splat(offset = 0): this {
+    return this.simd(0x09, ...memarg(2, offset));
+  }
+
+  v128Store(offset = 0, alignLog2 = 4): this {
+    return this.simd(0x0b, ...memarg(alignLog2, offset));
+  }
+
+  /** `v128.const` of sixteen zero bytes. */
+  v128Zero(): this {
+    return this.simd(0x0c, ...new Array<number>(16).fill(0));
+  }
+
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
+
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
+
+  /** The function's code entry: size, local declarations (runs of one type), instructions, `end`. */
+  encode(): number[] {
+    if (this.openBlocks !== 0) throw new Error('FunctionBuilder.encode: a block is still open');
+    const runs: number[][] = [];
+    for (let start = 0; start < this.locals.length; ) {
+      let end = start;
+      while (end < this.locals.length && this.locals[end] === this.locals[start]) end++;
+      runs.push([...unsignedLeb(end - start), this.locals[start]!]);
+      start = end;
+    }
+    const body = [...vector(runs), ...this.code, 0x0b];
+    return [...unsignedLeb(body.length), ...body];
+  }
+
+  private structured(opcode: number, body: (label: Label) => void): this {
+    this.code.push(opcode, EMPTY_BLOCK);
+    body({ depth: ++this.openBlocks });
+    this.code.push(0x0b);
+    this.openBlocks--;
+    return this;
+  }
+
+  private relativeDepth(label: Label): number {
+    if (label.depth > this.openBlocks) throw new Error('FunctionBuilder: branch to a label whose block is closed');
+    return this.openBlocks - label.depth;
+  }
+
+  private simd(opcode: number, ...immediates: number[]): this {
+    return this.emit(SIMD_PREFIX, ...unsignedLeb(opcode), ...immediates);
+  }
+
+  private emit(...bytes: number[]): this {
+    for (const byte of bytes) this.code.push(byte);
+    return this;
+  }
+}
+
+function memarg(alignLog2: number, offset: number): number[] {
+  return [...unsignedLeb(alignLog2), ...unsignedLeb(offset)];
+}
+
+/** What a module holds: exported functions and, optionally, one exported memory of its own. */
+export interface ModuleSpec {
+  functions: { name: string; body: FunctionBuilder }[];
+  /** A memory defined by the module (not shared), `initialPages` x 64 KiB, exported under `name`. */
+  memory?: { name: string; initialPages: number };
+}
+
+/** Encodes a module: header, then the type, function, memory, export and code sections in that order. */
+export function encodeModule(spec: ModuleSpec): Uint8Array {
+  const signatures: string[] = [];
+  const types: number[][] = [];
+  const typeOf = spec.functions.map(({ body }) => {
+    const signature = [0x60, ...vector(body.params.map((t) => [t])), ...vector(body.results.map((t) => [t]))];
+    const key = signature.join(',');
+    let index = signatures.indexOf(key);
+    if (index < 0) {
+      index = signatures.push(key) - 1;
+      types.push(signature);
+    }
+    return index;
+  });
+
+  const exports = spec.functions.map(({ name: exported }, index) => [...name(exported), ExportKind.function, ...unsignedLeb(index)]);
+  const bytes = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  bytes.push(...section(SectionId.type, vector(types)));
+  bytes.push(...section(SectionId.function, vector(typeOf.map((index) => unsignedLeb(index)))));
+  if (spec.memory) {
+    // limits with only a minimum: flag 0x00, then the minimum in pages
+    bytes.push(...section(SectionId.memory, vector([[0x00, ...unsignedLeb(spec.memory.initialPages)]])));
+    exports.push([...name(spec.memory.name), ExportKind.memory, 0]);
+  }
+  bytes.push(...section(SectionId.export, vector(exports)));
+  bytes.push(...section(SectionId.code, vector(spec.functions.map(({ body }) => body.encode()))));
+  return new Uint8Array(bytes);
+}

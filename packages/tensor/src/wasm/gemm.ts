@@ -1,0 +1,457 @@
+import type { FloatArray } from '../storage.js';
+import { allocate, dtypeOf, isShared } from '../storage.js';
+import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
+import { partRange } from '../pool/partition.js';
+import { getThreads } from '../pool/settings.js';
+import { gemmParallel } from '../gemm/parallel.js';
+import { TILE, gemmKernelModule } from './kernel-module.js';
+import { webAssemblyApi, type WasmMemory } from './runtime.js';
+
+/*
+ * The GEMM of the wasm backend: the Goto/BLIS loop nest of gemm/blocked.ts, with the
+ * packed panels in a WebAssembly instance's memory and the micro-kernel in 128-bit SIMD
+ * (see kernel-module.ts for the packed layout and the register tile).
+ *
+ *   copy op(A) into the instance's memory (if small enough; else block by block below)
+ *   for jc in steps of NC over N:                        columns of C, as many as W holds
+ *     copy op(B)[:, jc:jc+nc] into the instance's memory
+ *     for pc in steps of KC over K:
+ *       pack op(B)[pc:pc+kc, jc:jc+nc] into NR-column panels            (L3)
+ *       for ic in steps of MC over M:
+ *         pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels             (L2)
+ *         wasm: W[ic:ic+mc, 0:nc] (+)= packed A * packed B, tile by tile
+ *     wasm: C[:, jc:jc+nc] = alpha * W + beta * C, then copied back
+ *
+ * The caller's arrays are not in the instance's memory, so every operand crosses over:
+ * first copied as it is ("staged", with `TypedArray.set`, a memory copy: one call for a
+ * whole matrix when its rows are close together, else one per row), then rearranged into
+ * panels by wasm code. Packing with JavaScript loops, one float at a time, cost 2-3 ns per
+ * float here, a third of the kernel's time at CaffeNet's shapes; a staged copy costs
+ * 0.15-0.3 ns per float and the wasm rearrangement 0.1-0.2. Whole column blocks of B (all
+ * of K) and, when it is small enough, all of A are staged at once, so copies are long.
+ * Only a last, partial panel is packed in JavaScript, padded with zeros.
+ *
+ * The kernel accumulates in float32 (the JS kernels accumulate in float64), so results
+ * differ from theirs by rounding, by about K * 2^-24 relative. W lives in the instance's
+ * memory across the K slices, so C is read and written once per call. The zero padding
+ * of partial panels only ever lands in W's padding, which is never copied to C.
+ *
+ * Each thread (the main one and each pool worker, which imports this module by URL)
+ * compiles its own instance with its own, non-shared memory, grown on demand.
+ */
+
+const MR = TILE.mr;
+const NR = TILE.nr;
+/** K slice: a kc x NR panel of B (8 KiB) stays in L1 while the A panels stream past it. */
+const KC = 256;
+/** Rows of A packed at a time: MC x KC floats (128 KiB) stay in L2. */
+const MC = 128;
+/** Columns of C per jc block at most. */
+const NC_MAX = 4096;
+/** Float budgets (each 16 MiB) for W (mPad x nc), a staged column block of B (K x nc) and a staged A. */
+const W_FLOATS = 1 << 22;
+const STAGED_B_FLOATS = 1 << 22;
+const STAGED_A_FLOATS = 1 << 22;
+/**
+ * Below this many flops (2 M N K) a GEMM runs on one thread: a worker starts its part
+ * 0.05-0.15 ms after the call here, about what 1e7 flops take on one thread.
+ */
+const MIN_PARALLEL_FLOPS = 2e7;
+/** B panels per call into wasm (see the loop in `wasmGemmSerial`). */
+const PANELS_PER_CALL = 4;
+const PAGE = 65536;
+const BYTES = 4;
+
+type PackFunction = (src: number, lds: number, steps: number, panels: number, dst: number) => void;
+
+interface KernelInstance {
+  memory: WasmMemory;
+  /** A float32 view of `memory`, renewed whenever the memory grows (growth detaches the old buffer). */
+  heap: Float32Array;
+  gemmBlock: (
+    mTiles: number,
+    nTiles: number,
+    kc: number,
+    aPtr: number,
+    bPtr: number,
+    wPtr: number,
+    ldw: number,
+    accumulate: number,
+  ) => void;
+  /** By panel width (MR, NR): pack panels whose lanes of one step are adjacent in a source row. */
+  packSteps: Record<number, PackFunction>;
+  /** By panel width: pack panels whose source rows are the lanes (a transpose). */
+  packLanes: Record<number, PackFunction>;
+  finish: (
+    wPtr: number,
+    ldw: number,
+    cPtr: number,
+    ldc: number,
+    rows: number,
+    cols: number,
+    alpha: number,
+    beta: number,
+    betaZero: number,
+  ) => void;
+}
+
+let kernel: KernelInstance | undefined;
+
+/**
+ * This thread's instance, compiled on first use. Compilation is synchronous (the module is
+ * about 1.8 KB, under the 4 KB browsers allow for synchronous compilation on the main thread).
+ */
+function kernelInstance(): KernelInstance {
+  if (!kernel) {
+    const wasm = webAssemblyApi();
+    if (!wasm) throw new Error('wasm gemm: this engine has no WebAssembly');
+    const { exports } = new wasm.Instance(new wasm.Module(gemmKernelModule()));
+    const memory = exports.memory as WasmMemory;
+    const byWidth = (prefix: string) =>
+      Object.fromEntries([MR, NR].map((w) => [w, exports[`${prefix}${w}`] as PackFunction])) as Record<number, PackFunction>;
+    kernel = {
+      memory,
+      heap: new Float32Array(memory.buffer),
+      gemmBlock: exports.gemmBlock as KernelInstance['gemmBlock'],
+      packSteps: byWidth('packSteps'),
+      packLanes: byWidth('packLanes'),
+      finish: exports.finish as KernelInstance['finish'],
+    };
+  }
+  return kernel;
+}
+
+/** Grows the instance's memory to at least `floats` float32s; `instance.heap` is then the current view. */
+function reserve(instance: KernelInstance, floats: number): void {
+  const have = instance.memory.buffer.byteLength;
+  if (have < floats * BYTES) {
+    instance.memory.grow(Math.ceil((floats * BYTES - have) / PAGE));
+    instance.heap = new Float32Array(instance.memory.buffer);
+  }
+}
+
+/**
+ * A matrix as lanes x steps (op(A): lanes i, steps p; op(B): lanes j, steps p): element
+ * (l, s) is at `at + l * laneStride + s * stepStride`, in a caller's array or, once staged,
+ * in the instance's memory.
+ */
+interface Strided {
+  at: number;
+  laneStride: number;
+  stepStride: number;
+}
+
+/**
+ * The single-threaded wasm GEMM on float32 operands (see `GemmKernel` for the arguments):
+ * C = alpha * op(A) * op(B) + beta * C, with beta = 0 only writing C.
+ */
+export function wasmGemmSerial(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  offA: number,
+  lda: number,
+  B: Float32Array,
+  offB: number,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  offC: number,
+  ldc: number,
+): void {
+  if (M === 0 || N === 0) return;
+  if (K === 0 || alpha === 0) {
+    scaleC(M, N, beta, C, offC, ldc);
+    return;
+  }
+  const instance = kernelInstance();
+  const mPad = roundUp(M, MR);
+  const ncMax = Math.min(roundUp(N, NR), NC_MAX, fitColumns(W_FLOATS, mPad), fitColumns(STAGED_B_FLOATS, K));
+  const opA: Strided = transA ? { at: offA, laneStride: 1, stepStride: lda } : { at: offA, laneStride: lda, stepStride: 1 };
+  const opB: Strided = transB ? { at: offB, laneStride: ldb, stepStride: 1 } : { at: offB, laneStride: 1, stepStride: ldb };
+  const wholeA = M * K <= STAGED_A_FLOATS;
+
+  // The instance's memory, in floats; the area last in line grows as needed.
+  const packedA = 0;
+  const packedB = packedA + MC * KC;
+  const w = packedB + KC * ncMax;
+  const stagedA = w + mPad * ncMax;
+  const stagedB = stagedA + (wholeA ? stagedSize(M, K) : stagedSize(MC, KC));
+  reserve(instance, stagedB);
+
+  const allA = wholeA ? stageMatrix(instance, stagedA, A, opA, M, K) : undefined;
+  for (let jc = 0; jc < N; jc += ncMax) {
+    const nc = Math.min(ncMax, N - jc);
+    const ncPad = roundUp(nc, NR);
+    const columnsB = stageMatrix(instance, stagedB, B, shift(opB, jc, 0), nc, K);
+    for (let pc = 0; pc < K; pc += KC) {
+      const kc = Math.min(KC, K - pc);
+      packPanels(instance, packedB, NR, shift(columnsB, 0, pc), nc, kc);
+      for (let ic = 0; ic < M; ic += MC) {
+        const mc = Math.min(MC, M - ic);
+        const blockA = allA ? shift(allA, ic, pc) : stageMatrix(instance, stagedA, A, shift(opA, ic, pc), mc, kc);
+        packPanels(instance, packedA, MR, blockA, mc, kc);
+        const mTiles = roundUp(mc, MR) / MR;
+        // A few B panels per call: a call running long in V8's baseline code would not switch to
+        // the optimized code, which only later calls get (there is no on-stack replacement for wasm).
+        for (let j0 = 0; j0 < ncPad; j0 += NR * PANELS_PER_CALL) {
+          const nTiles = Math.min(PANELS_PER_CALL, (ncPad - j0) / NR);
+          const bPanels = packedB + j0 * kc;
+          const wTile = w + ic * ncPad + j0;
+          instance.gemmBlock(mTiles, nTiles, kc, packedA * BYTES, bPanels * BYTES, wTile * BYTES, ncPad * BYTES, pc > 0 ? 1 : 0);
+        }
+      }
+    }
+    // B's staging area is free again: C passes through it.
+    finish(instance, w, ncPad, stagedB, M, nc, alpha, beta, C, offC + jc, ldc);
+  }
+}
+
+/** The most columns (a multiple of NR, at least NR) whose `rows` rows fit in `floats`. */
+function fitColumns(floats: number, rows: number): number {
+  return Math.max(NR, Math.floor(floats / rows / NR) * NR);
+}
+
+/** The same matrix from lane `lane` and step `step` on. */
+function shift(m: Strided, lane: number, step: number): Strided {
+  return { at: m.at + lane * m.laneStride + step * m.stepStride, laneStride: m.laneStride, stepStride: m.stepStride };
+}
+
+/**
+ * Copies a lanes x steps matrix of `X` to (about) float `at` of the instance's memory, keeping
+ * its orientation (source rows stay rows), and returns where it is there.
+ */
+function stageMatrix(instance: KernelInstance, at: number, X: Float32Array, m: Strided, lanes: number, steps: number): Strided {
+  if (m.laneStride === 1) {
+    const staged = stage(instance, at, X, m.at, m.stepStride, steps, lanes);
+    return { at: staged.at, laneStride: 1, stepStride: staged.ld };
+  }
+  const staged = stage(instance, at, X, m.at, m.laneStride, lanes, steps);
+  return { at: staged.at, laneStride: staged.ld, stepStride: 1 };
+}
+
+/**
+ * Packs `lanes` x `steps` of a staged matrix into panels of width `w` at float `dst`: panel t
+ * holds lanes t*w .. t*w+w-1, step by step. Whole panels are rearranged by wasm; the last,
+ * partial panel is packed here with zeros in its missing lanes.
+ */
+function packPanels(instance: KernelInstance, dst: number, w: number, m: Strided, lanes: number, steps: number): void {
+  const full = Math.floor(lanes / w);
+  if (full > 0) {
+    // Lanes adjacent: each source row is one step of every panel. Else each source row is one lane.
+    if (m.laneStride === 1) instance.packSteps[w]!(m.at * BYTES, m.stepStride * BYTES, steps, full, dst * BYTES);
+    else instance.packLanes[w]!(m.at * BYTES, m.laneStride * BYTES, steps, full, dst * BYTES);
+  }
+  const rest = lanes - full * w;
+  if (rest === 0) return;
+  const heap = instance.heap;
+  const panel = dst + full * steps * w;
+  const first = m.at + full * w * m.laneStride;
+  for (let s = 0; s < steps; s++) {
+    const out = panel + s * w;
+    const src = first + s * m.stepStride;
+    for (let l = 0; l < rest; l++) heap[out + l] = heap[src + l * m.laneStride]!;
+    for (let l = rest; l < w; l++) heap[out + l] = 0;
+  }
+}
+
+/**
+ * What a `set` call costs beyond its copying, in floats copied (~70 ns against ~0.25 ns a
+ * float, measured here): a block is copied row by row when its gaps would cost more.
+ */
+const SET_CALL_FLOATS = 256;
+/**
+ * Floats in a 64-byte cache line. A copy whose source and destination sit at different
+ * offsets within their lines ran 4 to 10 times slower here (V8's copy of shared memory),
+ * so every staged row starts at the same offset within a line as its source row.
+ */
+const LINE = 16;
+
+/**
+ * True when the rows x cols block with row stride ld is cheaper to copy as one span, gaps
+ * included, than row by row.
+ */
+function dense(ld: number, rows: number, cols: number): boolean {
+  return (rows - 1) * ld + cols <= rows * (cols + SET_CALL_FLOATS);
+}
+
+/** The most floats `stage` takes for a rows x cols block (either way round). */
+function stagedSize(rows: number, cols: number): number {
+  return rows * cols + SET_CALL_FLOATS * Math.max(rows, cols) + LINE;
+}
+
+/** `value` mod LINE, in [0, LINE). */
+function lineOffset(value: number): number {
+  return ((value % LINE) + LINE) % LINE;
+}
+
+/**
+ * Where a block of `src` from element `off`, rows `ld` apart, goes in the instance's memory
+ * at or after float `at`: the first float at the same offset within a cache line as the
+ * source's, and a row stride of at least `cols` that keeps every row so (`ld` itself when
+ * the block is copied as one span).
+ */
+function placeLike(src: Float32Array, off: number, ld: number, at: number, cols: number, span: boolean): { at: number; ld: number } {
+  const source = src.byteOffset / BYTES + off;
+  return { at: at + lineOffset(source - at), ld: span ? ld : cols + lineOffset(ld - cols) };
+}
+
+/**
+ * Copies the rows x cols block of `src` at `off` (row stride `ld`) to the instance's memory
+ * at or just after float `at` (see `placeLike`), with one `set` of the whole span when the
+ * block is dense and one per row otherwise, and returns where it went and its row stride.
+ */
+function stage(
+  instance: KernelInstance,
+  at: number,
+  src: Float32Array,
+  off: number,
+  ld: number,
+  rows: number,
+  cols: number,
+): { at: number; ld: number } {
+  const span = dense(ld, rows, cols);
+  const place = placeLike(src, off, ld, at, cols, span);
+  reserve(instance, place.at + (rows - 1) * place.ld + cols);
+  const heap = instance.heap;
+  if (span) heap.set(src.subarray(off, off + (rows - 1) * ld + cols), place.at);
+  else for (let r = 0; r < rows; r++) heap.set(src.subarray(off + r * ld, off + r * ld + cols), place.at + r * place.ld);
+  return place;
+}
+
+/**
+ * C[0:m, 0:n] = alpha * W + beta * C, with W at float `w` (row stride ldw) and C at `off` of
+ * its array (row stride ldc), passing through the instance's memory at or after float `at`:
+ * C is staged when beta reads it, combined with W by wasm, and copied back. The copy back is
+ * one span only when C's rows have no gaps: the gaps may be another thread's part of C, being
+ * written at the same time, so they must never be written back, even unchanged.
+ */
+function finish(
+  instance: KernelInstance,
+  w: number,
+  ldw: number,
+  at: number,
+  m: number,
+  n: number,
+  alpha: number,
+  beta: number,
+  C: Float32Array,
+  off: number,
+  ldc: number,
+): void {
+  let place: { at: number; ld: number };
+  if (beta !== 0) {
+    place = stage(instance, at, C, off, ldc, m, n);
+  } else {
+    place = placeLike(C, off, ldc, at, n, ldc === n);
+    reserve(instance, place.at + (m - 1) * place.ld + n);
+  }
+  instance.finish(w * BYTES, ldw * BYTES, place.at * BYTES, place.ld * BYTES, m, n, alpha, beta, beta === 0 ? 1 : 0);
+  const heap = instance.heap;
+  if (ldc === n) {
+    C.set(heap.subarray(place.at, place.at + m * n), off);
+  } else {
+    for (let i = 0; i < m; i++) C.set(heap.subarray(place.at + i * place.ld, place.at + i * place.ld + n), off + i * ldc);
+  }
+}
+
+/** C = beta * C over the M x N block (beta 0 writes zeros, so NaNs in C do not survive). */
+function scaleC(M: number, N: number, beta: number, C: Float32Array, offC: number, ldc: number): void {
+  if (beta === 1) return;
+  for (let i = 0; i < M; i++) {
+    const row = offC + i * ldc;
+    if (beta === 0) C.fill(0, row, row + N);
+    else for (let j = row; j < row + N; j++) C[j] *= beta;
+  }
+}
+
+function roundUp(value: number, multiple: number): number {
+  return Math.ceil(value / multiple) * multiple;
+}
+
+const wasmGemmPartRef: KernelRef = { module: import.meta.url, name: 'wasmGemmPart' };
+
+/**
+ * One part of a parallel wasm GEMM, split as `gemmPart` in gemm/parallel.ts: C is cut along
+ * its longer side into bands that are whole tiles (NR columns or MR rows), and each part
+ * runs `wasmGemmSerial` on its band in its own thread's instance. The arrays are float32.
+ */
+export const wasmGemmPart: PartKernel = ([A, B, C], scalars, part, parts) => {
+  const [transA, transB, M, N, K, alpha, offA, lda, offB, ldb, beta, offC, ldc] = scalars as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  const [a, b, c] = [A as Float32Array, B as Float32Array, C as Float32Array];
+  if (N >= M) {
+    const [n0, n1] = partRange(N, part, parts, NR);
+    if (n0 === n1) return;
+    const bStart = transB ? offB + n0 * ldb : offB + n0;
+    wasmGemmSerial(!!transA, !!transB, M, n1 - n0, K, alpha, a, offA, lda, b, bStart, ldb, beta, c, offC + n0, ldc);
+  } else {
+    const [m0, m1] = partRange(M, part, parts, MR);
+    if (m0 === m1) return;
+    const aStart = transA ? offA + m0 : offA + m0 * lda;
+    wasmGemmSerial(!!transA, !!transB, m1 - m0, N, K, alpha, a, aStart, lda, b, offB, ldb, beta, c, offC + m0 * ldc, ldc);
+  }
+};
+
+/**
+ * The wasm backend's GEMM (see `GemmKernel` for the arguments): float32 operands run the
+ * SIMD kernel over the thread pool; any float64 operand (gradient checks) sends the call
+ * to the TypeScript kernel, `gemmParallel`. Operands not on a `SharedArrayBuffer` are
+ * copied to shared scratch memory when the call is split over threads.
+ */
+export function wasmGemm(
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: FloatArray,
+  offA: number,
+  lda: number,
+  B: FloatArray,
+  offB: number,
+  ldb: number,
+  beta: number,
+  C: FloatArray,
+  offC: number,
+  ldc: number,
+): void {
+  if (!(A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array)) {
+    gemmParallel(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
+    return;
+  }
+  const threads = getThreads();
+  const flops = 2 * M * N * K;
+  if (threads === 1 || flops < MIN_PARALLEL_FLOPS) {
+    wasmGemmSerial(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
+    return;
+  }
+  const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
+  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), true);
+  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), true);
+  // C is copied in when beta reads it, and also when its rows have gaps (ldc > N): the
+  // copy back spans the gaps, which must come back as they were.
+  const c = onShared(C, offC, extent(M, N, ldc), beta !== 0 || (ldc > N && M > 1));
+  const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
+  getPool().run(wasmGemmPartRef, wasmGemmPart, [a.array, b.array, c.array], scalars, parts);
+  if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
+}
+
+/** Elements spanned by a rows x cols matrix with leading dimension ld. */
+function extent(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/** `array` itself if it is shared, else its [offset, offset + length) copied to shared memory. */
+function onShared(array: FloatArray, offset: number, length: number, copyIn: boolean): { array: FloatArray; offset: number } {
+  if (isShared(array)) return { array, offset };
+  const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
+  if (copyIn) copy.set(array.subarray(offset, offset + length));
+  return { array: copy, offset: 0 };
+}
