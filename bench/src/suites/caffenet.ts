@@ -1,5 +1,5 @@
 import { Net, caffeNet, type Layer } from '@cnn/nn';
-import { Rng, getThreads, setThreads } from '@cnn/tensor';
+import { Rng, getBackend, getThreads, setBackend, setThreads, simdSupported, type BackendName } from '@cnn/tensor';
 import { measure } from '../measure.js';
 import { markdownTable, writeSection } from '../results.js';
 
@@ -17,32 +17,43 @@ function randomInput(net: Net, seed: number): void {
 /** Heavy cases get few samples: one CaffeNet pass at batch 64 takes seconds. */
 const heavy = { minSamples: 2, maxTime: 0.5 };
 
+/** The backends to compare: always the TypeScript kernels, and WebAssembly SIMD where the engine has it. */
+function backends(): BackendName[] {
+  return simdSupported() ? ['js', 'wasm'] : ['js'];
+}
+
 /**
  * CaffeNet forward throughput (random weights, 227 x 227): images/s at batch 1 and
- * 64, on one thread and on all threads, with the effective GFLOP/s (2 x multiply-adds).
+ * 64, on one thread and on all threads, on each backend, with the effective GFLOP/s
+ * (2 x multiply-adds).
  */
 export async function caffenetSuite(): Promise<void> {
   const all = getThreads();
+  const initial = getBackend().name;
   const rows: string[][] = [];
   const net = new Net(caffeNet({ batch: 1 }), { phase: 'TEST', seed: 1 });
   const macs = multiplyAddsPerImage(net);
-  for (const batch of [1, 64]) {
-    net.setBatchSize(batch);
-    randomInput(net, 2);
-    for (const threads of [...new Set([1, all])]) {
-      const result = measure(`CaffeNet forward batch ${batch}, ${threads} thread(s)`, () => net.forward(), { ...heavy, before: () => setThreads(threads) });
-      const imagesPerSecond = batch / result.seconds;
-      const gflops = (2 * macs * imagesPerSecond) / 1e9;
-      console.log(`  ${result.name.padEnd(44)} ${imagesPerSecond.toFixed(2).padStart(8)} images/s  ${gflops.toFixed(2)} GFLOP/s`);
-      rows.push([String(batch), String(threads), imagesPerSecond.toFixed(2), gflops.toFixed(2), `${(result.seconds * 1000).toFixed(0)} ms`]);
+  for (const backend of backends()) {
+    setBackend(backend);
+    for (const batch of [1, 64]) {
+      net.setBatchSize(batch);
+      randomInput(net, 2);
+      for (const threads of [...new Set([1, all])]) {
+        const result = measure(`CaffeNet forward ${backend} batch ${batch}, ${threads} thread(s)`, () => net.forward(), { ...heavy, before: () => setThreads(threads) });
+        const imagesPerSecond = batch / result.seconds;
+        const gflops = (2 * macs * imagesPerSecond) / 1e9;
+        console.log(`  ${result.name.padEnd(50)} ${imagesPerSecond.toFixed(2).padStart(8)} images/s  ${gflops.toFixed(2)} GFLOP/s`);
+        rows.push([backend, String(batch), String(threads), imagesPerSecond.toFixed(2), gflops.toFixed(2), `${(result.seconds * 1000).toFixed(0)} ms`]);
+      }
     }
   }
   setThreads(all);
+  setBackend(initial);
   const peakMiB = process.resourceUsage().maxRSS / 1024;
-  const table = markdownTable(['batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
+  const table = markdownTable(['backend', 'batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
   const body = `${table}\n\nPeak resident memory of the benchmark process (batch 64 included): ${peakMiB.toFixed(0)} MiB.`;
   console.log(`\n${body}\n`);
-  writeSection('caffenet', 'CaffeNet forward, pure TypeScript (images/s)', body);
+  writeSection('caffenet', 'CaffeNet forward (images/s), random weights, 227 x 227', body);
 }
 
 /** Times one layer's forward and backward as it sits in the net. */
