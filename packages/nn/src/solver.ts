@@ -138,20 +138,21 @@ export class Solver {
       const rate = learningRate * param.lrMult;
       const decay = weightDecay * param.decayMult;
       const l1 = this.params.regularizationType === 'L1';
-      for (let i = 0; i < param.count; i++) {
+      const count = param.count;
+      for (let i = 0; i < count; i++) {
         let grad = g[i]! / iterSize;
         grad += l1 ? decay * Math.sign(w[i]!) : decay * w[i]!;
         g[i] = grad;
       }
       switch (this.params.type ?? 'SGD') {
         case 'SGD':
-          for (let i = 0; i < param.count; i++) {
+          for (let i = 0; i < count; i++) {
             v[i] = momentum * v[i]! + rate * g[i]!;
             w[i] -= v[i]!;
           }
           break;
         case 'Nesterov':
-          for (let i = 0; i < param.count; i++) {
+          for (let i = 0; i < count; i++) {
             const previous = v[i]!;
             v[i] = momentum * previous + rate * g[i]!;
             w[i] -= (1 + momentum) * v[i]! - momentum * previous;
@@ -163,7 +164,7 @@ export class Solver {
           const t = this.iter + 1;
           const correction = Math.sqrt(1 - beta2 ** t) / (1 - momentum ** t);
           const s = this.secondMoments[p]!;
-          for (let i = 0; i < param.count; i++) {
+          for (let i = 0; i < count; i++) {
             v[i] = momentum * v[i]! + (1 - momentum) * g[i]!;
             s[i] = beta2 * s[i]! + (1 - beta2) * g[i]! * g[i]!;
             w[i] -= (rate * correction * v[i]!) / (Math.sqrt(s[i]!) + epsilon);

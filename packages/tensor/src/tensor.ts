@@ -18,6 +18,8 @@ export class Tensor<T extends FloatArray = FloatArray> {
   readonly shape: readonly number[];
   readonly stride: readonly number[];
   readonly offset: number;
+  /** The number of elements (computed once: kernels read it in their loop conditions). */
+  readonly size: number;
 
   /**
    * Wraps `data` without copying. `stride` defaults to the row-major (C order) strides
@@ -40,6 +42,7 @@ export class Tensor<T extends FloatArray = FloatArray> {
     this.shape = Object.freeze([...shape]);
     this.stride = Object.freeze([...strides]);
     this.offset = offset;
+    this.size = sizeOf(shape);
   }
 
   /** A zero-filled tensor. */
@@ -90,11 +93,6 @@ export class Tensor<T extends FloatArray = FloatArray> {
     const rng = new Rng(seed);
     for (let i = 0; i < t.data.length; i++) t.data[i] = rng.normal(mean, std);
     return t;
-  }
-
-  /** The number of elements. */
-  get size(): number {
-    return sizeOf(this.shape);
   }
 
   /** The number of axes. */
