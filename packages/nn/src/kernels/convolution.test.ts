@@ -176,6 +176,14 @@ describe('convolution kernels: fast (im2col + sgemm) against the reference loops
     expectClose(fast.dBias, reference.dBias, 1e-5);
   });
 
+  it('shares a batch of 3 images out over 2 threads, with and without bias: x=[3,4,9,9] o=6 k=3 s=2 p=1 g=2 (float64)', () => {
+    setThreads(2);
+    const c: Case = { x: [3, 4, 9, 9], numOutput: 6, group: 2, kernel: [3, 3], stride: [2, 2], pad: [1, 1], dilation: [1, 1] };
+    const o = operands(c, 'float64', 16, true);
+    expectClose(runForward(convolutionForwardFast, o), runForward(convolutionForwardReference, o), 1e-12);
+    expectClose(runForward(convolutionForwardFast, o, false), runForward(convolutionForwardReference, o, false), 1e-12);
+  });
+
   it('counts N * O * outH * outW * (C/g) * kh * kw multiply-adds: CaffeNet conv2 x=[1,96,27,27] o=256 k=5 p=2 g=2 is 223,948,800', () => {
     const s = shapeOf({ x: [1, 96, 27, 27], numOutput: 256, group: 2, kernel: [5, 5], stride: [1, 1], pad: [2, 2], dilation: [1, 1] });
     expect(convolutionMultiplyAdds(s)).toBe(256 * 27 * 27 * 48 * 25);

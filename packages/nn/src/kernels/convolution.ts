@@ -1,4 +1,4 @@
-import { allocate, col2im, convOutputSize, dtypeOf, im2col, sgemm, type ConvGeometry, type FloatArray } from '@cnn/tensor';
+import { allocate, col2im, convOutputSize, dtypeOf, getPool, getThreads, im2col, isShared, partRange, sgemm, type ConvGeometry, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
 
 /**
  * The sizes of a grouped 2-D convolution over a batch, NCHW:
@@ -124,6 +124,9 @@ export function convolutionBackwardReference(
  * `(C * kh * kw) x (outH * outW)` matrix, and per group one GEMM multiplies the group's
  * weights `(O/g) x (C/g * kh * kw)` by the group's rows of it. A 1x1 kernel with stride 1
  * and no padding needs no unfolding: the image already is that matrix.
+ *
+ * A batch is shared out over the thread pool, whole images to each thread, so the
+ * unfolding runs in parallel too and the GEMMs need no synchronisation.
  */
 export function convolutionForwardFast(
   x: FloatArray,
@@ -136,9 +139,28 @@ export function convolutionForwardFast(
     depthwiseForward(x, weight, bias, y, s);
     return;
   }
+  const threads = Math.min(getThreads(), s.num);
+  if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
+    getPool().run(forwardPartRef, convolutionForwardPart, [x, weight, bias ?? weight, y], [...shapeScalars(s), bias ? 1 : 0], threads);
+    return;
+  }
+  forwardImages(x, weight, bias, y, s, 0, s.num);
+}
+
+const forwardPartRef: KernelRef = { module: import.meta.url, name: 'convolutionForwardPart' };
+
+/** The pool's part of a batch forward: a band of the batch's images, on one thread. */
+export const convolutionForwardPart: PartKernel = ([x, weight, bias, y], scalars, part, parts) => {
+  const s = shapeOfScalars(scalars);
+  const [first, end] = partRange(s.num, part, parts);
+  forwardImages(x!, weight!, scalars[14] ? bias : undefined, y!, s, first, end);
+};
+
+/** The forward of images [first, end) of the batch (see convolutionForwardFast). */
+function forwardImages(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, first: number, end: number): void {
   const m = gemmSizes(s);
   const col = m.unfold ? columnBuffer(m.colSize, x) : x;
-  for (let n = 0; n < s.num; n++) {
+  for (let n = first; n < end; n++) {
     const xImage = n * m.imageSize;
     const yImage = n * s.numOutput * m.positions;
     if (m.unfold) im2col(x, xImage, s, col, 0);
@@ -158,6 +180,18 @@ export function convolutionForwardFast(
       }
     }
   }
+}
+
+/** A shape as the scalars of a pool job, and back. */
+function shapeScalars(s: ConvolutionShape): number[] {
+  return [s.num, s.channels, s.height, s.width, s.numOutput, s.group, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW];
+}
+
+function shapeOfScalars(v: number[]): ConvolutionShape {
+  const [num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW] = v as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  return { num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW };
 }
 
 /**
