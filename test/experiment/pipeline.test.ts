@@ -67,6 +67,18 @@ describe('the CaffeNet configuration on a CaffeNet-shaped model', () => {
   }, 120_000);
 });
 
+describe('the input recipe', () => {
+  it('takes each part over the preset from the config: channel order, mean values, scale', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'cnn-recipe-'));
+    const config = resolveConfig({
+      data: imageFolder(['a', 'b'], 4), ...mobilenet(), preset: 'mobilenet', out, maxIter: 2, quiet: true, cacheDir: join(out, 'cache'),
+      split: { train: 0.5, val: 0, test: 0.5 }, channelOrder: 'BGR', meanValues: '100,110,120', scale: 0.01,
+    });
+    const { report } = await runExperiment(config, quiet);
+    expect(report.config.recipe).toMatchObject({ channelOrder: 'BGR', mean: [100, 110, 120], scale: 0.01, resizeTo: 160 });
+  }, 60_000);
+});
+
 describe('bad input gets a clear message', () => {
   it('an output folder that cannot be written fails before any work', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'cnn-ro-'));

@@ -15,6 +15,12 @@ export interface ExperimentConfig {
   mean?: string;
   /** The model's input recipe: `caffenet` (BGR, mean, 227 crop) or `mobilenet` (RGB, (x - 128) / 128). */
   preset: 'caffenet' | 'mobilenet';
+  /** Each part of the recipe, over the preset: channel order, per-channel means, scale, resize and crop sides. */
+  channelOrder?: 'BGR' | 'RGB';
+  meanValues?: string;
+  scale?: number;
+  resize?: number;
+  crop?: number;
   /** The last frozen layer; default: the last pooling before the first fully connected layer. */
   freezeUntil?: string;
   out: string;
@@ -92,7 +98,7 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
     } catch (error) {
       throw new ExperimentError(`--config ${configFile}: ${(error as Error).message}`);
     }
-    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'synthetic', 'title', 'quiet']);
+    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'synthetic', 'title', 'quiet']);
     const unknown = Object.keys(fromFile).filter((key) => !known.has(key));
     if (unknown.length > 0) throw new ExperimentError(`--config ${configFile}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].sort().join(', ')}`);
   }

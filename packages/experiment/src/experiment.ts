@@ -1,12 +1,10 @@
 import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadModel, readBinaryprotoFile, readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt, blobShape } from '@cnn/caffe-import';
+import { loadModel, readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
+import { recipeFromFlags } from './commands/input.js';
 import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
 import {
-  caffenetRecipe,
   loadDataset,
-  meanImage,
-  mobilenetRecipe,
   netInputSize,
   prepareImages,
   splitByStudy,
@@ -257,21 +255,17 @@ function checkWritable(out: string): void {
   }
 }
 
-/** The preset's recipe, checked against the model's input blob [N, C, H, W]. */
+/** The preset's recipe with the parts the config sets, checked against the model's input blob [N, C, H, W]. */
 function inputRecipe(config: ExperimentConfig, inputShape: readonly number[]): InputRecipe {
-  let recipe: InputRecipe;
-  if (config.preset === 'caffenet') {
-    const blob = config.mean ? readBinaryprotoFile(config.mean) : undefined;
-    const mean = blob ? meanImage({ data: blob.data, channels: blobShape(blob).at(-3) ?? 1, height: blobShape(blob).at(-2) ?? 1, width: blobShape(blob).at(-1) ?? 1 }) : undefined;
-    recipe = caffenetRecipe({ meanImage: mean });
-  } else {
-    recipe = mobilenetRecipe(inputShape[2] ?? 224);
-  }
+  const recipe = recipeFromFlags(
+    { preset: config.preset, meanFile: config.mean, meanValues: config.meanValues, scale: config.scale, channelOrder: config.channelOrder, resize: config.resize, crop: config.crop },
+    { name: 'data', shape: inputShape },
+  );
   const size = netInputSize(recipe);
   if (inputShape.length !== 4 || inputShape[1] !== 3 || inputShape[2] !== size || inputShape[3] !== size) {
     throw new ExperimentError(
       `the model's input is [${inputShape.join(',')}], but the '${config.preset}' preset makes 3 x ${size} x ${size} images: ` +
-        `choose the preset that fits the model (--preset caffenet for 227 x 227 CaffeNet, mobilenet for MobileNet)`,
+        `choose the preset that fits the model (--preset caffenet for 227 x 227 CaffeNet, mobilenet for MobileNet) or set --resize/--crop`,
     );
   }
   return recipe;
