@@ -95,5 +95,5 @@ export async function layersSuite(): Promise<void> {
   rows.push(...times.values());
   const table = markdownTable(['layer', 'type', 'forward, batch 1 (ms)', 'backward, batch 1 (ms)', 'forward, batch 64 (ms)', 'backward, batch 64 (ms)'], rows);
   console.log(`\n${table}\n`);
-  writeSection('layers', `CaffeNet layers, forward and backward, ${threads} threads`, table);
+  writeSection('layers', `CaffeNet layers, forward and backward, ${threads} threads, ${getBackend().name} backend`, table);
 }
