@@ -79,6 +79,23 @@ describe('the input recipe', () => {
   }, 60_000);
 });
 
+describe('training augmentation', () => {
+  it('adds random-crop/mirror versions of the training images as extra rows, cached like the others', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'cnn-augment-'));
+    const config = resolveConfig({
+      data: imageFolder(['a', 'b'], 6), ...tinyCaffeNet(), preset: 'caffenet', out, maxIter: 3, quiet: true, cacheDir: join(out, 'cache'),
+      split: { train: 0.5, val: 0, test: 0.5 }, augment: 2,
+    });
+    const first = await runExperiment(config, quiet);
+    const trainImages = first.report.dataset.counts.train.images;
+    expect(first.report.config.training_rows).toBe(3 * trainImages);
+    expect(first.report.timing.augmented_features_computed).toBe(2 * trainImages);
+    const second = await runExperiment(config, quiet);
+    expect(second.report.timing.augmented_features_computed).toBe(0);
+    expect(second.report.training.loss).toEqual(first.report.training.loss);
+  }, 120_000);
+});
+
 describe('bad input gets a clear message', () => {
   it('an output folder that cannot be written fails before any work', async () => {
     const parent = mkdtempSync(join(tmpdir(), 'cnn-ro-'));

@@ -50,6 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--from-scratch', 'also train a small CNN from random weights on the same split (the baseline)')
     .option('--scratch-iter <n>', 'iterations of the from-scratch baseline', toInteger)
     .option('--reader-labels <csv>', "a second reader's labels of the test images (path,label)")
+    .option('--augment <n>', 'training augmentation: n extra random-crop/mirror versions of each training image', toInteger)
     .option('--keep-colour', 'keep images carrying colour (Doppler, coloured marks) instead of excluding them')
     .option('--split-column <name>', 'CSV column holding a fixed train/val/test split')
     .option('--cache-dir <dir>', 'where features are cached between runs')

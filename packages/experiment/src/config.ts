@@ -29,6 +29,11 @@ export interface ExperimentConfig {
   split: { train: number; val: number; test: number };
   /** The CSV column holding a fixed split, if any. */
   splitColumn?: string;
+  /**
+   * Training augmentation: this many extra versions of each training image, each a random crop
+   * (where the recipe crops) and a random mirror, their features cached like the others.
+   */
+  augment: number;
   /** Keep images that carry colour (Doppler, coloured marks) instead of excluding them. */
   keepColour: boolean;
   /** Head training (the study: batch 256, SGD momentum 0.9, weight decay 5e-4, step policy). */
@@ -68,6 +73,7 @@ export const DEFAULTS = {
   seed: 1,
   split: { train: 0.6, val: 0.2, test: 0.2 },
   keepColour: false,
+  augment: 0,
   batchSize: 256,
   maxIter: 300,
   baseLr: 0.001,
@@ -112,6 +118,7 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
   if (![train, val, test].every((f) => f >= 0) || Math.abs(train + val + test - 1) > 1e-6 || train <= 0 || test <= 0) {
     throw new ExperimentError(`split fractions ${train}/${val}/${test} must be >= 0, sum to 1, with train and test > 0`);
   }
+  if (!Number.isInteger(config.augment) || config.augment < 0) throw new ExperimentError(`augment must be an integer >= 0, got ${config.augment}`);
   for (const key of ['batchSize', 'maxIter', 'validationInterval', 'stepsize'] as const) {
     if (!Number.isInteger(config[key]) || config[key] < 1) throw new ExperimentError(`${key} must be a positive integer, got ${config[key]}`);
   }

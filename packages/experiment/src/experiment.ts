@@ -31,7 +31,7 @@ import {
   type Report,
 } from './report/index.js';
 import { trainFromScratch } from './scratch.js';
-import { extractFeatures, selectRows, sha1 } from './transfer/features.js';
+import { extractFeatures, selectRows, sha1, type FeatureSet } from './transfer/features.js';
 import { argmaxRows, predict, trainHead, type HeadTraining } from './transfer/head.js';
 import { planTransfer } from './transfer/plan.js';
 
@@ -79,12 +79,34 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   });
   log(`features: ${extraction.computed} computed, ${items.length - extraction.computed} from the cache, in ${extraction.seconds.toFixed(1)} s`);
 
+  // Extra training rows: random crops and mirrors of the training images, through the same frozen base.
+  const augmentRecipe: InputRecipe = { ...recipe, randomCrop: recipe.crop !== undefined, mirror: true };
+  let augmentedComputed = 0;
+  const augmentTraining = (base: { indices: number[]; features: FeatureSet; labels: number[] }) => {
+    if (config.augment === 0) return base;
+    const images = base.indices.map((i) => prepared.images[i]!);
+    const augmentKey = sha1([sha1(readFileSync(config.weights)), readFileSync(config.prototxt, 'utf8'), JSON.stringify(recipeKey(augmentRecipe)), plan.cutLayer].join('\n'));
+    const parts: FeatureSet[] = [base.features];
+    for (let variant = 1; variant <= config.augment; variant++) {
+      const extra = extractFeatures(model.net, plan, augmentRecipe, images, { cache: { dir: resolve(config.cacheDir), modelKey: augmentKey }, quiet: config.quiet, label: `augmented ${variant}/${config.augment}`, variant });
+      augmentedComputed += extra.computed;
+      parts.push(extra.features);
+    }
+    const data = new Float32Array(parts.reduce((sum, p) => sum + p.data.length, 0));
+    parts.reduce((at, p) => (data.set(p.data, at), at + p.data.length), 0);
+    log(`augmentation: ${config.augment} random crop/mirror version(s) of each of ${images.length} training images`);
+    return {
+      indices: base.indices,
+      features: { data, count: base.features.count * (config.augment + 1), dimension: base.features.dimension },
+      labels: parts.flatMap(() => base.labels),
+    };
+  };
   const rows = (which: Split): number[] => items.flatMap((item, i) => (item.split === which ? [i] : []));
   const part = (which: Split) => {
     const indices = rows(which);
     return { indices, features: selectRows(extraction.features, indices), labels: indices.map((i) => items[i]!.label) };
   };
-  const train = part('train');
+  const train = augmentTraining(part('train'));
   const validation = part('val');
   const test = part('test');
   if (train.indices.length === 0 || test.indices.length === 0) throw new ExperimentError(`the split left ${train.indices.length} training and ${test.indices.length} test images: more studies are needed`);
@@ -95,7 +117,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   const pretrainedHead = (layer: string, index: number) => (modelLayers.has(layer) ? model.net.layer(layer).params[index]?.data.data : undefined);
   const checkpoint = {
     path: join(out, '.checkpoint', 'head'),
-    key: sha1(JSON.stringify([modelKey, classes, train.indices.map((i) => items[i]!.name), validation.indices.map((i) => items[i]!.name), settings])),
+    key: sha1(JSON.stringify([modelKey, classes, train.indices.map((i) => items[i]!.name), validation.indices.map((i) => items[i]!.name), settings, config.augment])),
     resume: config.resume,
   };
   const head = trainHead(
@@ -172,7 +194,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
     synthetic: config.synthetic === true,
     created: new Date().toISOString(),
     run_id: sha1(`${modelKey}${config.seed}${Date.now()}`).slice(0, 12),
-    config: jsonConfig(config, plan, recipe, settings),
+    config: jsonConfig(config, plan, recipe, settings, train.features.count),
     classes,
     dataset: {
       source: dataset.source,
@@ -209,6 +231,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
       feature_seconds: extraction.seconds,
       features_computed: extraction.computed,
       features_from_cache: items.length - extraction.computed,
+      augmented_features_computed: augmentedComputed,
       train_seconds: head.seconds,
       tsne_seconds: tsneSeconds,
       ...(scratch ? { scratch_seconds: scratch.seconds } : {}),
@@ -333,12 +356,13 @@ function exportModel(
   };
 }
 
-function jsonConfig(config: ExperimentConfig, plan: ReturnType<typeof planTransfer>, recipe: InputRecipe, settings: HeadTraining): Report['config'] {
+function jsonConfig(config: ExperimentConfig, plan: ReturnType<typeof planTransfer>, recipe: InputRecipe, settings: HeadTraining, trainingRows: number): Report['config'] {
   const { quiet: _quiet, ...rest } = config;
   return JSON.parse(
     JSON.stringify({
       ...rest,
       cut_layer: plan.cutLayer,
+      training_rows: trainingRows,
       feature_blob: plan.cutBlob,
       feature_shape: plan.featureShape,
       classifier: `${plan.classifier} -> ${plan.newClassifier}`,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { Net } from '@cnn/nn';
 import type { InputRecipe, StoredImage } from '../data/index.js';
+import { Rng } from '@cnn/tensor';
 import { netInputSize, toNetInput } from '../data/index.js';
 import { startProgress } from '../progress.js';
 import type { TransferPlan } from './plan.js';
@@ -43,13 +44,26 @@ export function extractFeatures(
   plan: TransferPlan,
   recipe: InputRecipe,
   images: readonly StoredImage[],
-  options: { cache?: FeatureCache; batch?: number; quiet?: boolean; label?: string } = {},
+  options: {
+    cache?: FeatureCache;
+    batch?: number;
+    quiet?: boolean;
+    label?: string;
+    /**
+     * Draws random crops and mirrors (when the recipe asks for them) from a generator seeded by
+     * this number and each image's content: variant v of an image is the same in every run.
+     */
+    variant?: number;
+  } = {},
 ): { features: FeatureSet; computed: number; seconds: number; imagesPerSecond: number } {
   const dimension = plan.featureShape.reduce((p, d) => p * d, 1);
   const data = new Float32Array(images.length * dimension);
   const folder = options.cache ? join(options.cache.dir, options.cache.modelKey) : undefined;
   if (folder) mkdirSync(folder, { recursive: true });
-  const entry = (image: StoredImage): string => join(folder!, `${sha1(image.data)}-${image.width}x${image.height}.f32`);
+  const suffix = options.variant === undefined ? '' : `-v${options.variant}`;
+  const entry = (image: StoredImage): string => join(folder!, `${sha1(image.data)}-${image.width}x${image.height}${suffix}.f32`);
+  const variantRng = (image: StoredImage): Rng | undefined =>
+    options.variant === undefined ? undefined : new Rng((Math.imul(options.variant, 2654435761) + parseInt(sha1(image.data).slice(0, 8), 16)) >>> 0);
 
   const missing: number[] = [];
   images.forEach((image, i) => {
@@ -73,7 +87,7 @@ export function extractFeatures(
     const chunk = missing.slice(start, start + batch);
     if (input.shape[0] !== chunk.length) net.setBatchSize(chunk.length);
     const per = 3 * size * size;
-    chunk.forEach((i, n) => input.data.data.set(toNetInput(images[i]!, recipe), n * per));
+    chunk.forEach((i, n) => input.data.data.set(toNetInput(images[i]!, recipe, variantRng(images[i]!)), n * per));
     net.forward({ to: plan.cutLayer });
     const out = net.blob(plan.cutBlob).data.data;
     chunk.forEach((i, n) => {
