@@ -20,8 +20,7 @@ export interface GemmOffsets {
  *
  * Runs on the current backend and on all threads of the pool (`setThreads`,
  * `CNN_THREADS`). Works on Float32Array (the js backend accumulates in float64, the wasm
- * backend in float32 SIMD lanes)
- * and on Float64Array (for gradient checks).
+ * backend in float32 SIMD lanes) and on Float64Array (for gradient checks; always the js kernel).
  */
 export function sgemm(
   transA: boolean,
