@@ -1,6 +1,5 @@
-import type { FloatArray } from '../storage.js';
 import type { GemmKernel } from './types.js';
-import { allocate, dtypeOf, isShared } from '../storage.js';
+import { extent, mustCopyC, onShared } from './operands.js';
 import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
 import { partRange } from '../pool/partition.js';
 import { getThreads } from '../pool/settings.js';
@@ -49,22 +48,8 @@ export const gemmParallel: GemmKernel = function gemmParallel(transA, transB, M,
   const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
   const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda));
   const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb));
-  // C is copied in even when beta = 0: the copy back covers the elements between its rows too (ldc > N).
-  const c = onShared(C, offC, extent(M, N, ldc));
+  const c = onShared(C, offC, extent(M, N, ldc), mustCopyC(M, N, ldc, beta));
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
   getPool().run(gemmPartRef, gemmPart, [a.array, b.array, c.array], scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
 };
-
-/** Elements spanned by a rows x cols matrix with leading dimension ld. */
-function extent(rows: number, cols: number, ld: number): number {
-  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
-}
-
-/** `array` itself if it is shared, else its [offset, offset + length) copied to shared memory. */
-function onShared(array: FloatArray, offset: number, length: number): { array: FloatArray; offset: number } {
-  if (isShared(array)) return { array, offset };
-  const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
-  copy.set(array.subarray(offset, offset + length));
-  return { array: copy, offset: 0 };
-}

@@ -1,9 +1,9 @@
-import type { FloatArray } from '../storage.js';
-import { allocate, dtypeOf, isShared } from '../storage.js';
 import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
 import { partRange } from '../pool/partition.js';
 import { getThreads } from '../pool/settings.js';
 import { gemmParallel } from '../gemm/parallel.js';
+import { extent, mustCopyC, onShared } from '../gemm/operands.js';
+import type { GemmKernel } from '../gemm/types.js';
 import { TILE, gemmKernelModule } from './kernel-module.js';
 import { webAssemblyApi, type WasmMemory } from './runtime.js';
 
@@ -404,24 +404,7 @@ export const wasmGemmPart: PartKernel = ([A, B, C], scalars, part, parts) => {
  * to the TypeScript kernel, `gemmParallel`. Operands not on a `SharedArrayBuffer` are
  * copied to shared scratch memory when the call is split over threads.
  */
-export function wasmGemm(
-  transA: boolean,
-  transB: boolean,
-  M: number,
-  N: number,
-  K: number,
-  alpha: number,
-  A: FloatArray,
-  offA: number,
-  lda: number,
-  B: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  C: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+export const wasmGemm: GemmKernel = function wasmGemm(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc) {
   if (!(A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array)) {
     gemmParallel(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
     return;
@@ -433,25 +416,10 @@ export function wasmGemm(
     return;
   }
   const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
-  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), true);
-  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), true);
-  // C is copied in when beta reads it, and also when its rows have gaps (ldc > N): the
-  // copy back spans the gaps, which must come back as they were.
-  const c = onShared(C, offC, extent(M, N, ldc), beta !== 0 || (ldc > N && M > 1));
+  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda));
+  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb));
+  const c = onShared(C, offC, extent(M, N, ldc), mustCopyC(M, N, ldc, beta));
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
   getPool().run(wasmGemmPartRef, wasmGemmPart, [a.array, b.array, c.array], scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
-}
-
-/** Elements spanned by a rows x cols matrix with leading dimension ld. */
-function extent(rows: number, cols: number, ld: number): number {
-  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
-}
-
-/** `array` itself if it is shared, else its [offset, offset + length) copied to shared memory. */
-function onShared(array: FloatArray, offset: number, length: number, copyIn: boolean): { array: FloatArray; offset: number } {
-  if (isShared(array)) return { array, offset };
-  const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
-  if (copyIn) copy.set(array.subarray(offset, offset + length));
-  return { array: copy, offset: 0 };
-}
+};

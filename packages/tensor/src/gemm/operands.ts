@@ -1,0 +1,26 @@
+import { allocate, dtypeOf, isShared, type FloatArray } from '../storage.js';
+
+/** Elements spanned by a rows x cols matrix with leading dimension ld. */
+export function extent(rows: number, cols: number, ld: number): number {
+  return rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+}
+
+/**
+ * `array` itself if it is on shared memory (the pool's workers can use it in place), else
+ * its [offset, offset + length) in fresh shared memory, copied in when `copyIn`.
+ */
+export function onShared(array: FloatArray, offset: number, length: number, copyIn = true): { array: FloatArray; offset: number } {
+  if (isShared(array)) return { array, offset };
+  const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
+  if (copyIn) copy.set(array.subarray(offset, offset + length));
+  return { array: copy, offset: 0 };
+}
+
+/**
+ * Whether a C that is not on shared memory must be copied in before a parallel GEMM:
+ * when beta reads it, and when its rows have gaps (ldc > N), since the copy back spans
+ * the gaps and they must come back as they were.
+ */
+export function mustCopyC(M: number, N: number, ldc: number, beta: number): boolean {
+  return beta !== 0 || (ldc > N && M > 1);
+}
