@@ -25,7 +25,20 @@ export function allocate(length: number, options: AllocOptions = {}): FloatArray
 
 /** Allocates a zero-filled Float32Array, on shared memory when `shared` is set. */
 export function allocateFloat32(length: number, shared = false): Float32Array {
-  return shared ? new Float32Array(new SharedArrayBuffer(length * 4)) : new Float32Array(length);
+  if (!shared) return new Float32Array(length);
+  return sharedFloat32Allocator?.(length) ?? new Float32Array(new SharedArrayBuffer(length * 4));
+}
+
+/**
+ * Where shared float32 storage comes from, when not from a `SharedArrayBuffer` of its own:
+ * the backend in use sets it (the wasm backend puts tensors on its heap, see wasm/heap.ts).
+ * It returns undefined when it cannot serve a request, which then gets its own buffer.
+ */
+let sharedFloat32Allocator: ((length: number) => Float32Array | undefined) | undefined;
+
+/** Sets (or, with undefined, clears) the source of shared float32 storage. */
+export function setSharedFloat32Allocator(allocator: ((length: number) => Float32Array | undefined) | undefined): void {
+  sharedFloat32Allocator = allocator;
 }
 
 /** The dtype of a typed array. */

@@ -1,4 +1,20 @@
-import { allocate, col2im, convOutputSize, dtypeOf, getPool, getThreads, im2col, isShared, partRange, sgemm, type ConvGeometry, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import {
+  allocate,
+  col2im,
+  convOutputSize,
+  dtypeOf,
+  getBackend,
+  getPool,
+  getThreads,
+  im2col,
+  isShared,
+  partRange,
+  sgemm,
+  type ConvGeometry,
+  type FloatArray,
+  type KernelRef,
+  type PartKernel,
+} from '@cnn/tensor';
 
 /**
  * The sizes of a grouped 2-D convolution over a batch, NCHW:
@@ -126,7 +142,9 @@ export function convolutionBackwardReference(
  * and no padding needs no unfolding: the image already is that matrix.
  *
  * A batch is shared out over the thread pool, whole images to each thread, so the
- * unfolding runs in parallel too and the GEMMs need no synchronisation.
+ * unfolding runs in parallel too and the GEMMs need no synchronisation. Each thread
+ * unfolds into its own band of one column buffer, allocated here (workers cannot
+ * allocate on the wasm heap), and the backend readies every thread for its GEMMs.
  */
 export function convolutionForwardFast(
   x: FloatArray,
@@ -139,27 +157,46 @@ export function convolutionForwardFast(
     depthwiseForward(x, weight, bias, y, s);
     return;
   }
+  const m = gemmSizes(s);
   const threads = Math.min(getThreads(), s.num);
   if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
-    getPool().run(forwardPartRef, convolutionForwardPart, [x, weight, bias ?? weight, y], [...shapeScalars(s), bias ? 1 : 0], threads);
+    const columns = m.unfold ? columnBuffer(threads * m.colSize, x) : x;
+    getBackend().prepareGemms(threads, m.outputsPerGroup, m.positions, m.rowsPerGroup);
+    getPool().run(forwardPartRef, convolutionForwardPart, [x, weight, bias ?? weight, y, columns], [...shapeScalars(s), bias ? 1 : 0], threads);
     return;
   }
-  forwardImages(x, weight, bias, y, s, 0, s.num);
+  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x);
 }
 
 const forwardPartRef: KernelRef = { module: import.meta.url, name: 'convolutionForwardPart' };
 
-/** The pool's part of a batch forward: a band of the batch's images, on one thread. */
-export const convolutionForwardPart: PartKernel = ([x, weight, bias, y], scalars, part, parts) => {
+/**
+ * The pool's part of a batch forward: a band of the batch's images, on one thread, with
+ * its band of the column buffer (arrays: x, weight, bias or a placeholder, y, columns).
+ */
+export const convolutionForwardPart: PartKernel = ([x, weight, bias, y, columns], scalars, part, parts) => {
   const s = shapeOfScalars(scalars);
+  const m = gemmSizes(s);
   const [first, end] = partRange(s.num, part, parts);
-  forwardImages(x!, weight!, scalars[14] ? bias : undefined, y!, s, first, end);
+  const col = m.unfold ? columns!.subarray(part * m.colSize, (part + 1) * m.colSize) : x!;
+  forwardImages(x!, weight!, scalars[14] ? bias : undefined, y!, s, first, end, col);
 };
 
-/** The forward of images [first, end) of the batch (see convolutionForwardFast). */
-function forwardImages(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, first: number, end: number): void {
+/**
+ * The forward of images [first, end) of the batch (see convolutionForwardFast), unfolding
+ * each into `col` (or, with no unfolding to do, reading the image itself: `col` is `x`).
+ */
+function forwardImages(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+  first: number,
+  end: number,
+  col: FloatArray,
+): void {
   const m = gemmSizes(s);
-  const col = m.unfold ? columnBuffer(m.colSize, x) : x;
   for (let n = first; n < end; n++) {
     const xImage = n * m.imageSize;
     const yImage = n * s.numOutput * m.positions;

@@ -3,7 +3,9 @@ import { ArgumentError, WorkerError } from '../errors.js';
 import type { FloatArray } from '../storage.js';
 import { isShared } from '../storage.js';
 import { getThreads } from './settings.js';
-import { SLOT, State, type Job, type WorkerReply } from './protocol.js';
+import { SLOT, State, type HeapArray, type Job, type WorkerReply } from './protocol.js';
+import { heapIndex, heapMemory } from '../wasm/heap.js';
+import { getBackend } from '../backend.js';
 
 /**
  * A kernel the pool can split: it does part `part` of `parts` of the work. The pool
@@ -61,8 +63,10 @@ export class ThreadPool {
     }
     this.busy = true;
     try {
+      const posted = arrays.map(toPosted);
+      const backend = getBackend().name;
       for (let part = 1; part < parts; part++) {
-        const job: Job = { module: kernel.module, name: kernel.name, arrays, scalars, part, parts };
+        const job: Job = { module: kernel.module, name: kernel.name, arrays: posted, scalars, part, parts, backend };
         this.workers[part - 1]!.port.postMessage(job);
         const slot = (part - 1) * SLOT;
         Atomics.store(this.control, slot, State.Pending);
@@ -120,7 +124,9 @@ export class ThreadPool {
   private spawn(index: number): PoolWorker {
     const { port1, port2 } = new MessageChannel();
     const entry = new URL(`./worker.${sourceExtension()}`, import.meta.url).href;
-    const workerData = { control: this.control, slot: index * SLOT, port: port2 };
+    // The wasm heap goes along, so the worker's kernels can use the same memory (its thread
+    // number picks its row of the heap's scratch table; the main thread is thread 0).
+    const workerData = { control: this.control, slot: index * SLOT, port: port2, heap: heapMemory(), thread: index + 1 };
     // Run from the TypeScript sources (tests, tsx), a worker needs tsx's loader to import .ts files, and the
     // `source` export condition so that the kernels it imports resolve to the same sources as this thread's.
     const worker =
@@ -135,6 +141,12 @@ export class ThreadPool {
     port1.unref();
     return { worker, port: port1 };
   }
+}
+
+/** An array as a job carries it: one on the wasm heap goes as its place there. */
+function toPosted(array: FloatArray): FloatArray | HeapArray {
+  const at = heapIndex(array);
+  return at >= 0 ? { heapAt: at, length: array.length } : array;
 }
 
 function sourceExtension(): 'ts' | 'js' {

@@ -1,4 +1,5 @@
 import type { FloatArray } from '../storage.js';
+import type { BackendName } from '../backend.js';
 
 /** Int32s between two workers' states in the control array: 16 x 4 bytes, one cache line each. */
 export const SLOT = 16;
@@ -12,14 +13,25 @@ export const State = {
   Quit: 4,
 } as const;
 
+/**
+ * A float32 array on the wasm heap, as posted to a worker: its place in the heap, which the
+ * worker views through its own handle on the same memory (see wasm/heap.ts).
+ */
+export interface HeapArray {
+  heapAt: number;
+  length: number;
+}
+
 /** One part of a parallel kernel call, as posted to a worker. */
 export interface Job {
   module: string;
   name: string;
-  arrays: FloatArray[];
+  arrays: (FloatArray | HeapArray)[];
   scalars: number[];
   part: number;
   parts: number;
+  /** The caller's backend, which the worker's kernels must use too. */
+  backend: BackendName;
 }
 
 /** What a failed worker posts back before setting its state to Failed. */

@@ -18,8 +18,11 @@
 export const ValType = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b } as const;
 export type ValType = (typeof ValType)[keyof typeof ValType];
 
-const SectionId = { type: 1, function: 3, memory: 5, export: 7, code: 10 } as const;
-const ExportKind = { function: 0x00, memory: 0x02 } as const;
+const SectionId = { type: 1, import: 2, function: 3, memory: 5, export: 7, code: 10 } as const;
+/** Kinds of an import or export. */
+const ExternalKind = { function: 0x00, memory: 0x02 } as const;
+/** Memory limits flags: a minimum only; a minimum and a maximum, shared between threads. */
+const Limits = { min: 0x00, sharedMinMax: 0x03 } as const;
 /** The block type of a block that takes and leaves nothing on the stack. */
 const EMPTY_BLOCK = 0x40;
 const SIMD_PREFIX = 0xfd;
@@ -256,11 +259,16 @@ function memarg(alignLog2: number, offset: number): number[] {
   return [...unsignedLeb(alignLog2), ...unsignedLeb(offset)];
 }
 
-/** What a module holds: exported functions and, optionally, one exported memory of its own. */
+/**
+ * What a module holds: exported functions and, optionally, one memory: its own (exported)
+ * or a shared one imported from the host.
+ */
 export interface ModuleSpec {
   functions: { name: string; body: FunctionBuilder }[];
   /** A memory defined by the module (not shared), `initialPages` x 64 KiB, exported under `name`. */
   memory?: { name: string; initialPages: number };
+  /** A shared memory imported as `module`.`name`, of `minPages` to `maxPages` 64 KiB pages. */
+  importedMemory?: { module: string; name: string; minPages: number; maxPages: number };
 }
 
 /** Encodes a module: header, then the type, function, memory, export and code sections in that order. */
@@ -278,14 +286,18 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
     return index;
   });
 
-  const exports = spec.functions.map(({ name: exported }, index) => [...name(exported), ExportKind.function, ...unsignedLeb(index)]);
+  const exports = spec.functions.map(({ name: exported }, index) => [...name(exported), ExternalKind.function, ...unsignedLeb(index)]);
   const bytes = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   bytes.push(...section(SectionId.type, vector(types)));
+  if (spec.importedMemory) {
+    const { module, name: field, minPages, maxPages } = spec.importedMemory;
+    const limits = [Limits.sharedMinMax, ...unsignedLeb(minPages), ...unsignedLeb(maxPages)];
+    bytes.push(...section(SectionId.import, vector([[...name(module), ...name(field), ExternalKind.memory, ...limits]])));
+  }
   bytes.push(...section(SectionId.function, vector(typeOf.map((index) => unsignedLeb(index)))));
   if (spec.memory) {
-    // limits with only a minimum: flag 0x00, then the minimum in pages
-    bytes.push(...section(SectionId.memory, vector([[0x00, ...unsignedLeb(spec.memory.initialPages)]])));
-    exports.push([...name(spec.memory.name), ExportKind.memory, 0]);
+    bytes.push(...section(SectionId.memory, vector([[Limits.min, ...unsignedLeb(spec.memory.initialPages)]])));
+    exports.push([...name(spec.memory.name), ExternalKind.memory, 0]);
   }
   bytes.push(...section(SectionId.export, vector(exports)));
   bytes.push(...section(SectionId.code, vector(spec.functions.map(({ body }) => body.encode()))));

@@ -4,25 +4,28 @@ import { getThreads } from '../pool/settings.js';
 import { gemmParallel } from '../gemm/parallel.js';
 import { extent, mustCopyC, onShared } from '../gemm/operands.js';
 import type { GemmKernel } from '../gemm/types.js';
+import { gemmBlocked } from '../gemm/blocked.js';
 import { TILE, gemmKernelModule } from './kernel-module.js';
-import { webAssemblyApi, type WasmMemory } from './runtime.js';
+import { heapFloats, heapIndex, heapMemory, reserveScratch, threadScratch } from './heap.js';
+import { webAssemblyApi } from './runtime.js';
 
 /*
  * The GEMM of the wasm backend: the Goto/BLIS loop nest of gemm/blocked.ts, with the
- * packed panels in a WebAssembly instance's memory and the micro-kernel in 128-bit SIMD
- * (see kernel-module.ts for the packed layout and the register tile).
+ * packed panels in this thread's scratch area of the wasm heap and the micro-kernel in
+ * 128-bit SIMD (see kernel-module.ts for the packed layout and the register tile).
  *
- *   copy op(A) into the instance's memory (if small enough; else block by block below)
+ *   op(A) on the heap as it is, or copied there (if small enough; else block by block below)
  *   for jc in steps of NC over N:                        columns of C, as many as W holds
- *     copy op(B)[:, jc:jc+nc] into the instance's memory
+ *     op(B)[:, jc:jc+nc] on the heap as it is, or copied there
  *     for pc in steps of KC over K:
  *       pack op(B)[pc:pc+kc, jc:jc+nc] into NR-column panels            (L3)
  *       for ic in steps of MC over M:
  *         pack op(A)[ic:ic+mc, pc:pc+kc] into MR-row panels             (L2)
  *         wasm: W[ic:ic+mc, 0:nc] (+)= packed A * packed B, tile by tile
- *     wasm: C[:, jc:jc+nc] = alpha * W + beta * C, then copied back
+ *     wasm: C[:, jc:jc+nc] = alpha * W + beta * C (through a copy if C is not on the heap)
  *
- * The caller's arrays are not in the instance's memory, so every operand crosses over:
+ * Operands on the wasm heap (tensors allocated while the wasm backend is in use, see
+ * heap.ts) are read and written where they are. Any other operand crosses over:
  * first copied as it is ("staged", with `TypedArray.set`, a memory copy: one call for a
  * whole matrix when its rows are close together, else one per row), then rearranged into
  * panels by wasm code. Packing with JavaScript loops, one float at a time, cost 2-3 ns per
@@ -37,7 +40,9 @@ import { webAssemblyApi, type WasmMemory } from './runtime.js';
  * of partial panels only ever lands in W's padding, which is never copied to C.
  *
  * Each thread (the main one and each pool worker, which imports this module by URL)
- * compiles its own instance with its own, non-shared memory, grown on demand.
+ * compiles its own instance of the module over the one shared heap, and works in its own
+ * scratch area there. A thread whose scratch area is too small for a call, and cannot be
+ * given a bigger one (only the main thread allocates), runs the TypeScript kernel instead.
  */
 
 const MR = TILE.mr;
@@ -59,15 +64,11 @@ const STAGED_A_FLOATS = 1 << 22;
 const MIN_PARALLEL_FLOPS = 2e7;
 /** B panels per call into wasm (see the loop in `wasmGemmSerial`). */
 const PANELS_PER_CALL = 4;
-const PAGE = 65536;
 const BYTES = 4;
 
 type PackFunction = (src: number, lds: number, steps: number, panels: number, dst: number) => void;
 
 interface KernelInstance {
-  memory: WasmMemory;
-  /** A float32 view of `memory`, renewed whenever the memory grows (growth detaches the old buffer). */
-  heap: Float32Array;
   gemmBlock: (
     mTiles: number,
     nTiles: number,
@@ -104,14 +105,12 @@ let kernel: KernelInstance | undefined;
 function kernelInstance(): KernelInstance {
   if (!kernel) {
     const wasm = webAssemblyApi();
-    if (!wasm) throw new Error('wasm gemm: this engine has no WebAssembly');
-    const { exports } = new wasm.Instance(new wasm.Module(gemmKernelModule()));
-    const memory = exports.memory as WasmMemory;
+    const memory = heapMemory();
+    if (!wasm || !memory) throw new Error('wasm gemm: this engine has no shared WebAssembly memory');
+    const { exports } = new wasm.Instance(new wasm.Module(gemmKernelModule()), { env: { memory } });
     const byWidth = (prefix: string) =>
       Object.fromEntries([MR, NR].map((w) => [w, exports[`${prefix}${w}`] as PackFunction])) as Record<number, PackFunction>;
     kernel = {
-      memory,
-      heap: new Float32Array(memory.buffer),
       gemmBlock: exports.gemmBlock as KernelInstance['gemmBlock'],
       packSteps: byWidth('packSteps'),
       packLanes: byWidth('packLanes'),
@@ -121,19 +120,10 @@ function kernelInstance(): KernelInstance {
   return kernel;
 }
 
-/** Grows the instance's memory to at least `floats` float32s; `instance.heap` is then the current view. */
-function reserve(instance: KernelInstance, floats: number): void {
-  const have = instance.memory.buffer.byteLength;
-  if (have < floats * BYTES) {
-    instance.memory.grow(Math.ceil((floats * BYTES - have) / PAGE));
-    instance.heap = new Float32Array(instance.memory.buffer);
-  }
-}
-
 /**
  * A matrix as lanes x steps (op(A): lanes i, steps p; op(B): lanes j, steps p): element
- * (l, s) is at `at + l * laneStride + s * stepStride`, in a caller's array or, once staged,
- * in the instance's memory.
+ * (l, s) is at `at + l * laneStride + s * stepStride`, in a caller's array or, on the
+ * heap, at that float index of the heap.
  */
 interface Strided {
   at: number;
@@ -168,32 +158,38 @@ export function wasmGemmSerial(
     scaleC(M, N, beta, C, offC, ldc);
     return;
   }
+  const heapA = heapIndex(A);
+  const heapB = heapIndex(B);
+  const heapC = heapIndex(C);
+  const plan = planGemm(M, N, K, heapA < 0, heapB < 0, heapC < 0);
+  if (threadScratch().floats < plan.floats && !reserveScratch(1, plan.floats)) {
+    gemmBlocked(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);
+    return;
+  }
   const instance = kernelInstance();
+  const { ncMax, wholeA } = plan;
   const mPad = roundUp(M, MR);
-  const ncMax = Math.min(roundUp(N, NR), NC_MAX, fitColumns(W_FLOATS, mPad), fitColumns(STAGED_B_FLOATS, K));
   const opA: Strided = transA ? { at: offA, laneStride: 1, stepStride: lda } : { at: offA, laneStride: lda, stepStride: 1 };
   const opB: Strided = transB ? { at: offB, laneStride: ldb, stepStride: 1 } : { at: offB, laneStride: 1, stepStride: ldb };
-  const wholeA = M * K <= STAGED_A_FLOATS;
 
-  // The instance's memory, in floats; the area last in line grows as needed.
-  const packedA = 0;
+  // This thread's scratch area, in heap floats: packed panels, W, then room for staged copies.
+  const packedA = threadScratch().at;
   const packedB = packedA + MC * KC;
   const w = packedB + KC * ncMax;
   const stagedA = w + mPad * ncMax;
-  const stagedB = stagedA + (wholeA ? stagedSize(M, K) : stagedSize(MC, KC));
-  reserve(instance, stagedB);
+  const stagedB = stagedA + plan.stagedAFloats;
 
-  const allA = wholeA ? stageMatrix(instance, stagedA, A, opA, M, K) : undefined;
+  const allA = heapA >= 0 ? onHeap(opA, heapA) : wholeA ? stageMatrix(stagedA, A, opA, M, K) : undefined;
   for (let jc = 0; jc < N; jc += ncMax) {
     const nc = Math.min(ncMax, N - jc);
     const ncPad = roundUp(nc, NR);
-    const columnsB = stageMatrix(instance, stagedB, B, shift(opB, jc, 0), nc, K);
+    const columnsB = heapB >= 0 ? onHeap(shift(opB, jc, 0), heapB) : stageMatrix(stagedB, B, shift(opB, jc, 0), nc, K);
     for (let pc = 0; pc < K; pc += KC) {
       const kc = Math.min(KC, K - pc);
       packPanels(instance, packedB, NR, shift(columnsB, 0, pc), nc, kc);
       for (let ic = 0; ic < M; ic += MC) {
         const mc = Math.min(MC, M - ic);
-        const blockA = allA ? shift(allA, ic, pc) : stageMatrix(instance, stagedA, A, shift(opA, ic, pc), mc, kc);
+        const blockA = allA ? shift(allA, ic, pc) : stageMatrix(stagedA, A, shift(opA, ic, pc), mc, kc);
         packPanels(instance, packedA, MR, blockA, mc, kc);
         const mTiles = roundUp(mc, MR) / MR;
         // A few B panels per call: a call running long in V8's baseline code would not switch to
@@ -206,9 +202,47 @@ export function wasmGemmSerial(
         }
       }
     }
-    // B's staging area is free again: C passes through it.
-    finish(instance, w, ncPad, stagedB, M, nc, alpha, beta, C, offC + jc, ldc);
+    // B's staging area is free again: a C off the heap passes through it.
+    if (heapC >= 0) finishOnHeap(instance, w, ncPad, M, nc, alpha, beta, heapC + offC + jc, ldc);
+    else finish(instance, w, ncPad, stagedB, M, nc, alpha, beta, C, offC + jc, ldc);
   }
+}
+
+/** Where the parts of a serial wasm GEMM go in a thread's scratch area, and how many floats they take. */
+interface GemmPlan {
+  /** Columns of C per jc block. */
+  ncMax: number;
+  /** Whether all of op(A) is staged at once (else an MC x KC block at a time). */
+  wholeA: boolean;
+  stagedAFloats: number;
+  floats: number;
+}
+
+/**
+ * The scratch a serial wasm GEMM of M x N x K needs: packed panels and W, plus staging room
+ * for the operands that are not on the heap (`stageA`, `stageB`, `stageC`).
+ */
+function planGemm(M: number, N: number, K: number, stageA: boolean, stageB: boolean, stageC: boolean): GemmPlan {
+  const mPad = roundUp(M, MR);
+  const ncMax = Math.min(roundUp(N, NR), NC_MAX, fitColumns(W_FLOATS, mPad), fitColumns(STAGED_B_FLOATS, K));
+  const wholeA = M * K <= STAGED_A_FLOATS;
+  const stagedAFloats = !stageA ? 0 : wholeA ? stagedSize(M, K) : stagedSize(MC, KC);
+  const stagedBFloats = Math.max(stageB ? stagedSize(K, ncMax) : 0, stageC ? stagedSize(M, ncMax) : 0);
+  return { ncMax, wholeA, stagedAFloats, floats: MC * KC + KC * ncMax + mPad * ncMax + stagedAFloats + stagedBFloats };
+}
+
+/**
+ * Scratch floats per thread for a wasm GEMM of M x N x K with every operand on the heap.
+ * A parallel kernel that runs GEMMs on the pool's workers reserves it first
+ * (`reserveScratch`), since a worker cannot allocate.
+ */
+export function gemmScratchFloats(M: number, N: number, K: number): number {
+  return planGemm(M, N, K, false, false, false).floats;
+}
+
+/** A matrix of an array on the heap, as heap float indices. */
+function onHeap(m: Strided, heapAt: number): Strided {
+  return { at: heapAt + m.at, laneStride: m.laneStride, stepStride: m.stepStride };
 }
 
 /** The most columns (a multiple of NR, at least NR) whose `rows` rows fit in `floats`. */
@@ -225,12 +259,12 @@ function shift(m: Strided, lane: number, step: number): Strided {
  * Copies a lanes x steps matrix of `X` to (about) float `at` of the instance's memory, keeping
  * its orientation (source rows stay rows), and returns where it is there.
  */
-function stageMatrix(instance: KernelInstance, at: number, X: Float32Array, m: Strided, lanes: number, steps: number): Strided {
+function stageMatrix(at: number, X: Float32Array, m: Strided, lanes: number, steps: number): Strided {
   if (m.laneStride === 1) {
-    const staged = stage(instance, at, X, m.at, m.stepStride, steps, lanes);
+    const staged = stage(at, X, m.at, m.stepStride, steps, lanes);
     return { at: staged.at, laneStride: 1, stepStride: staged.ld };
   }
-  const staged = stage(instance, at, X, m.at, m.laneStride, lanes, steps);
+  const staged = stage(at, X, m.at, m.laneStride, lanes, steps);
   return { at: staged.at, laneStride: staged.ld, stepStride: 1 };
 }
 
@@ -248,7 +282,7 @@ function packPanels(instance: KernelInstance, dst: number, w: number, m: Strided
   }
   const rest = lanes - full * w;
   if (rest === 0) return;
-  const heap = instance.heap;
+  const heap = heapFloats();
   const panel = dst + full * steps * w;
   const first = m.at + full * w * m.laneStride;
   for (let s = 0; s < steps; s++) {
@@ -306,7 +340,6 @@ function placeLike(src: Float32Array, off: number, ld: number, at: number, cols:
  * block is dense and one per row otherwise, and returns where it went and its row stride.
  */
 function stage(
-  instance: KernelInstance,
   at: number,
   src: Float32Array,
   off: number,
@@ -316,8 +349,7 @@ function stage(
 ): { at: number; ld: number } {
   const span = dense(ld, rows, cols);
   const place = placeLike(src, off, ld, at, cols, span);
-  reserve(instance, place.at + (rows - 1) * place.ld + cols);
-  const heap = instance.heap;
+  const heap = heapFloats();
   if (span) heap.set(src.subarray(off, off + (rows - 1) * ld + cols), place.at);
   else for (let r = 0; r < rows; r++) heap.set(src.subarray(off + r * ld, off + r * ld + cols), place.at + r * place.ld);
   return place;
@@ -345,18 +377,22 @@ function finish(
 ): void {
   let place: { at: number; ld: number };
   if (beta !== 0) {
-    place = stage(instance, at, C, off, ldc, m, n);
+    place = stage(at, C, off, ldc, m, n);
   } else {
     place = placeLike(C, off, ldc, at, n, ldc === n);
-    reserve(instance, place.at + (m - 1) * place.ld + n);
   }
   instance.finish(w * BYTES, ldw * BYTES, place.at * BYTES, place.ld * BYTES, m, n, alpha, beta, beta === 0 ? 1 : 0);
-  const heap = instance.heap;
+  const heap = heapFloats();
   if (ldc === n) {
     C.set(heap.subarray(place.at, place.at + m * n), off);
   } else {
     for (let i = 0; i < m; i++) C.set(heap.subarray(place.at + i * place.ld, place.at + i * place.ld + n), off + i * ldc);
   }
+}
+
+/** `finish` for a C on the heap, at float index `at` of the heap: written in place. */
+function finishOnHeap(instance: KernelInstance, w: number, ldw: number, m: number, n: number, alpha: number, beta: number, at: number, ldc: number): void {
+  instance.finish(w * BYTES, ldw * BYTES, at * BYTES, ldc * BYTES, m, n, alpha, beta, beta === 0 ? 1 : 0);
 }
 
 /** C = beta * C over the M x N block (beta 0 writes zeros, so NaNs in C do not survive). */
@@ -420,6 +456,8 @@ export const wasmGemm: GemmKernel = function wasmGemm(transA, transB, M, N, K, a
   const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb));
   const c = onShared(C, offC, extent(M, N, ldc), mustCopyC(M, N, ldc, beta));
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
+  // The workers' scratch areas must be big enough before they start (a worker cannot allocate).
+  reserveScratch(parts, planGemm(M, N, K, heapIndex(a.array) < 0, heapIndex(b.array) < 0, heapIndex(c.array) < 0).floats);
   getPool().run(wasmGemmPartRef, wasmGemmPart, [a.array, b.array, c.array], scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
 };

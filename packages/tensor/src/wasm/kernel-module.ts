@@ -9,7 +9,7 @@ import { FunctionBuilder, ValType, encodeModule, type Label } from './encoder.js
  *   packLanes{w}         packing of panels whose w values of one step are in w source rows
  *   finish               C = alpha * W + beta * C over a block
  *
- * Memory (the instance's own, in bytes; the TypeScript driver in gemm.ts fills it):
+ * Memory (the process's shared wasm heap, imported as env.memory, see heap.ts; in bytes):
  *
  *   packed A  mTiles panels of MR rows; panel t holds op(A)[t*MR .. t*MR+MR-1, 0 .. kc-1]
  *             column by column: for each p, the MR values a[i][p] side by side.
@@ -52,8 +52,8 @@ const FLOAT = 4;
 const LANES = 4;
 
 /**
- * Emits the module. It defines and exports `memory` (non-shared, grown by the caller) and
- * the functions below; pointers and row strides are in bytes, counts are never 0.
+ * Emits the module. It imports the shared memory `env.memory` (the wasm heap, heap.ts) and
+ * exports the functions below; pointers and row strides are in bytes, counts are never 0.
  *
  * gemmBlock(mTiles, nTiles, kc, aPtr, bPtr, wPtr, ldw, accumulate): for every tile
  * (ti < mTiles, tj < nTiles), the product of A panel ti and B panel tj over kc steps,
@@ -80,9 +80,12 @@ export function gemmKernelModule(shape: TileShape = TILE): Uint8Array {
       ...widths.map((w) => ({ name: `packLanes${w}`, body: packLanes(w) })),
       { name: 'finish', body: finish() },
     ],
-    memory: { name: 'memory', initialPages: 1 },
+    importedMemory: HEAP_IMPORT,
   });
 }
+
+/** How the kernel modules import the wasm heap: `env.memory`, shared, up to wasm32's 4 GiB. */
+export const HEAP_IMPORT = { module: 'env', name: 'memory', minPages: 1, maxPages: 65536 };
 
 /**
  * `while (counter != 0) { body(); counter-- }` as a wasm block around a loop: the block

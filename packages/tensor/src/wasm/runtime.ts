@@ -4,9 +4,12 @@
  * project (lib ES2023, Node types) does not load.
  */
 
-/** A `WebAssembly.Memory`: its bytes, and growth by 64 KiB pages (which detaches the old buffer). */
+/**
+ * A `WebAssembly.Memory`: its bytes, and growth by 64 KiB pages (which detaches the old
+ * buffer of a memory that is not shared; a shared one's buffers stay valid).
+ */
 export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
   grow(pages: number): number;
 }
 
@@ -18,7 +21,7 @@ export interface WasmInstance {
 /** The constructors and the validator of the global `WebAssembly` object. */
 export interface WebAssemblyApi {
   Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object) => WasmInstance;
+  Instance: new (module: object, imports?: Record<string, Record<string, unknown>>) => WasmInstance;
   validate(bytes: Uint8Array): boolean;
 }
 

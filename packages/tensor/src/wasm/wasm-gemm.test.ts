@@ -17,6 +17,7 @@ import {
 } from '../index.js';
 import { signedLeb, unsignedLeb } from './encoder.js';
 import { gemmKernelModule, type TileShape } from './kernel-module.js';
+import { allocateOnHeap, heapIndex } from './heap.js';
 
 afterAll(() => shutdownPool());
 
@@ -32,6 +33,18 @@ interface Case {
   pad: number;
   shared?: boolean;
   dtype?: 'float32' | 'float64';
+  /** Where A, B and C live (float32 only): the wasm heap, or a buffer of their own; overrides `shared`. */
+  places?: [Place, Place, Place];
+}
+
+type Place = 'heap' | 'own';
+
+/** A float32 array of n elements on the heap, or on a plain buffer of its own. */
+function placed(n: number, place: Place): Float32Array {
+  if (place === 'own') return new Float32Array(n);
+  const array = allocateOnHeap(n);
+  if (!array || heapIndex(array) < 0) throw new Error('no wasm heap');
+  return array;
 }
 
 /** Runs `kernel` on seeded operands in [-1, 1] laid out as `c` says; returns the whole C array. */
@@ -42,8 +55,10 @@ function run(kernel: GemmKernel, c: Case, seed = 1): Float32Array | Float64Array
   const lda = colsA + c.pad;
   const ldb = colsB + c.pad;
   const ldc = c.N + c.pad;
+  let operand = 0;
   const random = (n: number) => {
-    const a = allocate(n, { shared: c.shared, dtype: c.dtype });
+    const place = c.places?.[operand++];
+    const a = place ? placed(n, place) : allocate(n, { shared: c.shared, dtype: c.dtype });
     for (let i = 0; i < n; i++) a[i] = rng.uniform(-1, 1);
     return a;
   };
@@ -135,6 +150,33 @@ describe('wasm gemm against the reference triple loop', () => {
   });
 });
 
+describe('wasm gemm with operands on the wasm heap', () => {
+  const placements: [Place, Place, Place][] = [];
+  for (const a of ['heap', 'own'] as const) for (const b of ['heap', 'own'] as const) for (const c of ['heap', 'own'] as const) placements.push([a, b, c]);
+
+  it.each(placements.flatMap((places) => [1, 2].map((threads) => ({ places, threads }))))(
+    'A, B, C on $places, $threads thread(s): the reference, and C outside its block untouched',
+    ({ places, threads }) => {
+      setThreads(threads);
+      for (const shape of [
+        { transA: false, transB: false, M: 130, N: 301, K: 520, alpha: 1.5, beta: 0.5, pad: 2 },
+        { transA: true, transB: true, M: 37, N: 9, K: 300, alpha: 1, beta: 0, pad: 5 },
+      ]) {
+        const c: Case = { ...shape, places };
+        const untouched = run(() => undefined, c);
+        const result = run(wasmGemm, c);
+        const expected = run(gemmReference, c);
+        const ldc = c.N + c.pad;
+        for (let i = 0; i < c.pad + c.M * ldc; i++) {
+          const inside = i >= c.pad && (i - c.pad) % ldc < c.N;
+          if (inside) expect(Math.abs(result[i]! - expected[i]!)).toBeLessThanOrEqual(1e-5 * c.K);
+          else expect(result[i]).toBe(untouched[i]);
+        }
+      }
+    },
+  );
+});
+
 describe('parallel wasm gemm', () => {
   // 2 M N K is twice the single-thread threshold, so these split over two threads.
   const big: Case = { transA: false, transB: false, M: 130, N: 301, K: 520, alpha: 1.5, beta: 0.5, pad: 2 };
@@ -193,6 +235,13 @@ describe('parallel wasm gemm', () => {
   });
 });
 
+/** An instance of a kernel module over a fresh shared memory of its own (1 MiB), and a float view of that memory. */
+function instantiate(bytes: Uint8Array): { instance: WebAssembly.Instance; heap: Float32Array } {
+  const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  return { instance, heap: new Float32Array(memory.buffer) };
+}
+
 describe('the generated wasm functions', () => {
   /**
    * Packs small A (m x k) and B (k x n) by hand in the layout kernel-module.ts documents,
@@ -205,14 +254,12 @@ describe('the generated wasm functions', () => {
     { mr: 5, nr: 4, unroll: 3 },
   ])('computes every tile of a block for MR=$mr NR=$nr unroll=$unroll', (shape: TileShape) => {
     const { mr, nr } = shape;
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(gemmKernelModule(shape)));
-    const memory = instance.exports.memory as WebAssembly.Memory;
+    const { instance, heap } = instantiate(gemmKernelModule(shape));
     const gemmBlock = instance.exports.gemmBlock as (...args: number[]) => void;
     const [mTiles, nTiles, kc] = [3, 2, 7];
     const [m, n] = [mTiles * mr, nTiles * nr];
     const a = (i: number, p: number) => ((i * 7 + p * 3) % 11) - 5;
     const b = (p: number, j: number) => ((p * 5 + j * 2) % 9) - 4;
-    const heap = new Float32Array(memory.buffer);
     const [aPtr, bPtr, wPtr] = [0, 4096, 8192];
     for (let t = 0; t < mTiles; t++) {
       for (let p = 0; p < kc; p++) for (let r = 0; r < mr; r++) heap[aPtr / 4 + (t * kc + p) * mr + r] = a(t * mr + r, p);
@@ -234,8 +281,7 @@ describe('the generated wasm functions', () => {
   });
 
   it.each([3, 4, 8, 12])('packs panels of width %i from rows of steps and from rows of lanes', (w) => {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(gemmKernelModule({ mr: w, nr: 8, unroll: 1 })));
-    const heap = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    const { instance, heap } = instantiate(gemmKernelModule({ mr: w, nr: 8, unroll: 1 }));
     const [panels, steps, lds] = [3, 5, 3 * w + 2];
     const src = 16;
     const dst = 4096;
@@ -253,8 +299,7 @@ describe('the generated wasm functions', () => {
   });
 
   it('finishes C = alpha W + beta C over odd widths, not reading C when beta is 0', () => {
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(gemmKernelModule()));
-    const heap = new Float32Array((instance.exports.memory as WebAssembly.Memory).buffer);
+    const { instance, heap } = instantiate(gemmKernelModule());
     const finish = instance.exports.finish as (...args: number[]) => void;
     const [rows, cols, ldw, ldc, w, c] = [3, 7, 8, 9, 0, 1024];
     for (let i = 0; i < rows * ldw; i++) heap[w + i] = i;
