@@ -14,5 +14,6 @@ export { im2col, col2im, convOutputSize, type ConvGeometry } from './im2col.js';
 export { getThreads, setThreads } from './pool/settings.js';
 export { ThreadPool, getPool, shutdownPool, type KernelRef, type PartKernel } from './pool/pool.js';
 export { partRange } from './pool/partition.js';
-export { getBackend, setBackend, resolveBackend, simdSupported, type Backend, type BackendName } from './backend.js';
+export { getBackend, setBackend, resolveBackend, simdSupported, type Backend, type BackendName, type LayerKernels } from './backend.js';
+export type { LrnRun, PoolPlanes } from './wasm/layers.js';
 export { wasmGemm, wasmGemmSerial } from './wasm/gemm.js';

@@ -1,5 +1,5 @@
-import { Rng, Tensor, allclose, allocate, convOutputSize, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Rng, Tensor, allclose, allocate, convOutputSize, getBackend, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   convolutionBackwardFast,
   convolutionBackwardReference,
@@ -141,6 +141,32 @@ describe('convolution kernels: fast (im2col + sgemm) against the reference loops
       expectClose(fast.dx, reference.dx, tolerance);
       expectClose(fast.dWeight, reference.dWeight, tolerance);
       expectClose(fast.dBias, reference.dBias, tolerance);
+    });
+  }
+
+  // Shared float32 operands are where each backend's own kernels run: with wasm, on its heap (SIMD im2col and GEMM).
+  for (const backend of ['js', 'wasm'] as const) {
+    it.each(cases.map((c) => [label(c), c] as const))(`forward and backward, ${backend} backend, shared float32 on 2 threads %s`, (_, c) => {
+      const initial = getBackend().name;
+      setBackend(backend);
+      setThreads(2);
+      const im2col = vi.spyOn(getBackend().layers, 'im2col');
+      try {
+        const o = operands(c, 'float32', 17, true);
+        expectClose(runForward(convolutionForwardFast, o), runForward(convolutionForwardReference, o), 1e-5);
+        const all = { dx: true, dWeight: true, dBias: true };
+        const fast = runBackward(convolutionBackwardFast, o, all);
+        const reference = runBackward(convolutionBackwardReference, o, all);
+        expectClose(fast.dx, reference.dx, 1e-5);
+        expectClose(fast.dWeight, reference.dWeight, 1e-5);
+        expectClose(fast.dBias, reference.dBias, 1e-5);
+        const unfolds = !(c.kernel[0] === 1 && c.kernel[1] === 1 && c.stride[0] === 1 && c.stride[1] === 1 && c.pad[0] === 0 && c.pad[1] === 0);
+        const depthwise = c.group === c.x[1] && c.group > 1;
+        if (backend === 'wasm' && unfolds && !depthwise) expect(im2col.mock.results.some((result) => result.value === true)).toBe(true);
+      } finally {
+        im2col.mockRestore();
+        setBackend(initial);
+      }
     });
   }
 

@@ -200,7 +200,7 @@ function forwardImages(
   for (let n = first; n < end; n++) {
     const xImage = n * m.imageSize;
     const yImage = n * s.numOutput * m.positions;
-    if (m.unfold) im2col(x, xImage, s, col, 0);
+    if (m.unfold) unfold(x, xImage, s, col);
     const colImage = m.unfold ? 0 : xImage;
     for (let g = 0; g < s.group; g++) {
       sgemm(false, false, m.outputsPerGroup, m.positions, m.rowsPerGroup, 1, weight, m.rowsPerGroup, col, m.positions, 0, y, m.positions, {
@@ -217,6 +217,11 @@ function forwardImages(
       }
     }
   }
+}
+
+/** im2col of one image into col[0 ..]: the backend's own loop if it takes the arrays, else the TypeScript one. */
+function unfold(x: FloatArray, xImage: number, s: ConvolutionShape, col: FloatArray): void {
+  if (!getBackend().layers.im2col(x, xImage, s, col, 0)) im2col(x, xImage, s, col, 0);
 }
 
 /** A shape as the scalars of a pool job, and back. */
@@ -265,7 +270,7 @@ export function convolutionBackwardFast(
     const xImage = n * m.imageSize;
     const yImage = n * s.numOutput * m.positions;
     if (dWeight) {
-      if (col) im2col(x, xImage, s, col, 0);
+      if (col) unfold(x, xImage, s, col);
       const source = col ?? x;
       const colImage = col ? 0 : xImage;
       for (let g = 0; g < s.group; g++) {
@@ -361,17 +366,19 @@ function gemmSizes(s: ConvolutionShape): GemmSizes {
 }
 
 /**
- * One scratch buffer per dtype for the unfolded image, shared by every convolution (the
- * kernels run one at a time) and grown on demand, so a net allocates it once. It lives on
- * shared memory so the GEMM's worker threads read and write it in place.
+ * One scratch buffer per dtype and backend for the unfolded image, shared by every
+ * convolution (the kernels run one at a time) and grown on demand, so a net allocates it
+ * once. It lives on shared memory so the GEMM's worker threads read and write it in place;
+ * with the wasm backend that is the wasm heap, which its kernels need.
  */
-const scratch: { float32?: FloatArray; float64?: FloatArray } = {};
+const scratch = new Map<string, FloatArray>();
 
 function columnBuffer(length: number, like: FloatArray): FloatArray {
   const dtype = dtypeOf(like);
-  const current = scratch[dtype];
+  const key = `${dtype} ${getBackend().name}`;
+  const current = scratch.get(key);
   if (current && current.length >= length) return current;
   const grown = allocate(length, { dtype, shared: true });
-  scratch[dtype] = grown;
+  scratch.set(key, grown);
   return grown;
 }

@@ -1,5 +1,5 @@
-import { Tensor, allocate, getThreads, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor, allocate, getBackend, getThreads, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { lrnBackwardFast, lrnBackwardReference, lrnForwardFast, lrnForwardReference, type LrnSpec, type NormRegion } from './lrn.js';
 
 afterAll(() => shutdownPool());
@@ -55,6 +55,26 @@ describe('LRN kernels: fast matches reference', () => {
       });
     }
   }
+
+  it.each(grid.filter(({ beta }) => beta === 0.75).flatMap((c) => [{ ...c, x: [c.x[0], c.x[1], c.x[2], c.x[3] + 4] as typeof c.x }, c]))(
+    'ACROSS_CHANNELS float32 with the wasm backend, on its heap (SIMD kernel, float32 sums) x=$x n=$n',
+    ({ x: [num, channels, height, width], n, alpha, beta, k }) => {
+      const initial = getBackend().name;
+      setBackend('wasm');
+      const lrnAcross = vi.spyOn(getBackend().layers, 'lrnAcross');
+      try {
+        const diff = compare({ region: 'ACROSS_CHANNELS', num, channels, height, width, localSize: n, alpha, beta, k }, 'float32', true);
+        // Whole groups of four pixels ran in wasm; any rest of a run ran in TypeScript.
+        expect(lrnAcross.mock.results.some((result) => (result.value as number) > 0)).toBe(true);
+        expect(diff.scale).toBeLessThanOrEqual(1e-6);
+        expect(diff.y).toBeLessThanOrEqual(1e-6);
+        expect(diff.dx).toBeLessThanOrEqual(1e-6);
+      } finally {
+        lrnAcross.mockRestore();
+        setBackend(initial);
+      }
+    },
+  );
 
   it.each(['ACROSS_CHANNELS', 'WITHIN_CHANNEL'] as NormRegion[])('%s split over 2 threads x=[4,16,32,32] n=5 matches the reference', (region) => {
     const threads = getThreads();

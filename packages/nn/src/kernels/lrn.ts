@@ -1,4 +1,4 @@
-import { getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import { getBackend, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
 
 /** Caffe's LRN regions: across neighbouring channels, or a square neighbourhood within each channel. */
 export type NormRegion = 'ACROSS_CHANNELS' | 'WITHIN_CHANNEL';
@@ -130,7 +130,12 @@ export const lrnForwardPart: PartKernel = ([x, scale, y], scalars, part, parts) 
   const power = negativePower(s.beta);
   if (s.region === 'ACROSS_CHANNELS') {
     const alphaOverN = s.alpha / s.localSize;
-    forEachColumnRun(s, part, parts, (base, count, planeSize) => {
+    forEachColumnRun(s, part, parts, (start, total, planeSize) => {
+      // The backend's own loop may take the run (the wasm one takes whole groups of four pixels); the rest is done here.
+      const run = { count: total, planeSize, channels: s.channels, localSize: s.localSize, alpha: s.alpha, beta: s.beta, k: s.k };
+      const done = getBackend().layers.lrnAcross(x!.subarray(start), scale!.subarray(start), y!.subarray(start), run);
+      const [base, count] = [start + done, total - done];
+      if (count === 0) return;
       const sum = new Float64Array(count);
       across(s.channels, s.localSize, base, count, planeSize, sum, (offset) => x![offset] * x![offset], (offset) => {
         for (let p = 0; p < count; p++) {

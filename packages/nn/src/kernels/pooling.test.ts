@@ -1,5 +1,5 @@
-import { Tensor, allocate, getThreads, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
-import { afterAll, describe, expect, it } from 'vitest';
+import { Tensor, allocate, getBackend, getThreads, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   pooledSize,
   poolingBackwardFast,
@@ -42,7 +42,9 @@ function compare(method: PoolMethod, g: PoolGeometry, dtype: DType, shared = fal
   const dy = random(outputs, 2, dtype, shared);
   const run = (forward: typeof poolingForwardFast, backward: typeof poolingBackwardFast) => {
     const y = allocate(outputs, { dtype, shared });
-    const mask = new Int32Array(shared ? new SharedArrayBuffer(outputs * 4) : new ArrayBuffer(outputs * 4));
+    // Shared, the mask is float32 storage seen as int32, as the layer allocates it (on the wasm heap with that backend).
+    const maskStore = shared ? allocate(outputs, { shared: true }) : new Float32Array(outputs);
+    const mask = new Int32Array(maskStore.buffer, maskStore.byteOffset, outputs);
     // Stale values in dx must not survive: backward overwrites.
     const dx = allocate(inputs, { dtype, shared }).fill(7);
     forward(method, x, y, mask, g);
@@ -86,6 +88,22 @@ describe('pooling kernels: fast matches reference', () => {
       });
     }
   }
+
+  it.each(grid)('MAX float32 with the wasm backend, on its heap (SIMD kernel) x=$x k=$k s=$s p=$p', (c) => {
+    const initial = getBackend().name;
+    setBackend('wasm');
+    const maxPool = vi.spyOn(getBackend().layers, 'maxPool');
+    try {
+      const diff = compare('MAX', geometry(c), 'float32', true);
+      expect(maxPool.mock.results.some((result) => result.value === true)).toBe(true);
+      expect(diff.y).toBe(0);
+      expect(diff.mask).toBe(true);
+      expect(diff.dx).toBe(0);
+    } finally {
+      maxPool.mockRestore();
+      setBackend(initial);
+    }
+  });
 
   it.each(['MAX', 'AVE'] as const)('%s split over 2 threads x=[16,32,32,32] k=3 s=2 p=1 matches the reference', (method) => {
     const threads = getThreads();

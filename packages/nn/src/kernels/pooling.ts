@@ -1,4 +1,4 @@
-import { ArgumentError, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import { ArgumentError, getBackend, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
 
 /** The pooling methods the kernels implement (Caffe's STOCHASTIC is not one of them). */
 export type PoolMethod = 'MAX' | 'AVE';
@@ -158,6 +158,9 @@ export const poolingForwardPart: PartKernel = ([x, y, maskBits], scalars, part, 
   const s = readScalars(scalars);
   const [first, last] = partRange(s.planes, part, parts);
   const { height: H, width: W, pooledH, pooledW } = s;
+  // MAX pooling may run in the backend's own loop (wasm, on the heap); else in the loops below.
+  const planes = { ...s, planes: last - first };
+  if (maskBits && getBackend().layers.maxPool(x!.subarray(first * H * W), y!.subarray(first * pooledH * pooledW), maskBits.subarray(first * pooledH * pooledW), planes)) return;
   const { rowFirst, rowEnd, colFirst, colEnd, inverseSize } = windowBounds(s);
   const mask = maskBits ? maskFromFloats(maskBits) : undefined;
   for (let plane = first; plane < last; plane++) {

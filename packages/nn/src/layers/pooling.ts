@@ -1,3 +1,4 @@
+import { allocate, type FloatArray } from '@cnn/tensor';
 import type { Blob } from '../blob.js';
 import { Layer } from '../layer.js';
 import { pooledSize, poolingBackwardFast, poolingForwardFast, type PoolGeometry, type RoundMode } from '../kernels/pooling.js';
@@ -58,6 +59,12 @@ export class PoolingLayer extends Layer {
   private geometry: PoolGeometry | undefined;
   /** For MAX: the position h * W + w of each output's maximum within its plane. */
   private mask: Int32Array = new Int32Array(0);
+  /**
+   * The memory under `mask`, allocated as float32 storage so that with the wasm backend it
+   * lives on the heap, where the wasm kernel writes it; kept here because the int32 view
+   * alone would not keep heap memory alive.
+   */
+  private maskStore: FloatArray = new Float32Array(0);
 
   constructor(name: string, params: PoolingParams = {}) {
     super(name);
@@ -140,7 +147,8 @@ export class PoolingLayer extends Layer {
     const count = num * channels * pooledH * pooledW;
     if (this.pool === 'MAX' && this.mask.length < count) {
       // On shared memory, so the thread pool can write it in place.
-      this.mask = new Int32Array(new SharedArrayBuffer(count * 4));
+      this.maskStore = allocate(count, { shared: true });
+      this.mask = new Int32Array(this.maskStore.buffer, this.maskStore.byteOffset, count);
     }
   }
 

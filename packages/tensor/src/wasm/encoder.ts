@@ -18,11 +18,11 @@
 export const ValType = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b } as const;
 export type ValType = (typeof ValType)[keyof typeof ValType];
 
-const SectionId = { type: 1, import: 2, function: 3, memory: 5, export: 7, code: 10 } as const;
+const SectionId = { type: 1, import: 2, function: 3, export: 7, code: 10 } as const;
 /** Kinds of an import or export. */
 const ExternalKind = { function: 0x00, memory: 0x02 } as const;
-/** Memory limits flags: a minimum only; a minimum and a maximum, shared between threads. */
-const Limits = { min: 0x00, sharedMinMax: 0x03 } as const;
+/** Memory limits flag: a minimum and a maximum, shared between threads. */
+const SHARED_LIMITS = 0x03;
 /** The block type of a block that takes and leaves nothing on the stack. */
 const EMPTY_BLOCK = 0x40;
 const SIMD_PREFIX = 0xfd;
@@ -169,6 +169,41 @@ export class FunctionBuilder {
     return this.emit(0x70);
   }
 
+  i32Shl(): this {
+    return this.emit(0x74);
+  }
+
+  i32And(): this {
+    return this.emit(0x71);
+  }
+
+  i32Eq(): this {
+    return this.emit(0x46);
+  }
+
+  // i32 comparisons (signed), each leaving 1 or 0.
+  i32LtS(): this {
+    return this.emit(0x48);
+  }
+
+  i32GeS(): this {
+    return this.emit(0x4e);
+  }
+
+  i32Store(offset = 0): this {
+    return this.emit(0x36, ...memarg(2, offset));
+  }
+
+  /** `select`: of the two values under the condition on top of the stack, the first if it is non-zero. */
+  select(): this {
+    return this.emit(0x1b);
+  }
+
+  /** `memory.fill` (bulk memory): [address, byte value, length] -> fills length bytes. */
+  memoryFill(): this {
+    return this.emit(0xfc, ...unsignedLeb(11), 0x00);
+  }
+
   // Scalar float32, for the edges the vector loops leave.
   f32Load(offset = 0): this {
     return this.emit(0x2a, ...memarg(2, offset));
@@ -184,6 +219,23 @@ export class FunctionBuilder {
 
   f32Mul(): this {
     return this.emit(0x94);
+  }
+
+  f32Const(value: number): this {
+    const bytes = new Uint8Array(new Float32Array([value]).buffer);
+    return this.emit(0x43, ...bytes);
+  }
+
+  f32Gt(): this {
+    return this.emit(0x5e);
+  }
+
+  f32Max(): this {
+    return this.emit(0x97);
+  }
+
+  f32Min(): this {
+    return this.emit(0x96);
   }
 
   // 128-bit SIMD. `offset` is a constant byte offset added to the address on the stack;
@@ -216,6 +268,36 @@ export class FunctionBuilder {
 
   f32x4Mul(): this {
     return this.simd(0xe6);
+  }
+
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+
+  f32x4Sqrt(): this {
+    return this.simd(0xe3);
+  }
+
+  f32x4Min(): this {
+    return this.simd(0xe8);
+  }
+
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+
+  /** Lane-wise a > b: all ones where true, zeros where false. */
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+
+  /** `v128.bitselect`: [a, b, mask] -> the bits of a where mask is 1, of b where it is 0. */
+  v128Bitselect(): this {
+    return this.simd(0x52);
   }
 
   /** The function's code entry: size, local declarations (runs of one type), instructions, `end`. */
@@ -259,19 +341,14 @@ function memarg(alignLog2: number, offset: number): number[] {
   return [...unsignedLeb(alignLog2), ...unsignedLeb(offset)];
 }
 
-/**
- * What a module holds: exported functions and, optionally, one memory: its own (exported)
- * or a shared one imported from the host.
- */
+/** What a module holds: exported functions and, optionally, a shared memory imported from the host. */
 export interface ModuleSpec {
   functions: { name: string; body: FunctionBuilder }[];
-  /** A memory defined by the module (not shared), `initialPages` x 64 KiB, exported under `name`. */
-  memory?: { name: string; initialPages: number };
   /** A shared memory imported as `module`.`name`, of `minPages` to `maxPages` 64 KiB pages. */
   importedMemory?: { module: string; name: string; minPages: number; maxPages: number };
 }
 
-/** Encodes a module: header, then the type, function, memory, export and code sections in that order. */
+/** Encodes a module: header, then the type, import, function, export and code sections in that order. */
 export function encodeModule(spec: ModuleSpec): Uint8Array {
   const signatures: string[] = [];
   const types: number[][] = [];
@@ -291,15 +368,33 @@ export function encodeModule(spec: ModuleSpec): Uint8Array {
   bytes.push(...section(SectionId.type, vector(types)));
   if (spec.importedMemory) {
     const { module, name: field, minPages, maxPages } = spec.importedMemory;
-    const limits = [Limits.sharedMinMax, ...unsignedLeb(minPages), ...unsignedLeb(maxPages)];
+    const limits = [SHARED_LIMITS, ...unsignedLeb(minPages), ...unsignedLeb(maxPages)];
     bytes.push(...section(SectionId.import, vector([[...name(module), ...name(field), ExternalKind.memory, ...limits]])));
   }
   bytes.push(...section(SectionId.function, vector(typeOf.map((index) => unsignedLeb(index)))));
-  if (spec.memory) {
-    bytes.push(...section(SectionId.memory, vector([[Limits.min, ...unsignedLeb(spec.memory.initialPages)]])));
-    exports.push([...name(spec.memory.name), ExternalKind.memory, 0]);
-  }
   bytes.push(...section(SectionId.export, vector(exports)));
   bytes.push(...section(SectionId.code, vector(spec.functions.map(({ body }) => body.encode()))));
   return new Uint8Array(bytes);
+}
+
+/**
+ * `while (counter != 0) { body(); counter-- }` as a wasm block around a loop: the block
+ * skips a zero count, the loop runs the body and branches back while the count is non-zero.
+ */
+export function countDown(f: FunctionBuilder, counter: number, body: () => void): void {
+  f.block((done: Label) => {
+    f.localGet(counter).i32Eqz().brIf(done);
+    f.loop((again: Label) => {
+      body();
+      f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(again);
+    });
+  });
+}
+
+/** `local += amount` (an i32 constant or, given as a local index, that local's value). */
+export function addTo(f: FunctionBuilder, local: number, amount: { constant: number } | { local: number }): void {
+  f.localGet(local);
+  if ('constant' in amount) f.i32Const(amount.constant);
+  else f.localGet(amount.local);
+  f.i32Add().localSet(local);
 }

@@ -1,4 +1,4 @@
-import { FunctionBuilder, ValType, encodeModule, type Label } from './encoder.js';
+import { FunctionBuilder, ValType, addTo, countDown, encodeModule } from './encoder.js';
 
 /*
  * The WebAssembly half of the GEMM, generated here from the tile shape MR x NR:
@@ -86,28 +86,6 @@ export function gemmKernelModule(shape: TileShape = TILE): Uint8Array {
 
 /** How the kernel modules import the wasm heap: `env.memory`, shared, up to wasm32's 4 GiB. */
 export const HEAP_IMPORT = { module: 'env', name: 'memory', minPages: 1, maxPages: 65536 };
-
-/**
- * `while (counter != 0) { body(); counter-- }` as a wasm block around a loop: the block
- * skips a zero count, the loop runs the body and branches back while the count is non-zero.
- */
-function countDown(f: FunctionBuilder, counter: number, body: () => void): void {
-  f.block((done: Label) => {
-    f.localGet(counter).i32Eqz().brIf(done);
-    f.loop((again: Label) => {
-      body();
-      f.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(again);
-    });
-  });
-}
-
-/** `local += amount` (an i32 constant or, given as a local index, that local's value). */
-function addTo(f: FunctionBuilder, local: number, amount: { constant: number } | { local: number }): void {
-  f.localGet(local);
-  if ('constant' in amount) f.i32Const(amount.constant);
-  else f.localGet(amount.local);
-  f.i32Add().localSet(local);
-}
 
 function gemmBlock({ mr, nr, unroll }: TileShape): FunctionBuilder {
   if (nr % LANES !== 0) throw new RangeError(`gemmKernelModule: NR = ${nr} is not a multiple of ${LANES}`);

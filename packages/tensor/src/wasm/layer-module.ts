@@ -1,0 +1,346 @@
+import { FunctionBuilder, ValType, addTo, countDown, encodeModule, type Label } from './encoder.js';
+import { HEAP_IMPORT } from './kernel-module.js';
+
+/*
+ * The WebAssembly half of the wasm backend's layer kernels (the TypeScript half is
+ * layers.ts): the loops that come after the GEMMs in a CaffeNet profile. All of them work
+ * on float32 arrays on the wasm heap; pointers and strides are in bytes.
+ *
+ *   im2colRows     one row (c, ky, kx) of an unfolded image: outH x outW values
+ *   reluForward    y = max(x, 0) + slope * min(x, 0), four lanes at a time
+ *   reluBackward   dx = dy where y > 0, else slope * dy (a lane mask and bitselect)
+ *   maxPool        the maximum of each pooling window and its position, without branches
+ *   lrnAcross      Caffe's cross-channel LRN with beta = 0.75, four pixels at a time
+ */
+
+const { i32, f32, v128 } = ValType;
+const FLOAT = 4;
+const LANES = 4;
+
+/** Emits the module; it imports the wasm heap as `env.memory` (see heap.ts). */
+export function layerKernelModule(): Uint8Array {
+  return encodeModule({
+    functions: [
+      { name: 'im2colRows', body: im2colRows() },
+      { name: 'reluForward', body: reluForward() },
+      { name: 'reluBackward', body: reluBackward() },
+      { name: 'maxPool', body: maxPool() },
+      { name: 'lrnAcross', body: lrnAcross() },
+    ],
+    importedMemory: HEAP_IMPORT,
+  });
+}
+
+/** `memory.fill(at, 0, bytes)`, with `at` and `bytes` pushed by the two callbacks. */
+function zero(f: FunctionBuilder, at: () => void, bytes: () => void): void {
+  at();
+  f.i32Const(0);
+  bytes();
+  f.memoryFill();
+}
+
+/**
+ * im2colRows(src, rowStep, colStep, dst, outH, outW, oyStart, oyEnd, oxStart, oxEnd): for
+ * oy < outH, ox < outW, dst[oy * outW + ox] = the float at src + oy * rowStep + ox * colStep
+ * when oyStart <= oy < oyEnd and oxStart <= ox < oxEnd, else 0. The caller has worked out
+ * those ranges (the outputs whose input pixel is inside the image), so no bounds test is
+ * made per value; `src` itself may point outside the image (only the ranges are read).
+ * A stride of one float copies four values per instruction.
+ */
+function im2colRows(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [src, rowStep, colStep, dst, outH, outW, oyStart, oyEnd, oxStart, oxEnd] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const oy = f.local(i32);
+  const rows = f.local(i32);
+  const from = f.local(i32);
+  const to = f.local(i32);
+  const count = f.local(i32);
+  const rowSource = f.local(i32);
+
+  f.localGet(src).localSet(rowSource);
+  f.localGet(outH).localSet(rows);
+  countDown(f, rows, () => {
+    const inside = () => f.localGet(oy).localGet(oyStart).i32GeS().localGet(oy).localGet(oyEnd).i32LtS().i32And();
+    inside();
+    f.if(
+      () => {
+        zero(f, () => f.localGet(dst), () => f.localGet(oxStart).i32Const(FLOAT).i32Mul());
+        f.localGet(rowSource).localGet(oxStart).localGet(colStep).i32Mul().i32Add().localSet(from);
+        f.localGet(dst).localGet(oxStart).i32Const(FLOAT).i32Mul().i32Add().localSet(to);
+        f.localGet(colStep).i32Const(FLOAT).i32Eq();
+        f.if(
+          () => {
+            f.localGet(oxEnd).localGet(oxStart).i32Sub().i32Const(LANES).i32DivU().localSet(count);
+            countDown(f, count, () => {
+              f.localGet(to).localGet(from).v128Load(0, 0).v128Store(0, 0);
+              addTo(f, from, { constant: FLOAT * LANES });
+              addTo(f, to, { constant: FLOAT * LANES });
+            });
+            f.localGet(oxEnd).localGet(oxStart).i32Sub().i32Const(LANES).i32RemU().localSet(count);
+          },
+          () => f.localGet(oxEnd).localGet(oxStart).i32Sub().localSet(count),
+        );
+        countDown(f, count, () => {
+          f.localGet(to).localGet(from).f32Load().f32Store();
+          addTo(f, from, { local: colStep });
+          addTo(f, to, { constant: FLOAT });
+        });
+        zero(
+          f,
+          () => f.localGet(dst).localGet(oxEnd).i32Const(FLOAT).i32Mul().i32Add(),
+          () => f.localGet(outW).localGet(oxEnd).i32Sub().i32Const(FLOAT).i32Mul(),
+        );
+      },
+      () => zero(f, () => f.localGet(dst), () => f.localGet(outW).i32Const(FLOAT).i32Mul()),
+    );
+    addTo(f, oy, { constant: 1 });
+    addTo(f, rowSource, { local: rowStep });
+    f.localGet(dst).localGet(outW).i32Const(FLOAT).i32Mul().i32Add().localSet(dst);
+  });
+  return f;
+}
+
+/**
+ * Runs `vector()` on every whole group of four floats and `scalar()` on the rest, for `count`
+ * floats, with every pointer in `pointers` moved on by a group or a float after each call.
+ */
+function lanesThenRest(f: FunctionBuilder, count: number, pointers: number[], vector: () => void, scalar: () => void): void {
+  const n = f.local(i32);
+  f.localGet(count).i32Const(LANES).i32DivU().localSet(n);
+  countDown(f, n, () => {
+    vector();
+    for (const pointer of pointers) addTo(f, pointer, { constant: FLOAT * LANES });
+  });
+  f.localGet(count).i32Const(LANES).i32RemU().localSet(n);
+  countDown(f, n, () => {
+    scalar();
+    for (const pointer of pointers) addTo(f, pointer, { constant: FLOAT });
+  });
+}
+
+/** reluForward(x, y, count, slope): y = max(x, 0) + slope * min(x, 0) over count floats (y may be x). */
+function reluForward(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, f32]);
+  const [x, y, count, slope] = [0, 1, 2, 3];
+  const slopes = f.local(v128);
+  const value = f.local(v128);
+  const one = f.local(f32);
+  f.localGet(slope).f32x4Splat().localSet(slopes);
+  lanesThenRest(
+    f,
+    count,
+    [x, y],
+    () => {
+      f.localGet(x).v128Load(0, 0).localSet(value);
+      f.localGet(y);
+      f.localGet(value).v128Zero().f32x4Max();
+      f.localGet(value).v128Zero().f32x4Min().localGet(slopes).f32x4Mul();
+      f.f32x4Add().v128Store(0, 0);
+    },
+    () => {
+      f.localGet(x).f32Load().localSet(one);
+      f.localGet(y);
+      f.localGet(one).f32Const(0).f32Max();
+      f.localGet(one).f32Const(0).f32Min().localGet(slope).f32Mul();
+      f.f32Add().f32Store();
+    },
+  );
+  return f;
+}
+
+/** reluBackward(y, dy, dx, count, slope): dx = y > 0 ? dy : slope * dy over count floats. */
+function reluBackward(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, f32]);
+  const [y, dy, dx, count, slope] = [0, 1, 2, 3, 4];
+  const slopes = f.local(v128);
+  const grad = f.local(v128);
+  const one = f.local(f32);
+  f.localGet(slope).f32x4Splat().localSet(slopes);
+  lanesThenRest(
+    f,
+    count,
+    [y, dy, dx],
+    () => {
+      f.localGet(dy).v128Load(0, 0).localSet(grad);
+      f.localGet(dx);
+      f.localGet(grad);
+      f.localGet(grad).localGet(slopes).f32x4Mul();
+      f.localGet(y).v128Load(0, 0).v128Zero().f32x4Gt();
+      f.v128Bitselect().v128Store(0, 0);
+    },
+    () => {
+      f.localGet(dy).f32Load().localSet(one);
+      f.localGet(dx);
+      f.localGet(one);
+      f.localGet(one).localGet(slope).f32Mul();
+      f.localGet(y).f32Load().f32Const(0).f32Gt();
+      f.select().f32Store();
+    },
+  );
+  return f;
+}
+
+/**
+ * maxPool(x, y, mask, planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH,
+ * strideW, padH, padW): for every plane and output (ph, pw), the window rows
+ * max(ph * strideH - padH, 0) .. min(ph * strideH - padH + kernelH, height) - 1 (columns
+ * likewise); y = the largest value there, mask = its offset in the plane (int32), the first
+ * one on ties, as Caffe keeps it. The running maximum and its offset are picked with
+ * `select`, so random data costs no mispredicted branches.
+ */
+function maxPool(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [x, y, mask, planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+  ];
+  const plane = f.local(i32);
+  const ph = f.local(i32);
+  const pw = f.local(i32);
+  const h0 = f.local(i32);
+  const h1 = f.local(i32);
+  const w0 = f.local(i32);
+  const w1 = f.local(i32);
+  const h = f.local(i32);
+  const w = f.local(i32);
+  const at = f.local(i32);
+  const bestAt = f.local(i32);
+  const best = f.local(f32);
+  const value = f.local(f32);
+  const rows = f.local(i32);
+  const cols = f.local(i32);
+  const planeBytes = f.local(i32);
+
+  /** local = max(start, 0) and end = min(start + kernel, size), for start = p * stride - pad. */
+  const window = (p: number, stride: number, pad: number, kernel: number, size: number, first: number, end: number) => {
+    f.localGet(p).localGet(stride).i32Mul().localGet(pad).i32Sub().localSet(first);
+    f.localGet(first).localGet(kernel).i32Add().localSet(end);
+    // end = end < size ? end : size;  first = first < 0 ? 0 : first
+    f.localGet(end).localGet(size).localGet(end).localGet(size).i32LtS().select().localSet(end);
+    f.i32Const(0).localGet(first).localGet(first).i32Const(0).i32LtS().select().localSet(first);
+  };
+
+  f.localGet(height).localGet(width).i32Mul().i32Const(FLOAT).i32Mul().localSet(planeBytes);
+  f.localGet(planes).localSet(plane);
+  countDown(f, plane, () => {
+    f.i32Const(0).localSet(ph);
+    f.localGet(pooledH).localSet(rows);
+    countDown(f, rows, () => {
+      window(ph, strideH, padH, kernelH, height, h0, h1);
+      f.i32Const(0).localSet(pw);
+      f.localGet(pooledW).localSet(cols);
+      countDown(f, cols, () => {
+        window(pw, strideW, padW, kernelW, width, w0, w1);
+        f.localGet(h0).localGet(width).i32Mul().localGet(w0).i32Add().localSet(bestAt);
+        f.localGet(x).localGet(bestAt).i32Const(FLOAT).i32Mul().i32Add().f32Load().localSet(best);
+        f.localGet(h0).localSet(h);
+        f.block((rowsDone: Label) => {
+          f.loop((nextRow: Label) => {
+            f.localGet(h).localGet(h1).i32GeS().brIf(rowsDone);
+            f.localGet(h).localGet(width).i32Mul().localGet(w0).i32Add().localSet(at);
+            f.localGet(w0).localSet(w);
+            f.block((colsDone: Label) => {
+              f.loop((nextCol: Label) => {
+                f.localGet(w).localGet(w1).i32GeS().brIf(colsDone);
+                f.localGet(x).localGet(at).i32Const(FLOAT).i32Mul().i32Add().f32Load().localSet(value);
+                // best, bestAt = value > best ? (value, at) : (best, bestAt)
+                f.localGet(at).localGet(bestAt).localGet(value).localGet(best).f32Gt().select().localSet(bestAt);
+                f.localGet(value).localGet(best).localGet(value).localGet(best).f32Gt().select().localSet(best);
+                addTo(f, at, { constant: 1 });
+                addTo(f, w, { constant: 1 });
+                f.br(nextCol);
+              });
+            });
+            addTo(f, h, { constant: 1 });
+            f.br(nextRow);
+          });
+        });
+        f.localGet(y).localGet(best).f32Store();
+        f.localGet(mask).localGet(bestAt).i32Store();
+        addTo(f, y, { constant: FLOAT });
+        addTo(f, mask, { constant: FLOAT });
+        addTo(f, pw, { constant: 1 });
+      });
+      addTo(f, ph, { constant: 1 });
+    });
+    addTo(f, x, { local: planeBytes });
+  });
+  return f;
+}
+
+/**
+ * lrnAcross(x, scale, y, channels, planeBytes, groups, half, k, alphaOverN): for `groups`
+ * runs of four adjacent pixels from x (channel 0 of an image), down the channels with a
+ * running sum of squares over the window c - half .. c + half (inside 0 .. channels - 1):
+ * scale = k + alphaOverN * sum, y = x * scale^-0.75, computed as x / sqrt(scale * sqrt(scale)).
+ * The sum is float32, as in Caffe's CPU code.
+ */
+function lrnAcross(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32]);
+  const [x, scale, y, channels, planeBytes, groups, half, k, alphaOverN] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const c = f.local(i32);
+  const left = f.local(i32);
+  const offset = f.local(i32);
+  const headBytes = f.local(i32);
+  const sum = f.local(v128);
+  const value = f.local(v128);
+  const ks = f.local(v128);
+  const alphas = f.local(v128);
+  const s = f.local(v128);
+
+  const square = (address: () => void) => {
+    address();
+    f.v128Load(0, 0).localTee(value).localGet(value).f32x4Mul();
+  };
+  f.localGet(k).f32x4Splat().localSet(ks);
+  f.localGet(alphaOverN).f32x4Splat().localSet(alphas);
+  f.localGet(half).localGet(planeBytes).i32Mul().localSet(headBytes);
+  countDown(f, groups, () => {
+    f.v128Zero().localSet(sum);
+    // The window of channel 0: channels 0 .. half - 1 (the head adds channel half below).
+    f.i32Const(0).localSet(c);
+    f.localGet(x).localSet(offset);
+    f.block((done: Label) => {
+      f.loop((next: Label) => {
+        f.localGet(c).localGet(half).i32GeS().brIf(done);
+        f.localGet(c).localGet(channels).i32GeS().brIf(done);
+        f.localGet(sum);
+        square(() => f.localGet(offset));
+        f.f32x4Add().localSet(sum);
+        addTo(f, c, { constant: 1 });
+        addTo(f, offset, { local: planeBytes });
+        f.br(next);
+      });
+    });
+    f.i32Const(0).localSet(c);
+    f.i32Const(0).localSet(offset);
+    f.localGet(channels).localSet(left);
+    countDown(f, left, () => {
+      // sum += x[c + half]^2 while c + half < channels
+      f.localGet(c).localGet(half).i32Add().localGet(channels).i32LtS();
+      f.if(() => {
+        f.localGet(sum);
+        square(() => f.localGet(x).localGet(offset).i32Add().localGet(headBytes).i32Add());
+        f.f32x4Add().localSet(sum);
+      });
+      f.localGet(alphas).localGet(sum).f32x4Mul().localGet(ks).f32x4Add().localSet(s);
+      f.localGet(scale).localGet(offset).i32Add().localGet(s).v128Store(0, 0);
+      f.localGet(y).localGet(offset).i32Add();
+      f.localGet(x).localGet(offset).i32Add().v128Load(0, 0);
+      f.localGet(s).localGet(s).f32x4Sqrt().f32x4Mul().f32x4Sqrt();
+      f.f32x4Div().v128Store(0, 0);
+      // sum -= x[c - half]^2 once c - half >= 0
+      f.localGet(c).localGet(half).i32GeS();
+      f.if(() => {
+        f.localGet(sum);
+        square(() => f.localGet(x).localGet(offset).i32Add().localGet(headBytes).i32Sub());
+        f.f32x4Sub().localSet(sum);
+      });
+      addTo(f, c, { constant: 1 });
+      addTo(f, offset, { local: planeBytes });
+    });
+    addTo(f, x, { constant: FLOAT * LANES });
+    addTo(f, scale, { constant: FLOAT * LANES });
+    addTo(f, y, { constant: FLOAT * LANES });
+  });
+  return f;
+}

@@ -1,0 +1,141 @@
+import { convOutputSize, validRange, type ConvGeometry } from '../im2col.js';
+import type { FloatArray } from '../storage.js';
+import { heapIndex, heapMemory } from './heap.js';
+import { layerKernelModule } from './layer-module.js';
+import { webAssemblyApi } from './runtime.js';
+
+/*
+ * The TypeScript half of the wasm backend's layer kernels (layer-module.ts has the
+ * WebAssembly): each function takes the same arrays as the TypeScript loop it stands in
+ * for, runs the wasm kernel when every array is float32 on the wasm heap, and returns
+ * whether it did. On false the caller runs its own TypeScript loop, so arrays anywhere
+ * else (float64 in gradient checks, a caller's own buffers) still get the right answer.
+ */
+
+const FLOAT = 4;
+const LANES = 4;
+
+interface LayerInstance {
+  im2colRows: (...args: number[]) => void;
+  reluForward: (x: number, y: number, count: number, slope: number) => void;
+  reluBackward: (y: number, dy: number, dx: number, count: number, slope: number) => void;
+  maxPool: (...args: number[]) => void;
+  lrnAcross: (...args: number[]) => void;
+}
+
+let instance: LayerInstance | undefined;
+
+/** This thread's instance over the heap, compiled on first use. */
+function kernels(): LayerInstance {
+  if (!instance) {
+    const wasm = webAssemblyApi();
+    const memory = heapMemory();
+    if (!wasm || !memory) throw new Error('wasm layer kernels: this engine has no shared WebAssembly memory');
+    instance = new wasm.Instance(new wasm.Module(layerKernelModule()), { env: { memory } }).exports as unknown as LayerInstance;
+  }
+  return instance;
+}
+
+/** Byte addresses of the arrays on the heap, or undefined when any is elsewhere. */
+function addresses(...arrays: FloatArray[]): number[] | undefined {
+  const at = arrays.map((array) => heapIndex(array) * FLOAT);
+  return at.every((address) => address >= 0) ? at : undefined;
+}
+
+/** `im2col` (see im2col.ts) in wasm: one call per row (c, ky, kx) of the unfolded matrix. */
+export function wasmIm2col(x: FloatArray, xOffset: number, g: ConvGeometry, col: FloatArray, colOffset = 0): boolean {
+  const at = addresses(x, col);
+  if (!at) return false;
+  const [outH, outW] = convOutputSize(g);
+  const { height, width } = g;
+  const rowsOut = kernels().im2colRows;
+  let row = at[1]! + colOffset * FLOAT;
+  for (let c = 0; c < g.channels; c++) {
+    const plane = at[0]! + (xOffset + c * height * width) * FLOAT;
+    for (let ky = 0; ky < g.kernelH; ky++) {
+      const dy = ky * g.dilationH - g.padH;
+      const [oyStart, oyEnd] = validRange(dy, g.strideH, height, outH);
+      for (let kx = 0; kx < g.kernelW; kx++) {
+        const dx = kx * g.dilationW - g.padW;
+        const [oxStart, oxEnd] = validRange(dx, g.strideW, width, outW);
+        // The input of output (0, 0), possibly outside the image: only the valid ranges are read.
+        const origin = plane + (dy * width + dx) * FLOAT;
+        rowsOut(origin, g.strideH * width * FLOAT, g.strideW * FLOAT, row, outH, outW, oyStart, oyEnd, oxStart, oxEnd);
+        row += outH * outW * FLOAT;
+      }
+    }
+  }
+  return true;
+}
+
+/** ReLU forward over `count` elements: y = max(x, 0) + slope * min(x, 0) (y may be x). */
+export function wasmReluForward(x: FloatArray, y: FloatArray, count: number, slope: number): boolean {
+  const at = addresses(x, y);
+  if (!at) return false;
+  kernels().reluForward(at[0]!, at[1]!, count, slope);
+  return true;
+}
+
+/** ReLU backward over `count` elements: dx = y > 0 ? dy : slope * dy. */
+export function wasmReluBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, count: number, slope: number): boolean {
+  const at = addresses(y, dy, dx);
+  if (!at) return false;
+  kernels().reluBackward(at[0]!, at[1]!, at[2]!, count, slope);
+  return true;
+}
+
+/** The planes and windows of a pooling: `planes` planes of height x width, pooled to pooledH x pooledW. */
+export interface PoolPlanes {
+  planes: number;
+  height: number;
+  width: number;
+  pooledH: number;
+  pooledW: number;
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+/**
+ * MAX pooling forward of `p.planes` planes from x[0] into y[0], with the position of each
+ * maximum in its plane written to `maskBits` (an int32 array seen as float32, as the pool
+ * carries it). Windows are clipped to the plane, as in Caffe.
+ */
+export function wasmMaxPool(x: FloatArray, y: FloatArray, maskBits: FloatArray, p: PoolPlanes): boolean {
+  const at = addresses(x, y, maskBits);
+  if (!at) return false;
+  const { planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW } = p;
+  kernels().maxPool(at[0]!, at[1]!, at[2]!, planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW);
+  return true;
+}
+
+/** A run of pixels of one image for the cross-channel LRN, and its constants (Caffe's LRNParameter). */
+export interface LrnRun {
+  /** Pixels in the run (consecutive in each channel plane). */
+  count: number;
+  /** Floats from one channel's plane to the next. */
+  planeSize: number;
+  channels: number;
+  localSize: number;
+  alpha: number;
+  beta: number;
+  k: number;
+}
+
+/**
+ * The cross-channel LRN forward of the first floor(count / 4) * 4 pixels of a run starting
+ * at x[0] (channel 0): scale = k + alpha / n * (sum of squares over the channel window),
+ * y = x * scale^-beta. Only Caffe's beta = 0.75 runs here. Returns the number of pixels done
+ * (0 if the arrays are not all on the heap, or beta is another value); the caller does the rest.
+ */
+export function wasmLrnAcross(x: FloatArray, scale: FloatArray, y: FloatArray, run: LrnRun): number {
+  const groups = Math.floor(run.count / LANES);
+  const at = addresses(x, scale, y);
+  if (!at || run.beta !== 0.75 || groups === 0) return 0;
+  const half = (run.localSize - 1) / 2;
+  kernels().lrnAcross(at[0]!, at[1]!, at[2]!, run.channels, run.planeSize * FLOAT, groups, half, run.k, run.alpha / run.localSize);
+  return groups * LANES;
+}
