@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel, type LoadedModel } from '@cnn/caffe-import';
-import { setThreads, shutdownPool } from '@cnn/tensor';
+import { getBackend, setBackend, setThreads, shutdownPool, type BackendName } from '@cnn/tensor';
 import { deviation, fixture, readF32, type Deviation } from './helpers/shared.js';
 
 /**
@@ -10,7 +10,8 @@ import { deviation, fixture, readF32, type Deviation } from './helpers/shared.js
  * checked against a float64 re-implementation of Caffe): every layer's output of every case of
  * the five real models and of caffenet_tiny (V1 and V2 caffemodel x V1 and V2 prototxt), read
  * through the public API only (loadModel, then net.forward with afterLayer, which sees each
- * in-place layer's result before the next layer overwrites it).
+ * in-place layer's result before the next layer overwrites it). Everything runs on both
+ * backends: the TypeScript kernels, and the wasm ones (with the nets' blobs on the wasm heap).
  */
 
 interface FixtureOutput {
@@ -57,8 +58,12 @@ const tiny: Combination[] = ['caffenet_tiny_v1.caffemodel', 'caffenet_tiny_v2.ca
   })),
 );
 
-/** Every (model files, threads) run: the whole set on one thread, caffenet_tiny again on two. */
-const runs = [...[...real, ...tiny].map((combination) => ({ combination, threads: 1 })), ...tiny.map((combination) => ({ combination, threads: 2 }))];
+/** Every (model files, threads, backend) run: the whole set on one thread, caffenet_tiny again on two; each on both backends. */
+const backends: BackendName[] = ['js', 'wasm'];
+const runs = backends.flatMap((backend) => [
+  ...[...real, ...tiny].map((combination) => ({ combination, threads: 1, backend })),
+  ...tiny.map((combination) => ({ combination, threads: 2, backend })),
+]);
 
 const expectedTensors = runs.reduce((sum, run) => sum + run.combination.cases.reduce((n, c) => n + c.outputs.length, 0), 0);
 
@@ -67,8 +72,9 @@ let worst: (Deviation & { where: string }) | undefined;
 let worstAbs: { maxAbs: number; where: string } | undefined;
 const models = new Map<string, LoadedModel>();
 
+/** The model for a combination, loaded under the backend in use (which decides where its tensors live). */
 function model(combination: Combination): LoadedModel {
-  const key = `${combination.dir}|${combination.prototxt}|${combination.weights}`;
+  const key = `${combination.dir}|${combination.prototxt}|${combination.weights}|${getBackend().name}`;
   let loaded = models.get(key);
   if (!loaded) {
     loaded = loadModel({ prototxt: path.join(combination.dir, combination.prototxt), weights: path.join(combination.dir, combination.weights) });
@@ -77,16 +83,20 @@ function model(combination: Combination): LoadedModel {
   return loaded;
 }
 
+const initialBackend = getBackend().name;
+
 afterAll(async () => {
+  setBackend(initialBackend);
   setThreads(1);
   await shutdownPool();
 });
 
-describe.each(runs)('$combination.label, $threads thread(s)', ({ combination, threads }) => {
+describe.each(runs)('$combination.label, $threads thread(s), $backend backend', ({ combination, threads, backend }) => {
   it.each(combination.cases.map((c) => ({ ...c, count: c.outputs.length })))(
     'case $id: $count layer outputs within |a - e| <= 1e-5 max(1, max|e|) + 1e-4 |e|',
     (testCase) => {
       setThreads(threads);
+      setBackend(backend);
       const { net } = model(combination);
       const input = net.blob(testCase.input.name);
       // Some cases change the input size (a P-Net pyramid level, an R-Net batch of 3).
@@ -114,7 +124,7 @@ describe.each(runs)('$combination.label, $threads thread(s)', ({ combination, th
         expect(got.shape, `${output.layer} shape`).toEqual(output.shape);
         const d = deviation(got.values, readF32(path.join(combination.dir, output.file)));
         checked++;
-        const where = `${combination.label} / ${testCase.id} / ${output.layer} (${threads} thread(s))`;
+        const where = `${combination.label} / ${testCase.id} / ${output.layer} (${threads} thread(s), ${backend})`;
         if (!worst || d.worstRatio > worst.worstRatio) worst = { ...d, where };
         if (!worstAbs || d.maxAbs > worstAbs.maxAbs) worstAbs = { maxAbs: d.maxAbs, where };
         if (d.worstRatio > 1) {
