@@ -1,6 +1,7 @@
-import { ArgumentError, ShapeError, formatShape } from '@cnn/tensor';
+import { ArgumentError, ShapeError, allocateFloat32, formatShape } from '@cnn/tensor';
 import type { Param } from './blob.js';
 import type { Net } from './net.js';
+import { updateParameter } from './kernels/solver-update.js';
 
 /** Caffe's learning-rate policies. */
 export type LrPolicy = 'fixed' | 'step' | 'multistep' | 'exp' | 'inv' | 'poly' | 'sigmoid';
@@ -78,8 +79,9 @@ export class Solver {
     }
     if (params.lrPolicy === 'poly' && !(params.maxIter! > 0)) throw new ArgumentError(`solver: lr_policy 'poly' needs max_iter > 0`);
     this.learnable = net.learnableParams;
-    this.history = this.learnable.map((param) => new Float32Array(param.count));
-    this.secondMoments = params.type === 'Adam' ? this.learnable.map((param) => new Float32Array(param.count)) : [];
+    // On shared memory, so the update can be shared out over the thread pool.
+    this.history = this.learnable.map((param) => allocateFloat32(param.count, true));
+    this.secondMoments = params.type === 'Adam' ? this.learnable.map((param) => allocateFloat32(param.count, true)) : [];
   }
 
   /** The learning rate at the current iteration (Caffe's GetLearningRate). */
@@ -131,49 +133,22 @@ export class Solver {
   applyUpdate(learningRate = this.learningRate()): void {
     const { momentum = 0, weightDecay = 0, iterSize = 1 } = this.params;
     this.clipGradients();
+    const rule = this.params.type ?? 'SGD';
+    if (rule !== 'SGD' && rule !== 'Nesterov' && rule !== 'Adam') throw new ArgumentError(`solver: unknown type '${rule}'`);
+    const momentum2 = this.params.momentum2 ?? 0.999;
+    const t = this.iter + 1;
     this.learnable.forEach((param, p) => {
-      const w = param.data.data;
-      const g = param.diff.data;
-      const v = this.history[p]!;
-      const rate = learningRate * param.lrMult;
-      const decay = weightDecay * param.decayMult;
-      const l1 = this.params.regularizationType === 'L1';
-      const count = param.count;
-      for (let i = 0; i < count; i++) {
-        let grad = g[i]! / iterSize;
-        grad += l1 ? decay * Math.sign(w[i]!) : decay * w[i]!;
-        g[i] = grad;
-      }
-      switch (this.params.type ?? 'SGD') {
-        case 'SGD':
-          for (let i = 0; i < count; i++) {
-            v[i] = momentum * v[i]! + rate * g[i]!;
-            w[i] -= v[i]!;
-          }
-          break;
-        case 'Nesterov':
-          for (let i = 0; i < count; i++) {
-            const previous = v[i]!;
-            v[i] = momentum * previous + rate * g[i]!;
-            w[i] -= (1 + momentum) * v[i]! - momentum * previous;
-          }
-          break;
-        case 'Adam': {
-          const beta2 = this.params.momentum2 ?? 0.999;
-          const epsilon = this.params.delta ?? 1e-8;
-          const t = this.iter + 1;
-          const correction = Math.sqrt(1 - beta2 ** t) / (1 - momentum ** t);
-          const s = this.secondMoments[p]!;
-          for (let i = 0; i < count; i++) {
-            v[i] = momentum * v[i]! + (1 - momentum) * g[i]!;
-            s[i] = beta2 * s[i]! + (1 - beta2) * g[i]! * g[i]!;
-            w[i] -= (rate * correction * v[i]!) / (Math.sqrt(s[i]!) + epsilon);
-          }
-          break;
-        }
-        default:
-          throw new ArgumentError(`solver: unknown type '${this.params.type}'`);
-      }
+      updateParameter(param.data.data, param.diff.data, this.history[p]!, this.secondMoments[p], param.count, {
+        rule,
+        rate: learningRate * param.lrMult,
+        decay: weightDecay * param.decayMult,
+        l1: this.params.regularizationType === 'L1',
+        iterSize,
+        momentum,
+        momentum2,
+        epsilon: this.params.delta ?? 1e-8,
+        correction: rule === 'Adam' ? Math.sqrt(1 - momentum2 ** t) / (1 - momentum ** t) : 1,
+      });
     });
   }
 
