@@ -2,6 +2,7 @@ import { caffenetSuite, layersSuite } from './suites/caffenet.js';
 import { gemmSuite } from './suites/gemm.js';
 import { headSuite } from './suites/head.js';
 import { loadSuite } from './suites/load.js';
+import { peersSuite } from './suites/peers.js';
 import { resultsPath } from './results.js';
 
 /** The benchmark suites by name, as `--suite` takes them. */
@@ -11,6 +12,7 @@ export const suites: Record<string, () => Promise<void>> = {
   layers: layersSuite,
   head: headSuite,
   load: loadSuite,
+  peers: peersSuite,
 };
 
 /** Runs the named suites in order; each writes its section of bench/RESULTS.md. */
