@@ -6,7 +6,7 @@ import { gemmScratchFloats, wasmGemm } from './wasm/gemm.js';
 import { allocateOnHeap, reserveScratch } from './wasm/heap.js';
 import type { ConvGeometry } from './im2col.js';
 import type { FloatArray } from './storage.js';
-import { wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, type LrnRun, type PoolPlanes } from './wasm/layers.js';
+import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, type LrnRun, type PoolPlanes } from './wasm/layers.js';
 import { simdProbeModule } from './wasm/kernel-module.js';
 import { webAssemblyApi } from './wasm/runtime.js';
 
@@ -39,6 +39,8 @@ export interface Backend {
 export interface LayerKernels {
   /** `im2col` (im2col.ts). */
   im2col(x: FloatArray, xOffset: number, g: ConvGeometry, col: FloatArray, colOffset?: number): boolean;
+  /** `col2im` (im2col.ts): the image region is overwritten. */
+  col2im(col: FloatArray, colOffset: number, g: ConvGeometry, x: FloatArray, xOffset?: number): boolean;
   /** y = max(x, 0) + slope * min(x, 0) over `count` elements. */
   reluForward(x: FloatArray, y: FloatArray, count: number, slope: number): boolean;
   /** dx = y > 0 ? dy : slope * dy over `count` elements. */
@@ -51,6 +53,7 @@ export interface LayerKernels {
 
 const typeScriptOnly: LayerKernels = {
   im2col: () => false,
+  col2im: () => false,
   reluForward: () => false,
   reluBackward: () => false,
   maxPool: () => false,
@@ -72,6 +75,7 @@ const wasmBackend: Backend = {
   allocateShared: allocateOnHeap,
   layers: {
     im2col: wasmIm2col,
+    col2im: wasmCol2im,
     reluForward: wasmReluForward,
     reluBackward: wasmReluBackward,
     maxPool: wasmMaxPool,

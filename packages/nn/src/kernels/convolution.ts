@@ -292,7 +292,7 @@ export function convolutionBackwardFast(
           c: colImage + g * m.rowsPerGroup * m.positions,
         });
       }
-      if (col) col2im(col, 0, s, dx, xImage);
+      if (col && !getBackend().layers.col2im(col, 0, s, dx, xImage)) col2im(col, 0, s, dx, xImage);
     }
   }
 }

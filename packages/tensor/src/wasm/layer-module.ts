@@ -7,6 +7,7 @@ import { HEAP_IMPORT } from './kernel-module.js';
  * on float32 arrays on the wasm heap; pointers and strides are in bytes.
  *
  *   im2colRows     one row (c, ky, kx) of an unfolded image: outH x outW values
+ *   col2imRows     its adjoint: one row of columns added back onto the image
  *   reluForward    y = max(x, 0) + slope * min(x, 0), four lanes at a time
  *   reluBackward   dx = dy where y > 0, else slope * dy (a lane mask and bitselect)
  *   maxPool        the maximum of each pooling window and its position, without branches
@@ -22,6 +23,7 @@ export function layerKernelModule(): Uint8Array {
   return encodeModule({
     functions: [
       { name: 'im2colRows', body: im2colRows() },
+      { name: 'col2imRows', body: col2imRows() },
       { name: 'reluForward', body: reluForward() },
       { name: 'reluBackward', body: reluBackward() },
       { name: 'maxPool', body: maxPool() },
@@ -96,6 +98,59 @@ function im2colRows(): FunctionBuilder {
     addTo(f, oy, { constant: 1 });
     addTo(f, rowSource, { local: rowStep });
     f.localGet(dst).localGet(outW).i32Const(FLOAT).i32Mul().i32Add().localSet(dst);
+  });
+  return f;
+}
+
+/**
+ * col2imRows(col, dst, rowStep, colStep, outW, oyStart, oyEnd, oxStart, oxEnd): the adjoint of
+ * im2colRows over the valid ranges only: for oyStart <= oy < oyEnd and oxStart <= ox < oxEnd,
+ * the float at dst + oy * rowStep + ox * colStep += col[oy * outW + ox]. Four lanes at a
+ * time when the stride is one float (the targets are then distinct and adjacent).
+ */
+function col2imRows(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [col, dst, rowStep, colStep, outW, oyStart, oyEnd, oxStart, oxEnd] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const rows = f.local(i32);
+  const rowSource = f.local(i32);
+  const rowTarget = f.local(i32);
+  const from = f.local(i32);
+  const to = f.local(i32);
+  const count = f.local(i32);
+
+  /** target[0] (+)= source[0], a vector or a float at a time. */
+  const add = (vector: boolean) => {
+    f.localGet(to);
+    if (vector) f.localGet(to).v128Load(0, 0).localGet(from).v128Load(0, 0).f32x4Add().v128Store(0, 0);
+    else f.localGet(to).f32Load().localGet(from).f32Load().f32Add().f32Store();
+  };
+  // The first valid row of columns and of the image.
+  f.localGet(col).localGet(oyStart).localGet(outW).i32Mul().localGet(oxStart).i32Add().i32Const(FLOAT).i32Mul().i32Add().localSet(rowSource);
+  f.localGet(dst).localGet(oyStart).localGet(rowStep).i32Mul().i32Add().localGet(oxStart).localGet(colStep).i32Mul().i32Add().localSet(rowTarget);
+  f.localGet(oyEnd).localGet(oyStart).i32Sub().localSet(rows);
+  countDown(f, rows, () => {
+    f.localGet(rowSource).localSet(from);
+    f.localGet(rowTarget).localSet(to);
+    f.localGet(colStep).i32Const(FLOAT).i32Eq();
+    f.if(
+      () => {
+        f.localGet(oxEnd).localGet(oxStart).i32Sub().i32Const(LANES).i32DivU().localSet(count);
+        countDown(f, count, () => {
+          add(true);
+          addTo(f, from, { constant: FLOAT * LANES });
+          addTo(f, to, { constant: FLOAT * LANES });
+        });
+        f.localGet(oxEnd).localGet(oxStart).i32Sub().i32Const(LANES).i32RemU().localSet(count);
+      },
+      () => f.localGet(oxEnd).localGet(oxStart).i32Sub().localSet(count),
+    );
+    countDown(f, count, () => {
+      add(false);
+      addTo(f, from, { constant: FLOAT });
+      addTo(f, to, { local: colStep });
+    });
+    f.localGet(rowSource).localGet(outW).i32Const(FLOAT).i32Mul().i32Add().localSet(rowSource);
+    addTo(f, rowTarget, { local: rowStep });
   });
   return f;
 }

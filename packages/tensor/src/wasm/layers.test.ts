@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, convOutputSize, im2col, type ConvGeometry } from '../index.js';
+import { Rng, col2im, convOutputSize, im2col, type ConvGeometry } from '../index.js';
 import { allocateOnHeap } from './heap.js';
-import { wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, type PoolPlanes } from './layers.js';
+import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, type PoolPlanes } from './layers.js';
 
 /** `n` floats in [-1, 1) on the wasm heap, seeded. */
 function onHeap(n: number, seed: number): Float32Array {
@@ -42,6 +42,19 @@ describe('wasm im2col', () => {
     const col = allocateOnHeap(5 + rows * outH * outW)!.fill(NaN);
     expect(wasmIm2col(x, imageSize, g, col, 5)).toBe(true);
     expect(col).toEqual(expected);
+  });
+
+  it.each(geometries.map((g) => [JSON.stringify(g), g] as const))('col2im: the TypeScript col2im, up to float32 summation order: %s', (_, g) => {
+    const [outH, outW] = convOutputSize(g);
+    const colSize = g.channels * g.kernelH * g.kernelW * outH * outW;
+    const imageSize = g.channels * g.height * g.width;
+    const col = onHeap(3 + colSize, 6);
+    const expected = new Float32Array(2 * imageSize).fill(NaN);
+    col2im(col, 3, g, expected, imageSize);
+    const x = allocateOnHeap(2 * imageSize)!.fill(NaN);
+    expect(wasmCol2im(col, 3, g, x, imageSize)).toBe(true);
+    for (let i = 0; i < imageSize; i++) expect(x[i]).toBeNaN(); // the other image is left alone
+    for (let i = imageSize; i < 2 * imageSize; i++) expect(Math.abs(x[i]! - expected[i]!)).toBeLessThanOrEqual(1e-6);
   });
 
   it('declines arrays off the heap', () => {

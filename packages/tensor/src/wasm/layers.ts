@@ -17,6 +17,7 @@ const LANES = 4;
 
 interface LayerInstance {
   im2colRows: (...args: number[]) => void;
+  col2imRows: (...args: number[]) => void;
   reluForward: (x: number, y: number, count: number, slope: number) => void;
   reluBackward: (y: number, dy: number, dx: number, count: number, slope: number) => void;
   maxPool: (...args: number[]) => void;
@@ -61,6 +62,35 @@ export function wasmIm2col(x: FloatArray, xOffset: number, g: ConvGeometry, col:
         // The input of output (0, 0), possibly outside the image: only the valid ranges are read.
         const origin = plane + (dy * width + dx) * FLOAT;
         rowsOut(origin, g.strideH * width * FLOAT, g.strideW * FLOAT, row, outH, outW, oyStart, oyEnd, oxStart, oxEnd);
+        row += outH * outW * FLOAT;
+      }
+    }
+  }
+  return true;
+}
+
+/**
+ * `col2im` (see im2col.ts) in wasm: the image region is zeroed, then every row (c, ky, kx)
+ * of the columns is added back onto the pixels it came from.
+ */
+export function wasmCol2im(col: FloatArray, colOffset: number, g: ConvGeometry, x: FloatArray, xOffset = 0): boolean {
+  const at = addresses(col, x);
+  if (!at) return false;
+  const [outH, outW] = convOutputSize(g);
+  const { height, width } = g;
+  x.fill(0, xOffset, xOffset + g.channels * height * width);
+  const rowsBack = kernels().col2imRows;
+  let row = at[0]! + colOffset * FLOAT;
+  for (let c = 0; c < g.channels; c++) {
+    const plane = at[1]! + (xOffset + c * height * width) * FLOAT;
+    for (let ky = 0; ky < g.kernelH; ky++) {
+      const dy = ky * g.dilationH - g.padH;
+      const [oyStart, oyEnd] = validRange(dy, g.strideH, height, outH);
+      for (let kx = 0; kx < g.kernelW; kx++) {
+        const dx = kx * g.dilationW - g.padW;
+        const [oxStart, oxEnd] = validRange(dx, g.strideW, width, outW);
+        const origin = plane + (dy * width + dx) * FLOAT;
+        rowsBack(row, origin, g.strideH * width * FLOAT, g.strideW * FLOAT, outW, oyStart, oyEnd, oxStart, oxEnd);
         row += outH * outW * FLOAT;
       }
     }
