@@ -224,7 +224,8 @@ interface GemmPlan {
  */
 function planGemm(M: number, N: number, K: number, stageA: boolean, stageB: boolean, stageC: boolean): GemmPlan {
   const mPad = roundUp(M, MR);
-  const ncMax = Math.min(roundUp(N, NR), NC_MAX, fitColumns(W_FLOATS, mPad), fitColumns(STAGED_B_FLOATS, K));
+  // A staged column block of B (all of K) must fit its budget; B on the heap needs no such room.
+  const ncMax = Math.min(roundUp(N, NR), NC_MAX, fitColumns(W_FLOATS, mPad), stageB ? fitColumns(STAGED_B_FLOATS, K) : NC_MAX);
   const wholeA = M * K <= STAGED_A_FLOATS;
   const stagedAFloats = !stageA ? 0 : wholeA ? stagedSize(M, K) : stagedSize(MC, KC);
   const stagedBFloats = Math.max(stageB ? stagedSize(K, ncMax) : 0, stageC ? stagedSize(M, ncMax) : 0);
