@@ -295,6 +295,14 @@ export class FunctionBuilder {
     return this.simd(0x44);
   }
 
+  /**
+   * `i8x16.shuffle` by 32-bit lanes: lane i of the result is lane `lanes[i]` of a (0-3) or
+   * of b (4-7), for the two vectors [a, b] on the stack.
+   */
+  shuffle32(lanes: [number, number, number, number]): this {
+    return this.simd(0x0d, ...lanes.flatMap((lane) => [0, 1, 2, 3].map((byte) => lane * 4 + byte)));
+  }
+
   /** `v128.bitselect`: [a, b, mask] -> the bits of a where mask is 1, of b where it is 0. */
   v128Bitselect(): this {
     return this.simd(0x52);

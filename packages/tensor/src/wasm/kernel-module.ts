@@ -65,8 +65,8 @@ const LANES = 4;
  * dst[(t*steps + p)*w + r] = src[p][t*w + r]. A vector copy per four floats.
  *
  * packLanes{w}(src, lds, steps, panels, dst): the same panels when source row t*w + r holds
- * lane r of panel t for every step: dst[(t*steps + p)*w + r] = src[t*w + r][p]. A transpose,
- * float by float.
+ * lane r of panel t for every step: dst[(t*steps + p)*w + r] = src[t*w + r][p]. A transpose:
+ * 4 x 4 blocks in registers (w a multiple of 4), float by float for the last steps (and other w).
  *
  * finish(wPtr, ldw, cPtr, ldc, rows, cols, alpha, beta, betaZero): C = alpha * W + beta * C
  * over rows x cols (float32 arithmetic), or C = alpha * W without reading C when `betaZero`.
@@ -219,12 +219,47 @@ function packLanes(w: number): FunctionBuilder {
   const panelSource = f.local(i32);
   /** One read pointer per lane: lane r walks along source row t*w + r. */
   const lane = Array.from({ length: w }, () => f.local(i32));
+  const rows = Array.from({ length: LANES }, () => f.local(v128));
+  const pairs = Array.from({ length: LANES }, () => f.local(v128));
+
+  /**
+   * Four steps of lanes g*4 .. g*4+3 at once: four vector loads (one per source row), a 4 x 4
+   * transpose in registers, four vector stores (one per step). Pairs first interleave rows
+   * 0,1 and 2,3; then their halves join into the columns.
+   */
+  const transposeBlock = (g: number): void => {
+    for (let k = 0; k < LANES; k++) f.localGet(lane[g * LANES + k]!).v128Load(0, 0).localSet(rows[k]!);
+    f.localGet(rows[0]!).localGet(rows[1]!).shuffle32([0, 4, 1, 5]).localSet(pairs[0]!);
+    f.localGet(rows[0]!).localGet(rows[1]!).shuffle32([2, 6, 3, 7]).localSet(pairs[1]!);
+    f.localGet(rows[2]!).localGet(rows[3]!).shuffle32([0, 4, 1, 5]).localSet(pairs[2]!);
+    f.localGet(rows[2]!).localGet(rows[3]!).shuffle32([2, 6, 3, 7]).localSet(pairs[3]!);
+    const columns: [number, number, [number, number, number, number]][] = [
+      [0, 2, [0, 1, 4, 5]],
+      [0, 2, [2, 3, 6, 7]],
+      [1, 3, [0, 1, 4, 5]],
+      [1, 3, [2, 3, 6, 7]],
+    ];
+    columns.forEach(([a, b, lanes], q) => {
+      f.localGet(dst).localGet(pairs[a]!).localGet(pairs[b]!).shuffle32(lanes).v128Store(FLOAT * (q * w + g * LANES), 0);
+    });
+    for (let k = 0; k < LANES; k++) addTo(f, lane[g * LANES + k]!, { constant: FLOAT * LANES });
+  };
+
   f.localGet(src).localSet(panelSource);
   f.localGet(panels).localSet(t);
   countDown(f, t, () => {
     f.localGet(panelSource).localSet(lane[0]!);
     for (let r = 1; r < w; r++) f.localGet(lane[r - 1]!).localGet(lds).i32Add().localSet(lane[r]!);
-    f.localGet(steps).localSet(p);
+    if (w % LANES === 0) {
+      f.localGet(steps).i32Const(LANES).i32DivU().localSet(p);
+      countDown(f, p, () => {
+        for (let g = 0; g < w / LANES; g++) transposeBlock(g);
+        addTo(f, dst, { constant: FLOAT * w * LANES });
+      });
+      f.localGet(steps).i32Const(LANES).i32RemU().localSet(p);
+    } else {
+      f.localGet(steps).localSet(p);
+    }
     countDown(f, p, () => {
       for (let r = 0; r < w; r++) {
         f.localGet(dst).localGet(lane[r]!).f32Load().f32Store(FLOAT * r);
