@@ -49,7 +49,7 @@ export async function measureSystem(system: System, threads: number, log: (line:
       if (batch === 1) {
         check = compareOutputs(ours, await runner.outputs(), classes);
         const { fc8Relative, top5Same, passed } = check;
-        log(`  ${system.label}, ${threads} thread(s): fc8 max difference ${fc8Relative.toExponential(2)} of its range, top-5 ${top5Same ? 'same' : 'DIFFERENT'}: ${passed ? 'same function' : 'FAILED'}`);
+        log(`  ${system.label}, ${threads} thread(s): fc8 max difference ${fc8Relative.toExponential(2)} of the largest |fc8|, top-5 ${top5Same ? 'same' : 'DIFFERENT'}: ${passed ? 'same function' : 'FAILED'}`);
         if (!passed) break; // a wrong result is not timed
       }
       const result = await time(runner, `${system.label}, batch ${batch}, ${threads} thread(s)`, batch);
