@@ -6,7 +6,7 @@ import { gemmScratchFloats, wasmGemm } from './wasm/gemm.js';
 import { allocateOnHeap, reserveScratch } from './wasm/heap.js';
 import type { ConvGeometry } from './im2col.js';
 import type { FloatArray } from './storage.js';
-import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, type LrnRun, type PoolPlanes } from './wasm/layers.js';
+import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, wasmSgdUpdate, type LrnRun, type PoolPlanes, type SgdStep } from './wasm/layers.js';
 import { simdProbeModule } from './wasm/kernel-module.js';
 import { webAssemblyApi } from './wasm/runtime.js';
 
@@ -31,8 +31,8 @@ export interface Backend {
 }
 
 /**
- * Loops of the layers (in @cnn/nn) that a backend may run faster than their TypeScript
- * kernels. Each returns whether it did the work (the LRN: how many pixels): false when it
+ * Loops of the layers and the solver (in @cnn/nn) that a backend may run faster than their
+ * TypeScript kernels. Each returns whether it did the work (the LRN: how many pixels): false when it
  * cannot take the arrays given (the wasm backend needs float32 arrays on its heap), and the
  * caller then runs its own TypeScript loop. The js backend takes nothing.
  */
@@ -49,6 +49,8 @@ export interface LayerKernels {
   maxPool(x: FloatArray, y: FloatArray, maskBits: FloatArray, planes: PoolPlanes): boolean;
   /** Cross-channel LRN forward of a run of pixels; returns how many it did, from the start. */
   lrnAcross(x: FloatArray, scale: FloatArray, y: FloatArray, run: LrnRun): number;
+  /** The solver's SGD step with momentum and L2 weight decay (g = g / iterSize + decay w; v = m v + rate g; w -= v). */
+  sgdUpdate(w: FloatArray, g: FloatArray, v: FloatArray, count: number, step: SgdStep): boolean;
 }
 
 const typeScriptOnly: LayerKernels = {
@@ -58,6 +60,7 @@ const typeScriptOnly: LayerKernels = {
   reluBackward: () => false,
   maxPool: () => false,
   lrnAcross: () => 0,
+  sgdUpdate: () => false,
 };
 
 /** The plain TypeScript kernels: blocked GEMM over the worker pool. The reference and the fallback. */
@@ -80,6 +83,7 @@ const wasmBackend: Backend = {
     reluBackward: wasmReluBackward,
     maxPool: wasmMaxPool,
     lrnAcross: wasmLrnAcross,
+    sgdUpdate: wasmSgdUpdate,
   },
 };
 

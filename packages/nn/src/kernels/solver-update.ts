@@ -1,4 +1,4 @@
-import { getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import { getBackend, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
 
 /** The update rules `updateParameter` applies (see `Solver`). */
 export type UpdateRule = 'SGD' | 'Nesterov' | 'Adam';
@@ -54,6 +54,9 @@ export const updatePart: PartKernel = ([w, g, v, s], scalars, part, parts) => {
     number, number, number, number, number, number, number, number, number, number,
   ];
   const [start, end] = partRange(count, part, parts);
+  // Plain SGD with L2 decay may run in the backend's own loop (wasm SIMD, on its heap).
+  const sgd = { rate, decay, momentum, iterSize };
+  if (rule === 0 && !l1 && getBackend().layers.sgdUpdate(w!.subarray(start, end), g!.subarray(start, end), v!.subarray(start, end), end - start, sgd)) return;
   /** The regularized gradient of element i, also stored back into g. */
   const gradient = (i: number): number => {
     const grad = g![i]! / iterSize + decay * (l1 ? Math.sign(w![i]!) : w![i]!);

@@ -221,6 +221,10 @@ export class FunctionBuilder {
     return this.emit(0x94);
   }
 
+  f32Sub(): this {
+    return this.emit(0x93);
+  }
+
   f32Const(value: number): this {
     const bytes = new Uint8Array(new Float32Array([value]).buffer);
     return this.emit(0x43, ...bytes);

@@ -12,6 +12,7 @@ import { HEAP_IMPORT } from './kernel-module.js';
  *   reluBackward   dx = dy where y > 0, else slope * dy (a lane mask and bitselect)
  *   maxPool        the maximum of each pooling window and its position, without branches
  *   lrnAcross      Caffe's cross-channel LRN with beta = 0.75, four pixels at a time
+ *   sgdUpdate      the SGD step with momentum and L2 weight decay, four weights at a time
  */
 
 const { i32, f32, v128 } = ValType;
@@ -28,6 +29,7 @@ export function layerKernelModule(): Uint8Array {
       { name: 'reluBackward', body: reluBackward() },
       { name: 'maxPool', body: maxPool() },
       { name: 'lrnAcross', body: lrnAcross() },
+      { name: 'sgdUpdate', body: sgdUpdate() },
     ],
     importedMemory: HEAP_IMPORT,
   });
@@ -152,6 +154,44 @@ function col2imRows(): FunctionBuilder {
     f.localGet(rowSource).localGet(outW).i32Const(FLOAT).i32Mul().i32Add().localSet(rowSource);
     addTo(f, rowTarget, { local: rowStep });
   });
+  return f;
+}
+
+/**
+ * sgdUpdate(w, g, v, count, inverseIterSize, decay, momentum, rate): for count floats,
+ * g = g * inverseIterSize + decay * w (stored back), v = momentum * v + rate * g, w -= v.
+ */
+function sgdUpdate(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, f32, f32, f32, f32]);
+  const [w, g, v, count, inverseIterSize, decay, momentum, rate] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [scales, decays, momenta, rates] = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  const [weight, grad, step] = [f.local(v128), f.local(v128), f.local(v128)];
+  const [weight1, grad1, step1] = [f.local(f32), f.local(f32), f.local(f32)];
+  f.localGet(inverseIterSize).f32x4Splat().localSet(scales);
+  f.localGet(decay).f32x4Splat().localSet(decays);
+  f.localGet(momentum).f32x4Splat().localSet(momenta);
+  f.localGet(rate).f32x4Splat().localSet(rates);
+  lanesThenRest(
+    f,
+    count,
+    [w, g, v],
+    () => {
+      f.localGet(w).v128Load(0, 0).localSet(weight);
+      f.localGet(g).v128Load(0, 0).localGet(scales).f32x4Mul().localGet(weight).localGet(decays).f32x4Mul().f32x4Add().localSet(grad);
+      f.localGet(g).localGet(grad).v128Store(0, 0);
+      f.localGet(v).v128Load(0, 0).localGet(momenta).f32x4Mul().localGet(grad).localGet(rates).f32x4Mul().f32x4Add().localSet(step);
+      f.localGet(v).localGet(step).v128Store(0, 0);
+      f.localGet(w).localGet(weight).localGet(step).f32x4Sub().v128Store(0, 0);
+    },
+    () => {
+      f.localGet(w).f32Load().localSet(weight1);
+      f.localGet(g).f32Load().localGet(inverseIterSize).f32Mul().localGet(weight1).localGet(decay).f32Mul().f32Add().localSet(grad1);
+      f.localGet(g).localGet(grad1).f32Store();
+      f.localGet(v).f32Load().localGet(momentum).f32Mul().localGet(grad1).localGet(rate).f32Mul().f32Add().localSet(step1);
+      f.localGet(v).localGet(step1).f32Store();
+      f.localGet(w).localGet(weight1).localGet(step1).f32Sub().f32Store();
+    },
+  );
   return f;
 }
 

@@ -22,6 +22,7 @@ interface LayerInstance {
   reluBackward: (y: number, dy: number, dx: number, count: number, slope: number) => void;
   maxPool: (...args: number[]) => void;
   lrnAcross: (...args: number[]) => void;
+  sgdUpdate: (...args: number[]) => void;
 }
 
 let instance: LayerInstance | undefined;
@@ -168,4 +169,24 @@ export function wasmLrnAcross(x: FloatArray, scale: FloatArray, y: FloatArray, r
   const half = (run.localSize - 1) / 2;
   kernels().lrnAcross(at[0]!, at[1]!, at[2]!, run.channels, run.planeSize * FLOAT, groups, half, run.k, run.alpha / run.localSize);
   return groups * LANES;
+}
+
+/** The constants of an SGD step (see `wasmSgdUpdate`). */
+export interface SgdStep {
+  rate: number;
+  decay: number;
+  momentum: number;
+  iterSize: number;
+}
+
+/**
+ * The SGD step with momentum and L2 weight decay over `count` weights, in float32 lanes:
+ * g = g / iterSize + decay * w (stored back), v = momentum * v + rate * g, w -= v. (The
+ * division is a multiplication by 1 / iterSize, exact when iterSize is a power of two.)
+ */
+export function wasmSgdUpdate(w: FloatArray, g: FloatArray, v: FloatArray, count: number, step: SgdStep): boolean {
+  const at = addresses(w, g, v);
+  if (!at) return false;
+  kernels().sgdUpdate(at[0]!, at[1]!, at[2]!, count, 1 / step.iterSize, step.decay, step.momentum, step.rate);
+  return true;
 }
