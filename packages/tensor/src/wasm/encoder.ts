@@ -262,6 +262,11 @@ export class FunctionBuilder {
     return this.simd(0x0c, ...new Array<number>(16).fill(0));
   }
 
+  /** `f32x4.extract_lane`: lane `lane` (0-3) of the vector on the stack, as an f32. */
+  f32x4ExtractLane(lane: number): this {
+    return this.simd(0x1f, lane);
+  }
+
   f32x4Splat(): this {
     return this.simd(0x13);
   }

@@ -94,6 +94,19 @@ interface KernelInstance {
     beta: number,
     betaZero: number,
   ) => void;
+  gemvDot: (aPtr: number, lda: number, xPtr: number, yPtr: number, rows: number, k: number, alpha: number, beta: number, betaZero: number) => void;
+  gemvAxpy: (
+    aPtr: number,
+    aStride: number,
+    bPtr: number,
+    ldb: number,
+    yPtr: number,
+    k: number,
+    n: number,
+    alpha: number,
+    beta: number,
+    betaZero: number,
+  ) => void;
 }
 
 let kernel: KernelInstance | undefined;
@@ -115,6 +128,8 @@ function kernelInstance(): KernelInstance {
       packSteps: byWidth('packSteps'),
       packLanes: byWidth('packLanes'),
       finish: exports.finish as KernelInstance['finish'],
+      gemvDot: exports.gemvDot as KernelInstance['gemvDot'],
+      gemvAxpy: exports.gemvAxpy as KernelInstance['gemvAxpy'],
     };
   }
   return kernel;
@@ -161,6 +176,15 @@ export function wasmGemmSerial(
   const heapA = heapIndex(A);
   const heapB = heapIndex(B);
   const heapC = heapIndex(C);
+  if (M === 1 && heapA >= 0 && heapB >= 0 && heapC >= 0 && !(transA && transB)) {
+    // One row of C (a batch of one through a fully connected layer): packing B would cost
+    // more than the product, which reads each element of B once.
+    const instance = kernelInstance();
+    const [a, b, c] = [(heapA + offA) * BYTES, (heapB + offB) * BYTES, (heapC + offC) * BYTES];
+    if (transB) instance.gemvDot(b, ldb * BYTES, a, c, N, K, alpha, beta, beta === 0 ? 1 : 0);
+    else instance.gemvAxpy(a, (transA ? lda : 1) * BYTES, b, ldb * BYTES, c, K, N, alpha, beta, beta === 0 ? 1 : 0);
+    return;
+  }
   const plan = planGemm(M, N, K, heapA < 0, heapB < 0, heapC < 0);
   if (threadScratch().floats < plan.floats && !reserveScratch(1, plan.floats)) {
     gemmBlocked(transA, transB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc);

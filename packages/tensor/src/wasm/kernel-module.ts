@@ -8,6 +8,7 @@ import { FunctionBuilder, ValType, addTo, countDown, encodeModule } from './enco
  *   packSteps{w}         packing of panels whose w values of one step are adjacent in the source
  *   packLanes{w}         packing of panels whose w values of one step are in w source rows
  *   finish               C = alpha * W + beta * C over a block
+ *   gemvDot, gemvAxpy    the product of one row by a matrix (M = 1), streamed without packing
  *
  * Memory (the process's shared wasm heap, imported as env.memory, see heap.ts; in bytes):
  *
@@ -79,6 +80,8 @@ export function gemmKernelModule(shape: TileShape = TILE): Uint8Array {
       ...widths.map((w) => ({ name: `packSteps${w}`, body: packSteps(w) })),
       ...widths.map((w) => ({ name: `packLanes${w}`, body: packLanes(w) })),
       { name: 'finish', body: finish() },
+      { name: 'gemvDot', body: gemvDot() },
+      { name: 'gemvAxpy', body: gemvAxpy() },
     ],
     importedMemory: HEAP_IMPORT,
   });
@@ -316,6 +319,104 @@ function finish(): FunctionBuilder {
     );
     addTo(f, wPtr, { local: ldw });
     addTo(f, cPtr, { local: ldc });
+  });
+  return f;
+}
+
+/**
+ * gemvDot(aPtr, lda, xPtr, yPtr, rows, k, alpha, beta, betaZero): y[r] = alpha * (row r of A,
+ * lda bytes apart) . x + beta * y[r] for r < rows, over k floats; y is not read when
+ * `betaZero`. Each row streams through once, eight floats a step in two accumulators.
+ */
+function gemvDot(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32]);
+  const [aPtr, lda, xPtr, yPtr, rows, k, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [a, x, n] = [f.local(i32), f.local(i32), f.local(i32)];
+  const [acc0, acc1] = [f.local(v128), f.local(v128)];
+  const total = f.local(f32);
+  countDown(f, rows, () => {
+    f.localGet(aPtr).localSet(a);
+    f.localGet(xPtr).localSet(x);
+    f.v128Zero().localSet(acc0);
+    f.v128Zero().localSet(acc1);
+    f.localGet(k).i32Const(2 * LANES).i32DivU().localSet(n);
+    countDown(f, n, () => {
+      f.localGet(acc0).localGet(a).v128Load(0, 0).localGet(x).v128Load(0, 0).f32x4Mul().f32x4Add().localSet(acc0);
+      f.localGet(acc1).localGet(a).v128Load(FLOAT * LANES, 0).localGet(x).v128Load(FLOAT * LANES, 0).f32x4Mul().f32x4Add().localSet(acc1);
+      addTo(f, a, { constant: 2 * FLOAT * LANES });
+      addTo(f, x, { constant: 2 * FLOAT * LANES });
+    });
+    f.localGet(acc0).localGet(acc1).f32x4Add().localSet(acc0);
+    f.localGet(acc0).f32x4ExtractLane(0).localGet(acc0).f32x4ExtractLane(1).f32Add();
+    f.localGet(acc0).f32x4ExtractLane(2).localGet(acc0).f32x4ExtractLane(3).f32Add().f32Add().localSet(total);
+    f.localGet(k).i32Const(2 * LANES).i32RemU().localSet(n);
+    countDown(f, n, () => {
+      f.localGet(total).localGet(a).f32Load().localGet(x).f32Load().f32Mul().f32Add().localSet(total);
+      addTo(f, a, { constant: FLOAT });
+      addTo(f, x, { constant: FLOAT });
+    });
+    f.localGet(total).localGet(alpha).f32Mul().localSet(total);
+    f.localGet(betaZero).i32Eqz();
+    f.if(() => f.localGet(total).localGet(yPtr).f32Load().localGet(beta).f32Mul().f32Add().localSet(total));
+    f.localGet(yPtr).localGet(total).f32Store();
+    addTo(f, aPtr, { local: lda });
+    addTo(f, yPtr, { constant: FLOAT });
+  });
+  return f;
+}
+
+/**
+ * gemvAxpy(aPtr, aStride, bPtr, ldb, yPtr, k, n, alpha, beta, betaZero): y = alpha * sum over
+ * p < k of a[p] * (row p of B, ldb bytes apart) + beta * y, over n floats; a[p] is aStride
+ * bytes after a[p - 1]. y (n floats) stays in cache while the rows of B stream past it.
+ */
+function gemvAxpy(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, i32]);
+  const [aPtr, aStride, bPtr, ldb, yPtr, k, n, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [b, y, count] = [f.local(i32), f.local(i32), f.local(i32)];
+  const scale = f.local(f32);
+  const scales = f.local(v128);
+  /** y[0 .. n) = op(y) a vector or a float at a time, moving y on. */
+  const overY = (vector: () => void, scalar: () => void): void => {
+    f.localGet(yPtr).localSet(y);
+    f.localGet(n).i32Const(LANES).i32DivU().localSet(count);
+    countDown(f, count, () => {
+      vector();
+      addTo(f, y, { constant: FLOAT * LANES });
+    });
+    f.localGet(n).i32Const(LANES).i32RemU().localSet(count);
+    countDown(f, count, () => {
+      scalar();
+      addTo(f, y, { constant: FLOAT });
+    });
+  };
+  // y = beta * y, or 0 without reading it.
+  f.localGet(betaZero);
+  f.if(
+    () => f.localGet(yPtr).i32Const(0).localGet(n).i32Const(FLOAT).i32Mul().memoryFill(),
+    () => {
+      f.localGet(beta).f32x4Splat().localSet(scales);
+      overY(
+        () => f.localGet(y).localGet(y).v128Load(0, 0).localGet(scales).f32x4Mul().v128Store(0, 0),
+        () => f.localGet(y).localGet(y).f32Load().localGet(beta).f32Mul().f32Store(),
+      );
+    },
+  );
+  countDown(f, k, () => {
+    f.localGet(aPtr).f32Load().localGet(alpha).f32Mul().localTee(scale).f32x4Splat().localSet(scales);
+    f.localGet(bPtr).localSet(b);
+    overY(
+      () => {
+        f.localGet(y).localGet(y).v128Load(0, 0).localGet(b).v128Load(0, 0).localGet(scales).f32x4Mul().f32x4Add().v128Store(0, 0);
+        addTo(f, b, { constant: FLOAT * LANES });
+      },
+      () => {
+        f.localGet(y).localGet(y).f32Load().localGet(b).f32Load().localGet(scale).f32Mul().f32Add().f32Store();
+        addTo(f, b, { constant: FLOAT });
+      },
+    );
+    addTo(f, aPtr, { local: aStride });
+    addTo(f, bPtr, { local: ldb });
   });
   return f;
 }

@@ -161,6 +161,11 @@ describe('wasm gemm with operands on the wasm heap', () => {
       for (const shape of [
         { transA: false, transB: false, M: 130, N: 301, K: 520, alpha: 1.5, beta: 0.5, pad: 2 },
         { transA: true, transB: true, M: 37, N: 9, K: 300, alpha: 1, beta: 0, pad: 5 },
+        // One row of C: streamed (dot products with the rows of B, or rows of B added up)
+        { transA: false, transB: true, M: 1, N: 301, K: 37, alpha: 0.5, beta: 0.25, pad: 3 },
+        { transA: true, transB: false, M: 1, N: 45, K: 67, alpha: 1, beta: 0, pad: 2 },
+        { transA: false, transB: false, M: 1, N: 302, K: 9, alpha: -1, beta: 1, pad: 0 },
+        { transA: true, transB: true, M: 1, N: 33, K: 17, alpha: 1, beta: 0.5, pad: 1 },
       ]) {
         const c: Case = { ...shape, places };
         const untouched = run(() => undefined, c);
