@@ -262,6 +262,19 @@ export class FunctionBuilder {
     return this.simd(0x0c, ...new Array<number>(16).fill(0));
   }
 
+  /** `v128.const` of four i32 lanes. */
+  i32x4Const(lanes: [number, number, number, number]): this {
+    return this.simd(0x0c, ...new Uint8Array(new Int32Array(lanes).buffer));
+  }
+
+  i32x4Splat(): this {
+    return this.simd(0x11);
+  }
+
+  i32x4Add(): this {
+    return this.simd(0xae);
+  }
+
   /** `f32x4.extract_lane`: lane `lane` (0-3) of the vector on the stack, as an f32. */
   f32x4ExtractLane(lane: number): this {
     return this.simd(0x1f, lane);

@@ -125,10 +125,14 @@ describe('wasm max pooling', () => {
     { planes: 2, height: 7, width: 6, pooledH: 4, pooledW: 4, kernelH: 3, kernelW: 2, strideH: 2, strideW: 2, padH: 1, padW: 1 },
     { planes: 4, height: 5, width: 5, pooledH: 1, pooledW: 1, kernelH: 5, kernelW: 5, strideH: 1, strideW: 1, padH: 0, padW: 0 },
     { planes: 2, height: 55, width: 55, pooledH: 27, pooledW: 27, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padH: 0, padW: 0 },
+    // stride 2 with padding: clipped windows at both ends of a row, four-at-a-time ones between
+    { planes: 3, height: 9, width: 21, pooledH: 5, pooledW: 11, kernelH: 3, kernelW: 3, strideH: 2, strideW: 2, padH: 1, padW: 1 },
+    { planes: 2, height: 4, width: 19, pooledH: 2, pooledW: 10, kernelH: 2, kernelW: 2, strideH: 2, strideW: 2, padH: 0, padW: 0 },
   ])('gives each window its maximum and first position: $planes x $height x $width, k $kernelH x $kernelW, s $strideH, p $padH', (p) => {
     const x = onHeap(p.planes * p.height * p.width, 4);
-    // Ties: the first position must win, as in Caffe.
+    // Ties: the first position must win, as in Caffe (over whole rows, so vector lanes see them too).
     x.fill(0.5, 0, Math.min(x.length, 9));
+    x.fill(0.25, p.height * p.width, p.height * p.width + 3 * p.width);
     const outputs = p.planes * p.pooledH * p.pooledW;
     const y = allocateOnHeap(outputs)!;
     const maskBits = allocateOnHeap(outputs)!;

@@ -139,7 +139,11 @@ export function wasmMaxPool(x: FloatArray, y: FloatArray, maskBits: FloatArray, 
   const at = addresses(x, y, maskBits);
   if (!at) return false;
   const { planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW } = p;
-  kernels().maxPool(at[0]!, at[1]!, at[2]!, planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW);
+  // With stride 2 across, the outputs whose windows lie whole inside the row go four at a time.
+  const first = Math.ceil(padW / 2);
+  const end = Math.min(pooledW, Math.floor((width - kernelW + padW) / 2) + 1);
+  const groups = strideW === 2 && end > first ? Math.floor((end - first) / LANES) : 0;
+  kernels().maxPool(at[0]!, at[1]!, at[2]!, planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW, first, groups);
   return true;
 }
 
