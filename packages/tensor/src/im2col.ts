@@ -107,7 +107,7 @@ export function col2im(col: FloatArray, colOffset: number, g: ConvGeometry, x: F
 }
 
 /** The output columns ox in [start, end) for which 0 <= ox * stride + shift < size. */
-export function validRange(shift: number, stride: number, size: number, outSize: number): [number, number] {
+function validRange(shift: number, stride: number, size: number, outSize: number): [number, number] {
   const start = shift >= 0 ? 0 : Math.ceil(-shift / stride);
   const end = Math.min(outSize, Math.ceil((size - shift) / stride));
   return [Math.min(start, outSize), Math.max(Math.min(start, outSize), end)];

@@ -119,6 +119,11 @@ export class FunctionBuilder {
     return this;
   }
 
+  /** `call` of the module's function number `index` (its place in `ModuleSpec.functions`). */
+  call(index: number): this {
+    return this.emit(0x10, ...unsignedLeb(index));
+  }
+
   br(label: Label): this {
     return this.emit(0x0c, ...unsignedLeb(this.relativeDepth(label)));
   }
@@ -188,6 +193,10 @@ export class FunctionBuilder {
 
   i32GeS(): this {
     return this.emit(0x4e);
+  }
+
+  i32GtS(): this {
+    return this.emit(0x4a);
   }
 
   i32Store(offset = 0): this {

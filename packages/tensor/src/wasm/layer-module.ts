@@ -6,8 +6,8 @@ import { HEAP_IMPORT } from './kernel-module.js';
  * layers.ts): the loops that come after the GEMMs in a CaffeNet profile. All of them work
  * on float32 arrays on the wasm heap; pointers and strides are in bytes.
  *
- *   im2colRows     one row (c, ky, kx) of an unfolded image: outH x outW values
- *   col2imRows     its adjoint: one row of columns added back onto the image
+ *   im2col         an image unfolded into columns, row (c, ky, kx) by row (im2colRows)
+ *   col2im         its adjoint: the columns added back onto the image (col2imRows)
  *   reluForward    y = max(x, 0) + slope * min(x, 0), four lanes at a time
  *   reluBackward   dx = dy where y > 0, else slope * dy (a lane mask and bitselect)
  *   maxPool        the maximum of each pooling window and its position, without branches
@@ -21,10 +21,14 @@ const LANES = 4;
 
 /** Emits the module; it imports the wasm heap as `env.memory` (see heap.ts). */
 export function layerKernelModule(): Uint8Array {
+  // im2col and col2im call the row functions by their places in this list.
+  const [im2colRowsIndex, col2imRowsIndex] = [0, 1];
   return encodeModule({
     functions: [
       { name: 'im2colRows', body: im2colRows() },
       { name: 'col2imRows', body: col2imRows() },
+      { name: 'im2col', body: unfold(im2colRowsIndex, 'im2col') },
+      { name: 'col2im', body: unfold(col2imRowsIndex, 'col2im') },
       { name: 'reluForward', body: reluForward() },
       { name: 'reluBackward', body: reluBackward() },
       { name: 'maxPool', body: maxPool() },
@@ -35,12 +39,26 @@ export function layerKernelModule(): Uint8Array {
   });
 }
 
-/** `memory.fill(at, 0, bytes)`, with `at` and `bytes` pushed by the two callbacks. */
-function zero(f: FunctionBuilder, at: () => void, bytes: () => void): void {
+/**
+ * Zeroes `count` floats from `at` (both pushed by the callbacks) with vector and float stores,
+ * in `pointer` and `left` (scratch locals). Inline stores, because the runs here are short
+ * (a row's padding, a 13-float row) and `memory.fill` is a call into the engine each time.
+ */
+function zero(f: FunctionBuilder, at: () => void, count: () => void, pointer: number, left: number): void {
   at();
-  f.i32Const(0);
-  bytes();
-  f.memoryFill();
+  f.localSet(pointer);
+  count();
+  f.i32Const(LANES).i32DivU().localSet(left);
+  countDown(f, left, () => {
+    f.localGet(pointer).v128Zero().v128Store(0, 0);
+    addTo(f, pointer, { constant: FLOAT * LANES });
+  });
+  count();
+  f.i32Const(LANES).i32RemU().localSet(left);
+  countDown(f, left, () => {
+    f.localGet(pointer).f32Const(0).f32Store();
+    addTo(f, pointer, { constant: FLOAT });
+  });
 }
 
 /**
@@ -60,6 +78,7 @@ function im2colRows(): FunctionBuilder {
   const to = f.local(i32);
   const count = f.local(i32);
   const rowSource = f.local(i32);
+  const [pointer, left] = [f.local(i32), f.local(i32)];
 
   f.localGet(src).localSet(rowSource);
   f.localGet(outH).localSet(rows);
@@ -68,7 +87,7 @@ function im2colRows(): FunctionBuilder {
     inside();
     f.if(
       () => {
-        zero(f, () => f.localGet(dst), () => f.localGet(oxStart).i32Const(FLOAT).i32Mul());
+        zero(f, () => f.localGet(dst), () => f.localGet(oxStart), pointer, left);
         f.localGet(rowSource).localGet(oxStart).localGet(colStep).i32Mul().i32Add().localSet(from);
         f.localGet(dst).localGet(oxStart).i32Const(FLOAT).i32Mul().i32Add().localSet(to);
         f.localGet(colStep).i32Const(FLOAT).i32Eq();
@@ -89,17 +108,87 @@ function im2colRows(): FunctionBuilder {
           addTo(f, from, { local: colStep });
           addTo(f, to, { constant: FLOAT });
         });
-        zero(
-          f,
-          () => f.localGet(dst).localGet(oxEnd).i32Const(FLOAT).i32Mul().i32Add(),
-          () => f.localGet(outW).localGet(oxEnd).i32Sub().i32Const(FLOAT).i32Mul(),
-        );
+        zero(f, () => f.localGet(dst).localGet(oxEnd).i32Const(FLOAT).i32Mul().i32Add(), () => f.localGet(outW).localGet(oxEnd).i32Sub(), pointer, left);
       },
-      () => zero(f, () => f.localGet(dst), () => f.localGet(outW).i32Const(FLOAT).i32Mul()),
+      () => zero(f, () => f.localGet(dst), () => f.localGet(outW), pointer, left),
     );
     addTo(f, oy, { constant: 1 });
     addTo(f, rowSource, { local: rowStep });
     f.localGet(dst).localGet(outW).i32Const(FLOAT).i32Mul().i32Add().localSet(dst);
+  });
+  return f;
+}
+
+/**
+ * im2col(x, col, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW,
+ * dilationH, dilationW, outH, outW) and col2im (the same arguments): the loops over the rows
+ * (c, ky, kx) of the unfolded matrix, each row handed to im2colRows (or col2imRows) with
+ * the ranges of outputs whose input pixel lies inside the image (see `validRange` in
+ * im2col.ts): for the input offset shift = k * dilation - pad along an axis,
+ *
+ *   start = shift >= 0 ? 0 : ceil(-shift / stride)
+ *   end   = size - shift > 0 ? ceil((size - shift) / stride) : 0, then clamped to [start, out]
+ *
+ * col2im does not zero the image first: its caller does.
+ */
+function unfold(rowsFunction: number, direction: 'im2col' | 'col2im'): FunctionBuilder {
+  const f = new FunctionBuilder(new Array<ValType>(15).fill(i32));
+  const [x, col, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW] = [
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+  ];
+  const [ky, kx, kyLeft, kxLeft, plane, planeBytes, rowBytes, dy, dx] = Array.from({ length: 9 }, () => f.local(i32));
+  const [oyStart, oyEnd, oxStart, oxEnd] = Array.from({ length: 4 }, () => f.local(i32));
+
+  /** start, end = the outputs o < out whose input o * stride + shift is inside [0, size). */
+  const validRange = (shift: number, stride: number, size: number, out: number, start: number, end: number) => {
+    f.i32Const(0);
+    f.localGet(stride).i32Const(1).i32Sub().localGet(shift).i32Sub().localGet(stride).i32DivU();
+    f.localGet(shift).i32Const(0).i32GeS().select().localSet(start);
+    f.localGet(start).localGet(out).localGet(start).localGet(out).i32LtS().select().localSet(start);
+    f.localGet(size).localGet(shift).i32Sub().localGet(stride).i32Add().i32Const(1).i32Sub().localGet(stride).i32DivU();
+    f.i32Const(0);
+    f.localGet(size).localGet(shift).i32Sub().i32Const(0).i32GtS().select().localSet(end);
+    f.localGet(end).localGet(out).localGet(end).localGet(out).i32LtS().select().localSet(end);
+    f.localGet(end).localGet(start).localGet(end).localGet(start).i32GtS().select().localSet(end);
+  };
+
+  f.localGet(height).localGet(width).i32Mul().i32Const(FLOAT).i32Mul().localSet(planeBytes);
+  f.localGet(outH).localGet(outW).i32Mul().i32Const(FLOAT).i32Mul().localSet(rowBytes);
+  f.localGet(x).localSet(plane);
+  countDown(f, channels, () => {
+    f.i32Const(0).localSet(ky);
+    f.localGet(kernelH).localSet(kyLeft);
+    countDown(f, kyLeft, () => {
+      f.localGet(ky).localGet(dilationH).i32Mul().localGet(padH).i32Sub().localSet(dy);
+      validRange(dy, strideH, height, outH, oyStart, oyEnd);
+      f.i32Const(0).localSet(kx);
+      f.localGet(kernelW).localSet(kxLeft);
+      countDown(f, kxLeft, () => {
+        f.localGet(kx).localGet(dilationW).i32Mul().localGet(padW).i32Sub().localSet(dx);
+        validRange(dx, strideW, width, outW, oxStart, oxEnd);
+        // The input pixel of output (0, 0), perhaps outside the image: only the ranges are read.
+        const origin = () => f.localGet(plane).localGet(dy).localGet(width).i32Mul().localGet(dx).i32Add().i32Const(FLOAT).i32Mul().i32Add();
+        const rowStep = () => f.localGet(strideH).localGet(width).i32Mul().i32Const(FLOAT).i32Mul();
+        const colStep = () => f.localGet(strideW).i32Const(FLOAT).i32Mul();
+        if (direction === 'im2col') {
+          origin();
+          rowStep();
+          colStep();
+          f.localGet(col).localGet(outH).localGet(outW).localGet(oyStart).localGet(oyEnd).localGet(oxStart).localGet(oxEnd);
+        } else {
+          f.localGet(col);
+          origin();
+          rowStep();
+          colStep();
+          f.localGet(outW).localGet(oyStart).localGet(oyEnd).localGet(oxStart).localGet(oxEnd);
+        }
+        f.call(rowsFunction);
+        addTo(f, col, { local: rowBytes });
+        addTo(f, kx, { constant: 1 });
+      });
+      addTo(f, ky, { constant: 1 });
+    });
+    addTo(f, plane, { local: planeBytes });
   });
   return f;
 }

@@ -1,4 +1,4 @@
-import { convOutputSize, validRange, type ConvGeometry } from '../im2col.js';
+import { convOutputSize, type ConvGeometry } from '../im2col.js';
 import type { FloatArray } from '../storage.js';
 import { heapIndex, heapMemory } from './heap.js';
 import { layerKernelModule } from './layer-module.js';
@@ -16,8 +16,8 @@ const FLOAT = 4;
 const LANES = 4;
 
 interface LayerInstance {
-  im2colRows: (...args: number[]) => void;
-  col2imRows: (...args: number[]) => void;
+  im2col: (...args: number[]) => void;
+  col2im: (...args: number[]) => void;
   reluForward: (x: number, y: number, count: number, slope: number) => void;
   reluBackward: (y: number, dy: number, dx: number, count: number, slope: number) => void;
   maxPool: (...args: number[]) => void;
@@ -44,29 +44,14 @@ function addresses(...arrays: FloatArray[]): number[] | undefined {
   return at.every((address) => address >= 0) ? at : undefined;
 }
 
-/** `im2col` (see im2col.ts) in wasm: one call per row (c, ky, kx) of the unfolded matrix. */
+/** `im2col` (see im2col.ts) in wasm, all of it: the row loops and the copies. */
 export function wasmIm2col(x: FloatArray, xOffset: number, g: ConvGeometry, col: FloatArray, colOffset = 0): boolean {
   const at = addresses(x, col);
   if (!at) return false;
   const [outH, outW] = convOutputSize(g);
-  const { height, width } = g;
-  const rowsOut = kernels().im2colRows;
-  let row = at[1]! + colOffset * FLOAT;
-  for (let c = 0; c < g.channels; c++) {
-    const plane = at[0]! + (xOffset + c * height * width) * FLOAT;
-    for (let ky = 0; ky < g.kernelH; ky++) {
-      const dy = ky * g.dilationH - g.padH;
-      const [oyStart, oyEnd] = validRange(dy, g.strideH, height, outH);
-      for (let kx = 0; kx < g.kernelW; kx++) {
-        const dx = kx * g.dilationW - g.padW;
-        const [oxStart, oxEnd] = validRange(dx, g.strideW, width, outW);
-        // The input of output (0, 0), possibly outside the image: only the valid ranges are read.
-        const origin = plane + (dy * width + dx) * FLOAT;
-        rowsOut(origin, g.strideH * width * FLOAT, g.strideW * FLOAT, row, outH, outW, oyStart, oyEnd, oxStart, oxEnd);
-        row += outH * outW * FLOAT;
-      }
-    }
-  }
+  const { channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  const [xAt, colAt] = [at[0]! + xOffset * FLOAT, at[1]! + colOffset * FLOAT];
+  kernels().im2col(xAt, colAt, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW);
   return true;
 }
 
@@ -78,24 +63,10 @@ export function wasmCol2im(col: FloatArray, colOffset: number, g: ConvGeometry, 
   const at = addresses(col, x);
   if (!at) return false;
   const [outH, outW] = convOutputSize(g);
-  const { height, width } = g;
-  x.fill(0, xOffset, xOffset + g.channels * height * width);
-  const rowsBack = kernels().col2imRows;
-  let row = at[0]! + colOffset * FLOAT;
-  for (let c = 0; c < g.channels; c++) {
-    const plane = at[1]! + (xOffset + c * height * width) * FLOAT;
-    for (let ky = 0; ky < g.kernelH; ky++) {
-      const dy = ky * g.dilationH - g.padH;
-      const [oyStart, oyEnd] = validRange(dy, g.strideH, height, outH);
-      for (let kx = 0; kx < g.kernelW; kx++) {
-        const dx = kx * g.dilationW - g.padW;
-        const [oxStart, oxEnd] = validRange(dx, g.strideW, width, outW);
-        const origin = plane + (dy * width + dx) * FLOAT;
-        rowsBack(row, origin, g.strideH * width * FLOAT, g.strideW * FLOAT, outW, oyStart, oyEnd, oxStart, oxEnd);
-        row += outH * outW * FLOAT;
-      }
-    }
-  }
+  const { channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW } = g;
+  x.fill(0, xOffset, xOffset + channels * height * width);
+  const [colAt, xAt] = [at[0]! + colOffset * FLOAT, at[1]! + xOffset * FLOAT];
+  kernels().col2im(xAt, colAt, channels, height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW, outH, outW);
   return true;
 }
 
