@@ -1,4 +1,4 @@
-import { allocate, dtypeOf, isShared, type FloatArray } from '../storage.js';
+import { isShared, type FloatArray } from '../storage.js';
 
 /** Elements spanned by a rows x cols matrix with leading dimension ld. */
 export function extent(rows: number, cols: number, ld: number): number {
@@ -7,11 +7,14 @@ export function extent(rows: number, cols: number, ld: number): number {
 
 /**
  * `array` itself if it is on shared memory (the pool's workers can use it in place), else
- * its [offset, offset + length) in fresh shared memory, copied in when `copyIn`.
+ * its [offset, offset + length) in fresh shared memory, copied in when `copyIn`. The copy
+ * gets a buffer of its own, never the wasm heap: it lives for one call, and heap memory is
+ * only given back once the garbage collector has run, which a loop of calls may not let happen.
  */
 export function onShared(array: FloatArray, offset: number, length: number, copyIn = true): { array: FloatArray; offset: number } {
   if (isShared(array)) return { array, offset };
-  const copy = allocate(length, { dtype: dtypeOf(array), shared: true });
+  const bytes = length * array.BYTES_PER_ELEMENT;
+  const copy = array instanceof Float64Array ? new Float64Array(new SharedArrayBuffer(bytes)) : new Float32Array(new SharedArrayBuffer(bytes));
   if (copyIn) copy.set(array.subarray(offset, offset + length));
   return { array: copy, offset: 0 };
 }

@@ -153,7 +153,8 @@ const released = new FinalizationRegistry<number>((at) => allocator?.free(at));
 /** This thread's scratch area: float index and length in floats (0 floats if it has none). */
 export function threadScratch(): { at: number; floats: number } {
   const heap = threadHeap;
-  if (!heap) return { at: 0, floats: 0 };
+  // Threads past the table's rows have no scratch: their GEMMs run the TypeScript kernel.
+  if (!heap || heap.thread >= MAX_HEAP_THREADS) return { at: 0, floats: 0 };
   return { at: heap.table[2 * heap.thread]! / FLOAT, floats: heap.table[2 * heap.thread + 1]! };
 }
 
