@@ -1,13 +1,16 @@
 import { setBackend, setThreads, type BackendName } from '@cnn/tensor';
-import { logitsLayer, probLayer } from './reference.js';
+import { logitsLayer, probLayer, referenceNet } from './reference.js';
 import type { Runner, RunnerSetup } from './runner.js';
 
-/** This project's Net itself, on one backend, with the pool at `setup.threads` threads. */
+/**
+ * This project's Net itself, on one backend, with the pool at `setup.threads` threads. The net
+ * is built anew under that backend (with the wasm backend its tensors live on the wasm heap);
+ * its weights are the reference's, made by the same seeded fillers.
+ */
 export async function oursRunner(backend: BackendName, setup: RunnerSetup): Promise<Runner> {
-  const { net } = setup;
   setBackend(backend);
   setThreads(setup.threads);
-  net.setBatchSize(setup.batch);
+  const net = referenceNet(setup.batch);
   net.blob('data').data.data.set(setup.images);
   return {
     async: false,

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Net, caffeNet, type Layer } from '@cnn/nn';
 import { Rng, getBackend, getThreads, setBackend, setThreads, simdSupported, type BackendName } from '@cnn/tensor';
 import { measure } from '../measure.js';
@@ -50,11 +52,21 @@ export async function caffenetSuite(): Promise<void> {
   }
   setThreads(all);
   setBackend(initial);
-  const peakMiB = process.resourceUsage().maxRSS / 1024;
   const table = markdownTable(['backend', 'batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
-  const body = `${table}\n\nPeak resident memory of the benchmark process (batch 64 included): ${peakMiB.toFixed(0)} MiB.`;
+  const peaks = backends().map((backend) => `${backend} ${(peakForwardKiB(backend) / 1024).toFixed(0)} MiB`);
+  const body = `${table}\n\nPeak resident memory of a process that builds CaffeNet at batch 64 and runs it forward (bench/src/forward-once.ts, one process per backend): ${peaks.join(', ')}.`;
   console.log(`\n${body}\n`);
   writeSection('caffenet', 'CaffeNet forward (images/s), random weights, 227 x 227', body);
+}
+
+/** Peak resident size (KiB) of a fresh process running CaffeNet forward at batch 64 on `backend`. */
+function peakForwardKiB(backend: BackendName): number {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const script = fileURLToPath(new URL(`../forward-once.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  const args = [...(fromSource ? ['--conditions=source', '--import', 'tsx'] : []), script, backend];
+  const result = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (result.status !== 0) throw new Error(`forward-once ${backend} failed (exit ${result.status}): ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  return (JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { maxRssKiB: number }).maxRssKiB;
 }
 
 /** Times one layer's forward and backward as it sits in the net. */
