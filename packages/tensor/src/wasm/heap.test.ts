@@ -23,44 +23,56 @@ function fakeMemory(pages: number): WasmMemory & { grown: number } {
 }
 
 describe('the heap allocator', () => {
+  const at = (block: { at: number } | undefined) => block?.at;
+
   it('hands out 64-byte aligned blocks from the base up, growing the memory by whole pages', () => {
     const memory = fakeMemory(1);
     const allocator = new Allocator(memory, 100);
-    expect(allocator.allocate(10)).toBe(128); // base 100 rounded up to 64
-    expect(allocator.allocate(64)).toBe(192);
-    expect(allocator.allocate(65)).toBe(256); // takes 128 bytes
-    expect(allocator.allocate(1)).toBe(384);
+    expect(at(allocator.allocate(10))).toBe(128); // base 100 rounded up to 64
+    expect(at(allocator.allocate(64))).toBe(192);
+    expect(at(allocator.allocate(65))).toBe(256); // takes 128 bytes
+    expect(at(allocator.allocate(1))).toBe(384);
     expect(memory.grown).toBe(0);
-    expect(allocator.allocate(100_000)).toBe(448);
+    expect(at(allocator.allocate(100_000))).toBe(448);
     // 448 + 100032 bytes end at 100480: two pages
     expect(memory.grown).toBe(1);
   });
 
   it('reuses freed blocks first-fit, merges neighbours and gives the top back', () => {
     const allocator = new Allocator(fakeMemory(4), 0);
-    const [a, b, c, d] = [allocator.allocate(64), allocator.allocate(128), allocator.allocate(64), allocator.allocate(64)];
+    const [a, b, c, d] = [allocator.allocate(64), allocator.allocate(128), allocator.allocate(64), allocator.allocate(64)].map(at);
     expect([a, b, c, d]).toEqual([0, 64, 192, 256]);
     allocator.free(b!);
-    expect(allocator.allocate(64)).toBe(64); // first fit, inside b's 128 bytes
-    expect(allocator.allocate(64)).toBe(128); // the rest of b
+    expect(at(allocator.allocate(64))).toBe(64); // first fit, inside b's 128 bytes
+    expect(at(allocator.allocate(64))).toBe(128); // the rest of b
     allocator.free(64);
     allocator.free(128);
     allocator.free(a!);
     // a and b merged: 192 bytes from 0
-    expect(allocator.allocate(192)).toBe(0);
+    expect(at(allocator.allocate(192))).toBe(0);
     allocator.free(0);
     allocator.free(d!); // the top block: the top comes down to c's end
-    expect(allocator.allocate(256)).toBe(256);
+    expect(at(allocator.allocate(256))).toBe(256);
     allocator.free(256);
     allocator.free(c!); // merges with [0, 192) and then reaches the top: everything is free
-    expect(allocator.allocate(320)).toBe(0);
+    expect(at(allocator.allocate(320))).toBe(0);
     allocator.free(12345); // not a block: ignored
+  });
+
+  it('says which bytes of a block were handed out before: only those need zeroing', () => {
+    const allocator = new Allocator(fakeMemory(4), 0);
+    expect(allocator.allocate(640)).toEqual({ at: 0, dirty: 0 }); // fresh memory
+    allocator.free(0); // the top comes back down to 0, but those bytes held values
+    expect(allocator.allocate(64)).toEqual({ at: 0, dirty: 64 });
+    expect(allocator.allocate(1024)).toEqual({ at: 64, dirty: 576 }); // 64 .. 640 used before, the rest fresh
+    allocator.free(0);
+    expect(allocator.allocate(64)).toEqual({ at: 0, dirty: 64 }); // from the free list: all of it
   });
 
   it('refuses what does not fit in 4 GiB', () => {
     const allocator = new Allocator(fakeMemory(1), 0);
-    expect(allocator.allocate(2 ** 32 - 64)).toBe(0);
-    expect(allocator.allocate(64)).toBe(2 ** 32 - 64);
+    expect(at(allocator.allocate(2 ** 32 - 64))).toBe(0);
+    expect(at(allocator.allocate(64))).toBe(2 ** 32 - 64);
     expect(allocator.allocate(1)).toBeUndefined();
   });
 });

@@ -140,11 +140,13 @@ export function heapView(at: number, length: number): Float32Array {
  */
 export function allocateOnHeap(length: number): Float32Array | undefined {
   if (!heapMemory() || !allocator) return undefined;
-  const at = allocator.allocate(Math.max(1, length) * FLOAT);
-  if (at === undefined) return undefined;
-  const view = heapView(at / FLOAT, length);
-  view.fill(0);
-  released.register(view, at);
+  const block = allocator.allocate(Math.max(1, length) * FLOAT);
+  if (block === undefined) return undefined;
+  const view = heapView(block.at / FLOAT, length);
+  // Memory never handed out before is zero already: filling it would only make the system
+  // commit pages that a caller may never touch (a net's parameters, soon replaced by a file's).
+  view.fill(0, 0, Math.min(length, block.dirty / FLOAT));
+  released.register(view, block.at);
   return view;
 }
 
@@ -170,9 +172,9 @@ export function reserveScratch(threads: number, floats: number): boolean {
     if (table[2 * thread + 1]! >= floats) continue;
     if (table[2 * thread + 1]! > 0) allocator.free(table[2 * thread]!);
     table[2 * thread + 1] = 0;
-    const at = allocator.allocate(floats * FLOAT);
-    if (at === undefined) return false;
-    table[2 * thread] = at;
+    const block = allocator.allocate(floats * FLOAT);
+    if (block === undefined) return false;
+    table[2 * thread] = block.at;
     table[2 * thread + 1] = floats;
   }
   return true;
@@ -181,7 +183,8 @@ export function reserveScratch(threads: number, floats: number): boolean {
 /**
  * First-fit allocation of 64-byte-aligned blocks between `base` and the top of the used
  * part, growing the memory when nothing free fits. Freed neighbours are merged, and a
- * free block at the top lowers the top again.
+ * free block at the top lowers the top again. Each block comes with how many of its first
+ * bytes were handed out before (and may hold old values); the rest is still zero.
  */
 export class Allocator {
   /** Free blocks, sorted by address. */
@@ -189,15 +192,18 @@ export class Allocator {
   /** Sizes of the blocks in use, by address. */
   private readonly used = new Map<number, number>();
   private top: number;
+  /** The highest the top has been: memory from here on has never been handed out, and is still zero. */
+  private usedBefore: number;
 
   constructor(
     private readonly memory: WasmMemory,
     base: number,
   ) {
     this.top = roundUp(base, ALIGN);
+    this.usedBefore = this.top;
   }
 
-  allocate(size: number): number | undefined {
+  allocate(size: number): { at: number; dirty: number } | undefined {
     const bytes = roundUp(size, ALIGN);
     const index = this.freeBlocks.findIndex((block) => block.bytes >= bytes);
     if (index >= 0) {
@@ -206,7 +212,7 @@ export class Allocator {
       if (block.bytes === bytes) this.freeBlocks.splice(index, 1);
       else this.freeBlocks[index] = { at: at + bytes, bytes: block.bytes - bytes };
       this.used.set(at, bytes);
-      return at;
+      return { at, dirty: bytes };
     }
     const end = this.top + bytes;
     if (end > MAX_PAGES * PAGE) return undefined;
@@ -219,9 +225,11 @@ export class Allocator {
       }
     }
     const at = this.top;
+    const dirty = Math.max(0, Math.min(bytes, this.usedBefore - at));
     this.top = end;
+    this.usedBefore = Math.max(this.usedBefore, end);
     this.used.set(at, bytes);
-    return at;
+    return { at, dirty };
   }
 
   free(at: number): void {
