@@ -1,5 +1,5 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { DType } from '@cnn/tensor';
+import { allocate, pinWhileViewed, type DType } from '@cnn/tensor';
 import type { Net, NetDef, Phase } from '@cnn/nn';
 import { buildNet, type WeightReport } from './build.js';
 import { readCaffemodel } from './caffemodel.js';
@@ -8,21 +8,30 @@ import { readNetPrototxtFile } from './prototxt.js';
 import type { NetParameter } from './schema.js';
 
 /**
- * Reads a whole file into shared memory, so that the weight blobs viewed in it can
- * be handed to the worker pool without a copy.
+ * Reads a whole file into shared memory, so that the weight blobs viewed in it can be
+ * handed to the worker pool without a copy: with the wasm backend, into the wasm heap,
+ * where its kernels use them in place. The memory lives while the returned bytes do (and
+ * while any view pinned to them with `pinWhileViewed` does).
  */
 export function readFileShared(path: string): Uint8Array {
+  return readFileOwned(path).bytes;
+}
+
+/** `readFileShared`, also returning the array that owns the memory (to pin views of the file to). */
+function readFileOwned(path: string): { bytes: Uint8Array; owner: Float32Array } {
   const fd = openSync(path, 'r');
   try {
     const size = fstatSync(fd).size;
-    const bytes = new Uint8Array(new SharedArrayBuffer(size));
+    const owner = allocate(Math.ceil(size / 4), { shared: true }) as Float32Array;
+    const bytes = new Uint8Array(owner.buffer, owner.byteOffset, size);
+    pinWhileViewed(owner, [bytes]);
     let at = 0;
     while (at < size) {
       const read = readSync(fd, bytes, at, size - at, at);
       if (read === 0) throw new CaffeFormatError(`${path}: the file shrank while it was read (${at} of ${size} bytes)`, { file: path, offset: at });
       at += read;
     }
-    return bytes;
+    return { bytes, owner };
   } finally {
     closeSync(fd);
   }
@@ -59,9 +68,10 @@ export interface LoadModelOptions {
 export function loadModel(options: LoadModelOptions): LoadedModel {
   const definition = readNetPrototxtFile(options.prototxt);
   // The buffer is private to this call, so unaligned payloads may be aligned in it instead of copied.
-  const weightsParameter = options.weights
-    ? readCaffemodel(readFileShared(options.weights), options.weights, { alignInPlace: true })
-    : undefined;
+  const file = options.weights ? readFileOwned(options.weights) : undefined;
+  const weightsParameter = file ? readCaffemodel(file.bytes, options.weights, { alignInPlace: true }) : undefined;
+  // The parameters become views of the file's memory: it must live as long as any of them.
+  if (file && weightsParameter) pinWhileViewed(file.owner, blobViews(weightsParameter));
   const { net, def, weights } = buildNet(definition, weightsParameter, {
     phase: options.phase,
     dtype: options.dtype,
@@ -70,4 +80,9 @@ export function loadModel(options: LoadModelOptions): LoadedModel {
     weightsFile: options.weights,
   });
   return { net, def, definition, weightsParameter, weights };
+}
+
+/** The value arrays of every blob of every layer (V2 `layer` and V1 `layers`). */
+function blobViews(parameter: NetParameter): Float32Array[] {
+  return [...(parameter.layer ?? []), ...(parameter.layers ?? [])].flatMap((layer) => (layer.blobs ?? []).map((blob) => blob.data));
 }

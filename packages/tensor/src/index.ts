@@ -17,3 +17,4 @@ export { partRange } from './pool/partition.js';
 export { getBackend, setBackend, resolveBackend, simdSupported, type Backend, type BackendName, type LayerKernels } from './backend.js';
 export type { LrnRun, PoolPlanes, SgdStep } from './wasm/layers.js';
 export { wasmGemm, wasmGemmSerial } from './wasm/gemm.js';
+export { isOnWasmHeap, pinWhileViewed } from './wasm/heap.js';

@@ -19,7 +19,8 @@ import { webAssemblyApi, type WasmMemory } from './runtime.js';
  *
  * Lifetime: a block is freed when the typed array `allocateOnHeap` returned is garbage
  * collected (a FinalizationRegistry). A `subarray` of it does not keep it alive: code that
- * keeps only a subarray must keep the array too. The tensor code hands out whole arrays.
+ * keeps only a subarray must keep the array too, or pin it (`pinWhileViewed`). The tensor
+ * code hands out whole arrays.
  */
 
 const PAGE = 65536;
@@ -129,6 +130,11 @@ export function heapIndex(array: ArrayBufferView): number {
   return array.byteOffset / FLOAT;
 }
 
+/** Whether `array` lives on this thread's wasm heap (where the wasm backend's kernels use it in place). */
+export function isOnWasmHeap(array: ArrayBufferView): boolean {
+  return heapIndex(array) >= 0;
+}
+
 /** A float32 view of `length` floats of the heap from float index `at` (in any thread). */
 export function heapView(at: number, length: number): Float32Array {
   return new Float32Array(heapFloats().buffer, at * FLOAT, length);
@@ -151,6 +157,26 @@ export function allocateOnHeap(length: number): Float32Array | undefined {
 }
 
 const released = new FinalizationRegistry<number>((at) => allocator?.free(at));
+
+/** Owners pinned by `pinWhileViewed`, with how many of their views are still alive. */
+const pinned = new Map<object, number>();
+const viewCollected = new FinalizationRegistry<object>((owner) => {
+  const left = pinned.get(owner)! - 1;
+  if (left === 0) pinned.delete(owner);
+  else pinned.set(owner, left);
+});
+
+/**
+ * Keeps `owner` (an array from `allocateOnHeap`) and so its heap memory alive for as long as
+ * any of `views` (other views of parts of its memory, such as the weight arrays found in a
+ * model file read into it) is alive. Arrays off the heap need no pin: their views keep their
+ * buffer alive by themselves.
+ */
+export function pinWhileViewed(owner: ArrayBufferView, views: readonly ArrayBufferView[]): void {
+  if (heapIndex(owner) < 0 || views.length === 0) return;
+  pinned.set(owner, (pinned.get(owner) ?? 0) + views.length);
+  for (const view of views) viewCollected.register(view, owner);
+}
 
 /** This thread's scratch area: float index and length in floats (0 floats if it has none). */
 export function threadScratch(): { at: number; floats: number } {
