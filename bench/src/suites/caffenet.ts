@@ -32,6 +32,9 @@ function backends(): BackendName[] {
 export async function caffenetSuite(): Promise<void> {
   const all = getThreads();
   const initial = getBackend().name;
+  // First, while this process is still small: a child's peak resident size starts from its
+  // parent's at the fork, so measured after the nets below it would report this process's peak.
+  const peaks = backends().map((backend) => `${backend} ${(peakForwardKiB(backend) / 1024).toFixed(0)} MiB`);
   const rows: string[][] = [];
   for (const backend of backends()) {
     // A net built under the backend it runs on: with wasm, its tensors live on the wasm heap.
@@ -53,7 +56,6 @@ export async function caffenetSuite(): Promise<void> {
   setThreads(all);
   setBackend(initial);
   const table = markdownTable(['backend', 'batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
-  const peaks = backends().map((backend) => `${backend} ${(peakForwardKiB(backend) / 1024).toFixed(0)} MiB`);
   const body = `${table}\n\nPeak resident memory of a process that builds CaffeNet at batch 64 and runs it forward (bench/src/forward-once.ts, one process per backend): ${peaks.join(', ')}.`;
   console.log(`\n${body}\n`);
   writeSection('caffenet', 'CaffeNet forward (images/s), random weights, 227 x 227', body);
