@@ -1,4 +1,4 @@
-import { ArgumentError, getBackend, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import { ArgumentError, getBackend, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel, type PoolPlanes } from '@cnn/tensor';
 
 /** The pooling methods the kernels implement (Caffe's STOCHASTIC is not one of them). */
 export type PoolMethod = 'MAX' | 'AVE';
@@ -227,20 +227,6 @@ export const poolingBackwardPart: PartKernel = ([dy, dx, maskBits], scalars, par
   }
 };
 
-interface PlaneScalars {
-  planes: number;
-  height: number;
-  width: number;
-  pooledH: number;
-  pooledW: number;
-  kernelH: number;
-  kernelW: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-}
-
 /** Runs a part kernel over the N * C planes: on the pool when the problem is large and every array is shared. */
 function runOverPlanes(ref: KernelRef, kernel: PartKernel, arrays: FloatArray[], g: PoolGeometry): void {
   const planes = g.num * g.channels;
@@ -252,7 +238,7 @@ function runOverPlanes(ref: KernelRef, kernel: PartKernel, arrays: FloatArray[],
   else getPool().run(ref, kernel, arrays, scalars, parts);
 }
 
-function readScalars(scalars: number[]): PlaneScalars {
+function readScalars(scalars: number[]): PoolPlanes {
   const [planes, height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW] = scalars as [
     number, number, number, number, number, number, number, number, number, number, number,
   ];
@@ -260,7 +246,7 @@ function readScalars(scalars: number[]): PlaneScalars {
 }
 
 /** Clipped first/end rows and columns of every window, and 1 / poolSize of every window (AVE's divisor). */
-function windowBounds(s: PlaneScalars): { rowFirst: Int32Array; rowEnd: Int32Array; colFirst: Int32Array; colEnd: Int32Array; inverseSize: Float64Array } {
+function windowBounds(s: PoolPlanes): { rowFirst: Int32Array; rowEnd: Int32Array; colFirst: Int32Array; colEnd: Int32Array; inverseSize: Float64Array } {
   const axis = (pooled: number, kernel: number, stride: number, pad: number, size: number) => {
     const first = new Int32Array(pooled);
     const end = new Int32Array(pooled);

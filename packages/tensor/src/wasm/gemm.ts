@@ -6,8 +6,7 @@ import { extent, mustCopyC, onShared } from '../gemm/operands.js';
 import type { GemmKernel } from '../gemm/types.js';
 import { gemmBlocked } from '../gemm/blocked.js';
 import { TILE, gemmKernelModule } from './kernel-module.js';
-import { heapFloats, heapIndex, heapMemory, reserveScratch, threadScratch } from './heap.js';
-import { webAssemblyApi } from './runtime.js';
+import { heapFloats, heapIndex, instantiateOnHeap, reserveScratch, threadScratch } from './heap.js';
 
 /*
  * The GEMM of the wasm backend: the Goto/BLIS loop nest of gemm/blocked.ts, with the
@@ -117,10 +116,7 @@ let kernel: KernelInstance | undefined;
  */
 function kernelInstance(): KernelInstance {
   if (!kernel) {
-    const wasm = webAssemblyApi();
-    const memory = heapMemory();
-    if (!wasm || !memory) throw new Error('wasm gemm: this engine has no shared WebAssembly memory');
-    const { exports } = new wasm.Instance(new wasm.Module(gemmKernelModule()), { env: { memory } });
+    const exports = instantiateOnHeap(gemmKernelModule(), 'wasm gemm');
     const byWidth = (prefix: string) =>
       Object.fromEntries([MR, NR].map((w) => [w, exports[`${prefix}${w}`] as PackFunction])) as Record<number, PackFunction>;
     kernel = {

@@ -76,6 +76,17 @@ export function heapMemory(): WasmMemory | undefined {
   }
 }
 
+/**
+ * The exports of a new instance of a kernel module (`bytes`) that imports the heap as
+ * `env.memory`; `user` names the kernels in the error an engine without shared memory gets.
+ */
+export function instantiateOnHeap(bytes: Uint8Array, user: string): Record<string, unknown> {
+  const wasm = webAssemblyApi();
+  const memory = heapMemory();
+  if (!wasm || !memory) throw new Error(`${user}: this engine has no shared WebAssembly memory`);
+  return new wasm.Instance(new wasm.Module(bytes), { env: { memory } }).exports;
+}
+
 /** Makes `memory` (the main thread's heap, passed to a pool worker) this worker's heap. */
 export function attachHeap(memory: WasmMemory, thread: number): void {
   attach(memory, thread);

@@ -1,8 +1,7 @@
 import { convOutputSize, type ConvGeometry } from '../im2col.js';
 import type { FloatArray } from '../storage.js';
-import { heapIndex, heapMemory } from './heap.js';
+import { heapIndex, instantiateOnHeap } from './heap.js';
 import { layerKernelModule } from './layer-module.js';
-import { webAssemblyApi } from './runtime.js';
 
 /*
  * The TypeScript half of the wasm backend's layer kernels (layer-module.ts has the
@@ -30,10 +29,7 @@ let instance: LayerInstance | undefined;
 /** This thread's instance over the heap, compiled on first use. */
 function kernels(): LayerInstance {
   if (!instance) {
-    const wasm = webAssemblyApi();
-    const memory = heapMemory();
-    if (!wasm || !memory) throw new Error('wasm layer kernels: this engine has no shared WebAssembly memory');
-    instance = new wasm.Instance(new wasm.Module(layerKernelModule()), { env: { memory } }).exports as unknown as LayerInstance;
+    instance = instantiateOnHeap(layerKernelModule(), 'wasm layer kernels') as unknown as LayerInstance;
   }
   return instance;
 }
