@@ -6,7 +6,7 @@ import { gemmScratchFloats, wasmGemm } from './wasm/gemm.js';
 import { allocateOnHeap, reserveScratch } from './wasm/heap.js';
 import type { ConvGeometry } from './im2col.js';
 import type { FloatArray } from './storage.js';
-import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, wasmSgdUpdate, type LrnRun, type PoolPlanes, type SgdStep } from './wasm/layers.js';
+import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmLrnAcrossBackward, wasmMaxPool, wasmReluBackward, wasmReluForward, wasmSgdUpdate, type LrnRun, type PoolPlanes, type SgdStep } from './wasm/layers.js';
 import { simdProbeModule } from './wasm/kernel-module.js';
 import { webAssemblyApi } from './wasm/runtime.js';
 
@@ -49,6 +49,8 @@ export interface LayerKernels {
   maxPool(x: FloatArray, y: FloatArray, maskBits: FloatArray, planes: PoolPlanes): boolean;
   /** Cross-channel LRN forward of a run of pixels; returns how many it did, from the start. */
   lrnAcross(x: FloatArray, scale: FloatArray, y: FloatArray, run: LrnRun): number;
+  /** Its backward: dx of a run of pixels; returns how many it did, from the start. */
+  lrnAcrossBackward(x: FloatArray, y: FloatArray, scale: FloatArray, dy: FloatArray, dx: FloatArray, run: LrnRun): number;
   /** The solver's SGD step with momentum and L2 weight decay (g = g / iterSize + decay w; v = m v + rate g; w -= v). */
   sgdUpdate(w: FloatArray, g: FloatArray, v: FloatArray, count: number, step: SgdStep): boolean;
 }
@@ -60,6 +62,7 @@ const typeScriptOnly: LayerKernels = {
   reluBackward: () => false,
   maxPool: () => false,
   lrnAcross: () => 0,
+  lrnAcrossBackward: () => 0,
   sgdUpdate: () => false,
 };
 
@@ -83,6 +86,7 @@ const wasmBackend: Backend = {
     reluBackward: wasmReluBackward,
     maxPool: wasmMaxPool,
     lrnAcross: wasmLrnAcross,
+    lrnAcrossBackward: wasmLrnAcrossBackward,
     sgdUpdate: wasmSgdUpdate,
   },
 };

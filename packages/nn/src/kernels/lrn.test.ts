@@ -57,20 +57,23 @@ describe('LRN kernels: fast matches reference', () => {
   }
 
   it.each(grid.filter(({ beta }) => beta === 0.75).flatMap((c) => [{ ...c, x: [c.x[0], c.x[1], c.x[2], c.x[3] + 4] as typeof c.x }, c]))(
-    'ACROSS_CHANNELS float32 with the wasm backend, on its heap (SIMD kernel, float32 sums) x=$x n=$n',
+    'ACROSS_CHANNELS float32 with the wasm backend, on its heap (SIMD kernels forward and backward, float32 sums) x=$x n=$n',
     ({ x: [num, channels, height, width], n, alpha, beta, k }) => {
       const initial = getBackend().name;
       setBackend('wasm');
       const lrnAcross = vi.spyOn(getBackend().layers, 'lrnAcross');
+      const lrnAcrossBackward = vi.spyOn(getBackend().layers, 'lrnAcrossBackward');
       try {
         const diff = compare({ region: 'ACROSS_CHANNELS', num, channels, height, width, localSize: n, alpha, beta, k }, 'float32', true);
         // Whole groups of four pixels ran in wasm; any rest of a run ran in TypeScript.
         expect(lrnAcross.mock.results.some((result) => (result.value as number) > 0)).toBe(true);
+        expect(lrnAcrossBackward.mock.results.some((result) => (result.value as number) > 0)).toBe(true);
         expect(diff.scale).toBeLessThanOrEqual(1e-6);
         expect(diff.y).toBeLessThanOrEqual(1e-6);
         expect(diff.dx).toBeLessThanOrEqual(1e-6);
       } finally {
         lrnAcross.mockRestore();
+        lrnAcrossBackward.mockRestore();
         setBackend(initial);
       }
     },

@@ -171,7 +171,13 @@ export const lrnBackwardPart: PartKernel = ([x, y, scale, dy, dx], scalars, part
   const ratio = (offset: number): number => (dy![offset] * y![offset]) / scale![offset];
   if (s.region === 'ACROSS_CHANNELS') {
     const factor = (2 * s.alpha * s.beta) / s.localSize;
-    forEachColumnRun(s, part, parts, (base, count, planeSize) => {
+    forEachColumnRun(s, part, parts, (start, total, planeSize) => {
+      // As in the forward: the backend's own loop may take whole groups of pixels first.
+      const run = { count: total, planeSize, channels: s.channels, localSize: s.localSize, alpha: s.alpha, beta: s.beta, k: s.k };
+      const tail = (array: FloatArray) => array.subarray(start);
+      const done = getBackend().layers.lrnAcrossBackward(tail(x!), tail(y!), tail(scale!), tail(dy!), tail(dx!), run);
+      const [base, count] = [start + done, total - done];
+      if (count === 0) return;
       const sum = new Float64Array(count);
       across(s.channels, s.localSize, base, count, planeSize, sum, ratio, (offset) => {
         for (let p = 0; p < count; p++) {

@@ -12,6 +12,7 @@ import { HEAP_IMPORT } from './kernel-module.js';
  *   reluBackward   dx = dy where y > 0, else slope * dy (a lane mask and bitselect)
  *   maxPool        the maximum of each pooling window and its position, without branches
  *   lrnAcross      Caffe's cross-channel LRN with beta = 0.75, four pixels at a time
+ *   lrnAcrossBackward  its gradient
  *   sgdUpdate      the SGD step with momentum and L2 weight decay, four weights at a time
  */
 
@@ -33,6 +34,7 @@ export function layerKernelModule(): Uint8Array {
       { name: 'reluBackward', body: reluBackward() },
       { name: 'maxPool', body: maxPool() },
       { name: 'lrnAcross', body: lrnAcross() },
+      { name: 'lrnAcrossBackward', body: lrnAcrossBackward() },
       { name: 'sgdUpdate', body: sgdUpdate() },
     ],
     importedMemory: HEAP_IMPORT,
@@ -507,80 +509,153 @@ function maxPool(): FunctionBuilder {
   return f;
 }
 
+/** The locals of a sliding channel window (see `slideOverChannels`). */
+interface ChannelWindow {
+  channels: number;
+  planeBytes: number;
+  groups: number;
+  half: number;
+  /** Pointers to channel 0 of the current group of four pixels, one per array; moved on by a group each time. */
+  pointers: number[];
+  /** Pushes the v128 term of the channel at byte offset `at` (a local) from the pointers. */
+  term: (at: () => void) => void;
+  /** Runs for channel c, with local `offset` = c * planeBytes and local `sum` = its window's sum. */
+  visit: (offset: number, sum: number) => void;
+}
+
 /**
- * lrnAcross(x, scale, y, channels, planeBytes, groups, half, k, alphaOverN): for `groups`
- * runs of four adjacent pixels from x (channel 0 of an image), down the channels with a
- * running sum of squares over the window c - half .. c + half (inside 0 .. channels - 1):
- * scale = k + alphaOverN * sum, y = x * scale^-0.75, computed as x / sqrt(scale * sqrt(scale)).
- * The sum is float32, as in Caffe's CPU code.
+ * The loop both LRN kernels share: for `groups` runs of four adjacent pixels, down the
+ * channels with a running sum of `term` over the window c - half .. c + half (inside
+ * 0 .. channels - 1): the term of channel c + half comes in before channel c is visited,
+ * the term of channel c - half goes out after. The sum is float32, as in Caffe's CPU code.
  */
-function lrnAcross(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32]);
-  const [x, scale, y, channels, planeBytes, groups, half, k, alphaOverN] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+function slideOverChannels(f: FunctionBuilder, w: ChannelWindow): void {
   const c = f.local(i32);
   const left = f.local(i32);
   const offset = f.local(i32);
   const headBytes = f.local(i32);
   const sum = f.local(v128);
-  const value = f.local(v128);
-  const ks = f.local(v128);
-  const alphas = f.local(v128);
-  const s = f.local(v128);
-
-  const square = (address: () => void) => {
-    address();
-    f.v128Load(0, 0).localTee(value).localGet(value).f32x4Mul();
+  const addTerm = (at: () => void, add: boolean) => {
+    f.localGet(sum);
+    w.term(at);
+    if (add) f.f32x4Add();
+    else f.f32x4Sub();
+    f.localSet(sum);
   };
-  f.localGet(k).f32x4Splat().localSet(ks);
-  f.localGet(alphaOverN).f32x4Splat().localSet(alphas);
-  f.localGet(half).localGet(planeBytes).i32Mul().localSet(headBytes);
-  countDown(f, groups, () => {
+  f.localGet(w.half).localGet(w.planeBytes).i32Mul().localSet(headBytes);
+  countDown(f, w.groups, () => {
     f.v128Zero().localSet(sum);
     // The window of channel 0: channels 0 .. half - 1 (the head adds channel half below).
     f.i32Const(0).localSet(c);
-    f.localGet(x).localSet(offset);
+    f.i32Const(0).localSet(offset);
     f.block((done: Label) => {
       f.loop((next: Label) => {
-        f.localGet(c).localGet(half).i32GeS().brIf(done);
-        f.localGet(c).localGet(channels).i32GeS().brIf(done);
-        f.localGet(sum);
-        square(() => f.localGet(offset));
-        f.f32x4Add().localSet(sum);
+        f.localGet(c).localGet(w.half).i32GeS().brIf(done);
+        f.localGet(c).localGet(w.channels).i32GeS().brIf(done);
+        addTerm(() => f.localGet(offset), true);
         addTo(f, c, { constant: 1 });
-        addTo(f, offset, { local: planeBytes });
+        addTo(f, offset, { local: w.planeBytes });
         f.br(next);
       });
     });
     f.i32Const(0).localSet(c);
     f.i32Const(0).localSet(offset);
-    f.localGet(channels).localSet(left);
+    f.localGet(w.channels).localSet(left);
     countDown(f, left, () => {
-      // sum += x[c + half]^2 while c + half < channels
-      f.localGet(c).localGet(half).i32Add().localGet(channels).i32LtS();
-      f.if(() => {
-        f.localGet(sum);
-        square(() => f.localGet(x).localGet(offset).i32Add().localGet(headBytes).i32Add());
-        f.f32x4Add().localSet(sum);
-      });
+      f.localGet(c).localGet(w.half).i32Add().localGet(w.channels).i32LtS();
+      f.if(() => addTerm(() => f.localGet(offset).localGet(headBytes).i32Add(), true));
+      w.visit(offset, sum);
+      f.localGet(c).localGet(w.half).i32GeS();
+      f.if(() => addTerm(() => f.localGet(offset).localGet(headBytes).i32Sub(), false));
+      addTo(f, c, { constant: 1 });
+      addTo(f, offset, { local: w.planeBytes });
+    });
+    for (const pointer of w.pointers) addTo(f, pointer, { constant: FLOAT * LANES });
+  });
+}
+
+/** Pushes the four floats at `pointer` + the byte offset `at` pushes. */
+function loadAt(f: FunctionBuilder, pointer: number, at: () => void): void {
+  f.localGet(pointer);
+  at();
+  f.i32Add().v128Load(0, 0);
+}
+
+/** Pushes s^-0.75 of the vector in local `s`, as 1 / sqrt(s * sqrt(s)). */
+function inversePower(f: FunctionBuilder, s: number): void {
+  f.f32Const(1).f32x4Splat();
+  f.localGet(s).localGet(s).f32x4Sqrt().f32x4Mul().f32x4Sqrt();
+  f.f32x4Div();
+}
+
+/**
+ * lrnAcross(x, scale, y, channels, planeBytes, groups, half, k, alphaOverN): for `groups` runs
+ * of four adjacent pixels from x (channel 0 of an image), with sum = the sum of x^2 over the
+ * channel window: scale = k + alphaOverN * sum, y = x * scale^-0.75.
+ */
+function lrnAcross(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32]);
+  const [x, scale, y, channels, planeBytes, groups, half, k, alphaOverN] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [value, ks, alphas, s] = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
+  f.localGet(k).f32x4Splat().localSet(ks);
+  f.localGet(alphaOverN).f32x4Splat().localSet(alphas);
+  slideOverChannels(f, {
+    channels,
+    planeBytes,
+    groups,
+    half,
+    pointers: [x, scale, y],
+    term: (at) => {
+      loadAt(f, x, at);
+      f.localTee(value).localGet(value).f32x4Mul();
+    },
+    visit: (offset, sum) => {
       f.localGet(alphas).localGet(sum).f32x4Mul().localGet(ks).f32x4Add().localSet(s);
       f.localGet(scale).localGet(offset).i32Add().localGet(s).v128Store(0, 0);
       f.localGet(y).localGet(offset).i32Add();
-      f.localGet(x).localGet(offset).i32Add().v128Load(0, 0);
-      f.localGet(s).localGet(s).f32x4Sqrt().f32x4Mul().f32x4Sqrt();
-      f.f32x4Div().v128Store(0, 0);
-      // sum -= x[c - half]^2 once c - half >= 0
-      f.localGet(c).localGet(half).i32GeS();
-      f.if(() => {
-        f.localGet(sum);
-        square(() => f.localGet(x).localGet(offset).i32Add().localGet(headBytes).i32Sub());
-        f.f32x4Sub().localSet(sum);
-      });
-      addTo(f, c, { constant: 1 });
-      addTo(f, offset, { local: planeBytes });
-    });
-    addTo(f, x, { constant: FLOAT * LANES });
-    addTo(f, scale, { constant: FLOAT * LANES });
-    addTo(f, y, { constant: FLOAT * LANES });
+      loadAt(f, x, () => f.localGet(offset));
+      inversePower(f, s);
+      f.f32x4Mul().v128Store(0, 0);
+    },
+  });
+  return f;
+}
+
+/**
+ * lrnAcrossBackward(x, y, scale, dy, dx, channels, planeBytes, groups, half, factor): the
+ * gradient of lrnAcross (beta = 0.75), with sum = the sum of dy * y / scale over the channel
+ * window: dx = dy * scale^-0.75 - factor * x * sum, factor = 2 * alpha * beta / n.
+ */
+function lrnAcrossBackward(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32, i32, f32]);
+  const [x, y, scale, dy, dx, channels, planeBytes, groups, half, factor] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [factors, s] = [f.local(v128), f.local(v128)];
+  f.localGet(factor).f32x4Splat().localSet(factors);
+  slideOverChannels(f, {
+    channels,
+    planeBytes,
+    groups,
+    half,
+    pointers: [x, y, scale, dy, dx],
+    term: (at) => {
+      loadAt(f, dy, at);
+      loadAt(f, y, at);
+      f.f32x4Mul();
+      loadAt(f, scale, at);
+      f.f32x4Div();
+    },
+    visit: (offset, sum) => {
+      loadAt(f, scale, () => f.localGet(offset));
+      f.localSet(s);
+      f.localGet(dx).localGet(offset).i32Add();
+      loadAt(f, dy, () => f.localGet(offset));
+      inversePower(f, s);
+      f.f32x4Mul();
+      f.localGet(factors);
+      loadAt(f, x, () => f.localGet(offset));
+      f.f32x4Mul().localGet(sum).f32x4Mul();
+      f.f32x4Sub().v128Store(0, 0);
+    },
   });
   return f;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rng, col2im, convOutputSize, im2col, type ConvGeometry } from '../index.js';
 import { allocateOnHeap } from './heap.js';
-import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmMaxPool, wasmReluBackward, wasmReluForward, type PoolPlanes } from './layers.js';
+import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmLrnAcrossBackward, wasmMaxPool, wasmReluBackward, wasmReluForward, type PoolPlanes } from './layers.js';
 
 /** `n` floats in [-1, 1) on the wasm heap, seeded. */
 function onHeap(n: number, seed: number): Float32Array {
@@ -170,6 +170,40 @@ describe('wasm cross-channel LRN', () => {
         const expectedScale = k + (alpha / localSize) * sum;
         expect(scale[i]).toBeCloseTo(expectedScale, 5);
         expect(y[i]).toBeCloseTo(x[i]! * expectedScale ** -beta, 5);
+      }
+    }
+  });
+
+  it.each([
+    { channels: 7, localSize: 5, count: 9 },
+    { channels: 96, localSize: 5, count: 12 },
+    { channels: 3, localSize: 7, count: 8 },
+  ])('backward: dx = dy scale^-0.75 - (2 alpha beta / n) x sum(dy y / scale) ($channels channels, n = $localSize)', ({ channels, localSize, count }) => {
+    const planeSize = count + 1;
+    const run = { count, planeSize, channels, localSize, alpha: 0.5, beta: 0.75, k: 2 };
+    const x = onHeap(channels * planeSize, 7);
+    const dy = onHeap(channels * planeSize, 8);
+    const scale = allocateOnHeap(channels * planeSize)!;
+    const y = allocateOnHeap(channels * planeSize)!;
+    expect(wasmLrnAcross(x, scale, y, run)).toBe(Math.floor(count / 4) * 4);
+    const dx = allocateOnHeap(channels * planeSize)!.fill(NaN);
+    const done = wasmLrnAcrossBackward(x, y, scale, dy, dx, run);
+    expect(done).toBe(Math.floor(count / 4) * 4);
+    const half = (localSize - 1) / 2;
+    const factor = (2 * run.alpha * run.beta) / localSize;
+    for (let c = 0; c < channels; c++) {
+      for (let p = 0; p < planeSize; p++) {
+        const i = c * planeSize + p;
+        if (p >= done) {
+          expect(dx[i]).toBeNaN();
+          continue;
+        }
+        let sum = 0;
+        for (let j = Math.max(0, c - half); j <= Math.min(channels - 1, c + half); j++) {
+          const at = j * planeSize + p;
+          sum += (dy[at]! * y[at]!) / scale[at]!;
+        }
+        expect(dx[i]).toBeCloseTo(dy[i]! * scale[i]! ** -0.75 - factor * x[i]! * sum, 5);
       }
     }
   });

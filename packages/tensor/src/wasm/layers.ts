@@ -21,6 +21,7 @@ interface LayerInstance {
   reluBackward: (y: number, dy: number, dx: number, count: number, slope: number) => void;
   maxPool: (...args: number[]) => void;
   lrnAcross: (...args: number[]) => void;
+  lrnAcrossBackward: (...args: number[]) => void;
   sgdUpdate: (...args: number[]) => void;
 }
 
@@ -139,6 +140,21 @@ export function wasmLrnAcross(x: FloatArray, scale: FloatArray, y: FloatArray, r
   if (!at || run.beta !== 0.75 || groups === 0) return 0;
   const half = (run.localSize - 1) / 2;
   kernels().lrnAcross(at[0]!, at[1]!, at[2]!, run.channels, run.planeSize * FLOAT, groups, half, run.k, run.alpha / run.localSize);
+  return groups * LANES;
+}
+
+/**
+ * The gradient of `wasmLrnAcross` over the first floor(count / 4) * 4 pixels of a run from
+ * channel 0: dx = dy * scale^-beta - (2 alpha beta / n) * x * (sum of dy * y / scale over the
+ * channel window). Beta 0.75 only; returns the number of pixels done (see `wasmLrnAcross`).
+ */
+export function wasmLrnAcrossBackward(x: FloatArray, y: FloatArray, scale: FloatArray, dy: FloatArray, dx: FloatArray, run: LrnRun): number {
+  const groups = Math.floor(run.count / LANES);
+  const at = addresses(x, y, scale, dy, dx);
+  if (!at || run.beta !== 0.75 || groups === 0) return 0;
+  const half = (run.localSize - 1) / 2;
+  const factor = (2 * run.alpha * run.beta) / run.localSize;
+  kernels().lrnAcrossBackward(at[0]!, at[1]!, at[2]!, at[3]!, at[4]!, run.channels, run.planeSize * FLOAT, groups, half, factor);
   return groups * LANES;
 }
 
