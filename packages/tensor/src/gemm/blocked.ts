@@ -1,4 +1,5 @@
 import type { FloatArray } from '../storage.js';
+import { scaleC } from './operands.js';
 import type { GemmKernel } from './types.js';
 
 /*
@@ -46,16 +47,6 @@ export const gemmBlocked: GemmKernel = function gemmBlocked(transA, transB, M, N
     }
   }
 };
-
-/** C = beta * C over the M x N block (beta 0 writes zeros, so NaNs in C do not survive). */
-function scaleC(M: number, N: number, beta: number, C: FloatArray, offC: number, ldc: number): void {
-  if (beta === 1) return;
-  for (let i = 0; i < M; i++) {
-    const row = offC + i * ldc;
-    if (beta === 0) C.fill(0, row, row + N);
-    else for (let j = row; j < row + N; j++) C[j] *= beta;
-  }
-}
 
 /** Packs op(A)[ic : ic+mc, pc : pc+kc] into MR-row panels, zero-padding the last panel. */
 function packA(transA: boolean, A: FloatArray, offA: number, lda: number, ic: number, pc: number, mc: number, kc: number): void {

@@ -27,3 +27,13 @@ export function onShared(array: FloatArray, offset: number, length: number, copy
 export function mustCopyC(M: number, N: number, ldc: number, beta: number): boolean {
   return beta !== 0 || (ldc > N && M > 1);
 }
+
+/** C = beta * C over the M x N block (beta 0 writes zeros, so NaNs in C do not survive). */
+export function scaleC(M: number, N: number, beta: number, C: FloatArray, offC: number, ldc: number): void {
+  if (beta === 1) return;
+  for (let i = 0; i < M; i++) {
+    const row = offC + i * ldc;
+    if (beta === 0) C.fill(0, row, row + N);
+    else for (let j = row; j < row + N; j++) C[j] *= beta;
+  }
+}

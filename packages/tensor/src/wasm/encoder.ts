@@ -437,3 +437,25 @@ export function addTo(f: FunctionBuilder, local: number, amount: { constant: num
   else f.localGet(amount.local);
   f.i32Add().localSet(local);
 }
+
+/** Floats in a v128, and bytes in a float (for the loop helpers below). */
+const LANES = 4;
+const FLOAT = 4;
+
+/**
+ * Runs `vector()` on every whole group of four floats and `scalar()` on the rest, for `count`
+ * floats (a local), with every pointer in `pointers` moved on by a group or a float after each call.
+ */
+export function lanesThenRest(f: FunctionBuilder, count: number, pointers: number[], vector: () => void, scalar: () => void): void {
+  const n = f.local(ValType.i32);
+  f.localGet(count).i32Const(LANES).i32DivU().localSet(n);
+  countDown(f, n, () => {
+    vector();
+    for (const pointer of pointers) addTo(f, pointer, { constant: FLOAT * LANES });
+  });
+  f.localGet(count).i32Const(LANES).i32RemU().localSet(n);
+  countDown(f, n, () => {
+    scalar();
+    for (const pointer of pointers) addTo(f, pointer, { constant: FLOAT });
+  });
+}

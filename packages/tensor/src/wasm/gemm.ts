@@ -2,7 +2,7 @@ import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
 import { partRange } from '../pool/partition.js';
 import { getThreads } from '../pool/settings.js';
 import { gemmParallel } from '../gemm/parallel.js';
-import { extent, mustCopyC, onShared } from '../gemm/operands.js';
+import { extent, mustCopyC, onShared, scaleC } from '../gemm/operands.js';
 import type { GemmKernel } from '../gemm/types.js';
 import { gemmBlocked } from '../gemm/blocked.js';
 import { TILE, gemmKernelModule } from './kernel-module.js';
@@ -414,16 +414,6 @@ function finish(
 /** `finish` for a C on the heap, at float index `at` of the heap: written in place. */
 function finishOnHeap(instance: KernelInstance, w: number, ldw: number, m: number, n: number, alpha: number, beta: number, at: number, ldc: number): void {
   instance.finish(w * BYTES, ldw * BYTES, at * BYTES, ldc * BYTES, m, n, alpha, beta, beta === 0 ? 1 : 0);
-}
-
-/** C = beta * C over the M x N block (beta 0 writes zeros, so NaNs in C do not survive). */
-function scaleC(M: number, N: number, beta: number, C: Float32Array, offC: number, ldc: number): void {
-  if (beta === 1) return;
-  for (let i = 0; i < M; i++) {
-    const row = offC + i * ldc;
-    if (beta === 0) C.fill(0, row, row + N);
-    else for (let j = row; j < row + N; j++) C[j] *= beta;
-  }
 }
 
 function roundUp(value: number, multiple: number): number {

@@ -51,6 +51,8 @@ interface ThreadHeap {
 }
 
 let threadHeap: ThreadHeap | undefined;
+/** Cleared in the pool's workers (`markHeapWorker`): they never create a heap of their own. */
+let mainThread = true;
 /** Set once creating the heap failed (no shared WebAssembly memory in this engine). */
 let unavailable = false;
 let allocator: Allocator | undefined;
@@ -62,7 +64,7 @@ let allocator: Allocator | undefined;
  */
 export function heapMemory(): WasmMemory | undefined {
   if (threadHeap) return threadHeap.memory;
-  if (unavailable || !isMainThread()) return undefined;
+  if (unavailable || !mainThread) return undefined;
   const Memory = (webAssemblyApi() as { Memory?: SharedMemoryConstructor } | undefined)?.Memory;
   try {
     if (!Memory) throw new Error('no WebAssembly.Memory');
@@ -92,15 +94,9 @@ export function attachHeap(memory: WasmMemory, thread: number): void {
   attach(memory, thread);
 }
 
-let mainThread = true;
-
-/** Called by the pool's workers at start: they never create a heap of their own. */
+/** Called by the pool's workers at start. */
 export function markHeapWorker(): void {
   mainThread = false;
-}
-
-function isMainThread(): boolean {
-  return mainThread;
 }
 
 function attach(memory: WasmMemory, thread: number): void {

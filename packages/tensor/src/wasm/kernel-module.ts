@@ -1,4 +1,4 @@
-import { FunctionBuilder, ValType, addTo, countDown, encodeModule } from './encoder.js';
+import { FunctionBuilder, ValType, addTo, countDown, encodeModule, lanesThenRest } from './encoder.js';
 
 /*
  * The WebAssembly half of the GEMM, generated here from the tile shape MR x NR:
@@ -373,22 +373,13 @@ function gemvDot(): FunctionBuilder {
 function gemvAxpy(): FunctionBuilder {
   const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, i32]);
   const [aPtr, aStride, bPtr, ldb, yPtr, k, n, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [b, y, count] = [f.local(i32), f.local(i32), f.local(i32)];
+  const [b, y] = [f.local(i32), f.local(i32)];
   const scale = f.local(f32);
   const scales = f.local(v128);
-  /** y[0 .. n) = op(y) a vector or a float at a time, moving y on. */
+  /** Runs over y[0 .. n), a vector or a float at a time, with local y moving along it. */
   const overY = (vector: () => void, scalar: () => void): void => {
     f.localGet(yPtr).localSet(y);
-    f.localGet(n).i32Const(LANES).i32DivU().localSet(count);
-    countDown(f, count, () => {
-      vector();
-      addTo(f, y, { constant: FLOAT * LANES });
-    });
-    f.localGet(n).i32Const(LANES).i32RemU().localSet(count);
-    countDown(f, count, () => {
-      scalar();
-      addTo(f, y, { constant: FLOAT });
-    });
+    lanesThenRest(f, n, [y], vector, scalar);
   };
   // y = beta * y, or 0 without reading it.
   f.localGet(betaZero);

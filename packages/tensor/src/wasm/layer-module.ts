@@ -1,4 +1,4 @@
-import { FunctionBuilder, ValType, addTo, countDown, encodeModule, type Label } from './encoder.js';
+import { FunctionBuilder, ValType, addTo, countDown, encodeModule, lanesThenRest, type Label } from './encoder.js';
 import { HEAP_IMPORT } from './kernel-module.js';
 
 /*
@@ -284,24 +284,6 @@ function sgdUpdate(): FunctionBuilder {
     },
   );
   return f;
-}
-
-/**
- * Runs `vector()` on every whole group of four floats and `scalar()` on the rest, for `count`
- * floats, with every pointer in `pointers` moved on by a group or a float after each call.
- */
-function lanesThenRest(f: FunctionBuilder, count: number, pointers: number[], vector: () => void, scalar: () => void): void {
-  const n = f.local(i32);
-  f.localGet(count).i32Const(LANES).i32DivU().localSet(n);
-  countDown(f, n, () => {
-    vector();
-    for (const pointer of pointers) addTo(f, pointer, { constant: FLOAT * LANES });
-  });
-  f.localGet(count).i32Const(LANES).i32RemU().localSet(n);
-  countDown(f, n, () => {
-    scalar();
-    for (const pointer of pointers) addTo(f, pointer, { constant: FLOAT });
-  });
 }
 
 /** reluForward(x, y, count, slope): y = max(x, 0) + slope * min(x, 0) over count floats (y may be x). */
