@@ -136,6 +136,46 @@ describe.each(runs)('$combination.label, $threads thread(s), $backend backend', 
   );
 });
 
+/**
+ * caffenet_tiny's three cases stacked, repeated, into one batch of 8: enough images per thread for
+ * the forward of its 3 x 3, stride-1 layers (conv3-conv5) to take Winograd's F(2x2, 3x3), which
+ * the single-image cases above never do. Every image's outputs must still match its own case.
+ */
+describe.each(backends)('caffenet_tiny as one batch of 8 images on 2 threads (Winograd F(2x2, 3x3) in conv3-conv5), %s backend', (backend) => {
+  it('every image matches its case, at every layer', () => {
+    setThreads(2);
+    setBackend(backend);
+    const combination = tiny[0]!;
+    const { net } = model(combination);
+    const cases = combination.cases;
+    const batch = 8;
+    const input = net.blob(cases[0]!.input.name);
+    input.reshape([batch, ...cases[0]!.input.shape.slice(1)]);
+    net.reshape();
+    const imageSize = input.count / batch;
+    for (let n = 0; n < batch; n++) input.data.data.set(readF32(path.join(combination.dir, cases[n % cases.length]!.input.file)), n * imageSize);
+
+    const wanted = new Set(cases[0]!.outputs.map((o) => o.layer));
+    const seen = new Map<string, Float32Array>();
+    net.forward({
+      afterLayer: (_i, layer, tops) => {
+        if (wanted.has(layer.name)) seen.set(layer.name, Float32Array.from(tops[0]!.data.data.subarray(0, tops[0]!.count)));
+      },
+    });
+    const failures: string[] = [];
+    for (let n = 0; n < batch; n++) {
+      for (const output of cases[n % cases.length]!.outputs) {
+        const expected = readF32(path.join(combination.dir, output.file));
+        const got = seen.get(output.layer)!.subarray(n * expected.length, (n + 1) * expected.length);
+        const d = deviation(got, expected);
+        if (d.worstRatio > 1) failures.push(`image ${n}, ${output.layer}: ${d.worstRatio.toFixed(2)} x the tolerance at index ${d.worstIndex}`);
+      }
+    }
+    expect(seen.has('conv4')).toBe(true);
+    expect(failures, failures.join('\n')).toEqual([]);
+  });
+});
+
 describe('conformance summary', () => {
   it(`checked all ${expectedTensors} reference tensors`, () => {
     expect(checked).toBe(expectedTensors);

@@ -1,8 +1,6 @@
 import {
-  allocate,
   col2im,
   convOutputSize,
-  dtypeOf,
   getBackend,
   getPool,
   getThreads,
@@ -10,23 +8,14 @@ import {
   isShared,
   partRange,
   sgemm,
-  type ConvGeometry,
   type FloatArray,
   type KernelRef,
   type PartKernel,
 } from '@cnn/tensor';
+import { convolutionForwardWinograd, winogradPays } from './winograd.js';
+import { convolutionScratch, shapeOfScalars, shapeScalars, type ConvolutionShape } from './convolution-shape.js';
 
-/**
- * The sizes of a grouped 2-D convolution over a batch, NCHW:
- * input `num x channels x height x width`, weight `numOutput x (channels / group) x kernelH x kernelW`,
- * output `num x numOutput x outH x outW` (from `convOutputSize`). Group g maps input channels
- * [g * C/group, (g + 1) * C/group) to outputs [g * O/group, (g + 1) * O/group).
- */
-export interface ConvolutionShape extends ConvGeometry {
-  num: number;
-  numOutput: number;
-  group: number;
-}
+export type { ConvolutionShape } from './convolution-shape.js';
 
 /**
  * Which gradients a convolution backward computes: each one given is computed, each one
@@ -139,7 +128,9 @@ export function convolutionBackwardReference(
  * The fast convolution: per image, im2col unfolds the input into a
  * `(C * kh * kw) x (outH * outW)` matrix, and per group one GEMM multiplies the group's
  * weights `(O/g) x (C/g * kh * kw)` by the group's rows of it. A 1x1 kernel with stride 1
- * and no padding needs no unfolding: the image already is that matrix.
+ * and no padding needs no unfolding: the image already is that matrix. A 3x3 kernel with
+ * stride 1 over a batch of several images per thread goes to Winograd's F(2x2, 3x3)
+ * instead (winograd.ts), which needs half the multiplies; depthwise ones to a direct loop.
  *
  * A batch is shared out over the thread pool, whole images to each thread, so the
  * unfolding runs in parallel too and the GEMMs need no synchronisation. Each thread
@@ -155,6 +146,10 @@ export function convolutionForwardFast(
 ): void {
   if (s.group === s.channels && s.group > 1) {
     depthwiseForward(x, weight, bias, y, s);
+    return;
+  }
+  if (winogradPays(s)) {
+    convolutionForwardWinograd(x, weight, bias, y, s);
     return;
   }
   const m = gemmSizes(s);
@@ -222,18 +217,6 @@ function forwardImages(
 /** im2col of one image into col[0 ..]: the backend's own loop if it takes the arrays, else the TypeScript one. */
 function unfold(x: FloatArray, xImage: number, s: ConvolutionShape, col: FloatArray): void {
   if (!getBackend().layers.im2col(x, xImage, s, col, 0)) im2col(x, xImage, s, col, 0);
-}
-
-/** A shape as the scalars of a pool job, and back. */
-function shapeScalars(s: ConvolutionShape): number[] {
-  return [s.num, s.channels, s.height, s.width, s.numOutput, s.group, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW];
-}
-
-function shapeOfScalars(v: number[]): ConvolutionShape {
-  const [num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW] = v as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
-  ];
-  return { num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW };
 }
 
 /**
@@ -365,20 +348,6 @@ function gemmSizes(s: ConvolutionShape): GemmSizes {
   };
 }
 
-/**
- * One scratch buffer per dtype and backend for the unfolded image, shared by every
- * convolution (the kernels run one at a time) and grown on demand, so a net allocates it
- * once. It lives on shared memory so the GEMM's worker threads read and write it in place;
- * with the wasm backend that is the wasm heap, which its kernels need.
- */
-const scratch = new Map<string, FloatArray>();
-
 function columnBuffer(length: number, like: FloatArray): FloatArray {
-  const dtype = dtypeOf(like);
-  const key = `${dtype} ${getBackend().name}`;
-  const current = scratch.get(key);
-  if (current && current.length >= length) return current;
-  const grown = allocate(length, { dtype, shared: true });
-  scratch.set(key, grown);
-  return grown;
+  return convolutionScratch('im2col', length, like);
 }

@@ -1,0 +1,44 @@
+import { allocate, dtypeOf, getBackend, type ConvGeometry, type FloatArray } from '@cnn/tensor';
+
+/**
+ * The sizes of a grouped 2-D convolution over a batch, NCHW:
+ * input `num x channels x height x width`, weight `numOutput x (channels / group) x kernelH x kernelW`,
+ * output `num x numOutput x outH x outW` (from `convOutputSize`). Group g maps input channels
+ * [g * C/group, (g + 1) * C/group) to outputs [g * O/group, (g + 1) * O/group).
+ */
+export interface ConvolutionShape extends ConvGeometry {
+  num: number;
+  numOutput: number;
+  group: number;
+}
+
+/** A shape as the scalars of a pool job (14 numbers), and back. */
+export function shapeScalars(s: ConvolutionShape): number[] {
+  return [s.num, s.channels, s.height, s.width, s.numOutput, s.group, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW];
+}
+
+export function shapeOfScalars(v: number[]): ConvolutionShape {
+  const [num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW] = v as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+  ];
+  return { num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW };
+}
+
+/**
+ * Scratch buffers per purpose, dtype and backend (the unfolded image of im2col, the
+ * transformed tiles of Winograd), shared by every convolution (the kernels run one at a
+ * time) and grown on demand, so a net allocates each once. They live on shared memory so
+ * the pool's threads read and write them in place; with the wasm backend that is the
+ * wasm heap, which its kernels need (workers cannot allocate there themselves).
+ */
+const scratch = new Map<string, FloatArray>();
+
+export function convolutionScratch(purpose: string, length: number, like: FloatArray): FloatArray {
+  const dtype = dtypeOf(like);
+  const key = `${purpose} ${dtype} ${getBackend().name}`;
+  const current = scratch.get(key);
+  if (current && current.length >= length) return current;
+  const grown = allocate(length, { dtype, shared: true });
+  scratch.set(key, grown);
+  return grown;
+}

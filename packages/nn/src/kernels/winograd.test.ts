@@ -1,0 +1,86 @@
+import { Rng, Tensor, allclose, allocate, convOutputSize, getBackend, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
+import { afterAll, describe, expect, it } from 'vitest';
+import { convolutionForwardReference } from './convolution.js';
+import type { ConvolutionShape } from './convolution-shape.js';
+import { convolutionForwardWinograd, winogradApplies, winogradPays } from './winograd.js';
+
+afterAll(() => shutdownPool());
+
+function shape(num: number, channels: number, height: number, width: number, numOutput: number, group: number, pad: [number, number]): ConvolutionShape {
+  return { num, channels, height, width, numOutput, group, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: pad[0], padW: pad[1], dilationH: 1, dilationW: 1 };
+}
+
+function random(length: number, rng: Rng, dtype: DType, shared: boolean): FloatArray {
+  const a = allocate(length, { dtype, shared });
+  for (let i = 0; i < length; i++) a[i] = rng.uniform(-1, 1);
+  return a;
+}
+
+/** Runs both kernels on the same random operands and expects the same output, to 1e-12 (float64) or 1e-5 (float32). */
+function compare(s: ConvolutionShape, dtype: DType, withBias: boolean, shared = false): void {
+  const rng = new Rng(5);
+  const [outH, outW] = convOutputSize(s);
+  const x = random(s.num * s.channels * s.height * s.width, rng, dtype, shared);
+  const weight = random(s.numOutput * (s.channels / s.group) * 9, rng, dtype, shared);
+  const bias = withBias ? random(s.numOutput, rng, dtype, shared) : undefined;
+  const size = s.num * s.numOutput * outH * outW;
+  const fast = allocate(size, { dtype, shared }).fill(NaN);
+  const reference = allocate(size, { dtype }).fill(NaN);
+  convolutionForwardWinograd(x, weight, bias, fast, s);
+  convolutionForwardReference(x, weight, bias, reference, s);
+  const result = allclose(Tensor.fromArray(fast, [size], { dtype: 'float64' }), Tensor.fromArray(reference, [size], { dtype: 'float64' }), {
+    atol: dtype === 'float64' ? 1e-12 : 1e-5,
+    rtol: dtype === 'float64' ? 1e-12 : 1e-5,
+  });
+  expect(result.ok, result.message).toBe(true);
+}
+
+describe('Winograd F(2x2, 3x3) against the reference loops', () => {
+  const grid: ConvolutionShape[] = [];
+  for (const [h, w] of [[4, 4], [7, 7], [6, 9], [13, 13], [3, 5]] as const) {
+    for (const pad of [[0, 0], [1, 1], [2, 2], [1, 0]] as [number, number][]) {
+      for (const group of [1, 2]) {
+        if (h + 2 * pad[0] < 3 || w + 2 * pad[1] < 3) continue;
+        grid.push(shape(3, 4, h, w, 6, group, pad));
+      }
+    }
+  }
+  for (const dtype of ['float64', 'float32'] as const) {
+    it.each(grid.map((s) => [`x=[${s.num},${s.channels},${s.height},${s.width}] p=${s.padH}x${s.padW} g=${s.group}`, s] as const))(`${dtype} %s`, (_, s) => {
+      compare(s, dtype, true);
+      compare(s, dtype, false);
+    });
+  }
+  it('applies to 3 x 3 kernels with stride 1 and no dilation only', () => {
+    expect(winogradApplies(shape(1, 4, 7, 7, 4, 1, [1, 1]))).toBe(true);
+    expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), strideH: 2 })).toBe(false);
+    expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), dilationW: 2 })).toBe(false);
+    expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), kernelH: 5, kernelW: 5 })).toBe(false);
+  });
+  for (const backend of ['js', 'wasm'] as const) {
+    it(`${backend} backend, shared float32 over 2 threads, chunks of several images: x=[9,32,13,13] o=48 p=1 g=2`, () => {
+      const initial = getBackend().name;
+      setBackend(backend);
+      setThreads(2);
+      try {
+        compare(shape(9, 32, 13, 13, 48, 2, [1, 1]), 'float32', true, true);
+        compare(shape(3, 16, 30, 30, 16, 1, [1, 1]), 'float32', true, true);
+      } finally {
+        setBackend(initial);
+      }
+    });
+  }
+});
+
+describe('when the fast convolution takes F(2x2, 3x3)', () => {
+  it('takes it from 4 images per thread, and never for other kernels', () => {
+    const s = shape(8, 16, 13, 13, 16, 1, [1, 1]);
+    setThreads(2);
+    expect(winogradPays(s)).toBe(true);
+    expect(winogradPays({ ...s, num: 7 })).toBe(false);
+    expect(winogradPays({ ...s, strideW: 2 })).toBe(false);
+    setThreads(1);
+    expect(winogradPays({ ...s, num: 4 })).toBe(true);
+    expect(winogradPays({ ...s, num: 3 })).toBe(false);
+  });
+});
