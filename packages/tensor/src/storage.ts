@@ -41,6 +41,11 @@ export function setSharedFloat32Allocator(allocator: ((length: number) => Float3
   sharedFloat32Allocator = allocator;
 }
 
+/** The current source of shared float32 storage (see `setSharedFloat32Allocator`), to tell whether storage made earlier came from it. */
+export function sharedFloat32Source(): unknown {
+  return sharedFloat32Allocator;
+}
+
 /** The dtype of a typed array. */
 export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? 'float64' : 'float32';

@@ -6,6 +6,8 @@ import {
   gemmBlocked,
   gemmParallel,
   gemmReference,
+  getBackend,
+  setBackend,
   setThreads,
   sgemm,
   shutdownPool,
@@ -130,6 +132,22 @@ describe('parallel gemm', () => {
     setThreads(2);
     const parallel = run(gemmParallel, c);
     expect(parallel).toEqual(serial);
+  });
+
+  // Operands off shared memory are copied into staging kept between calls: a smaller call after a
+  // larger one must read only its own elements, a larger one must grow the staging, on both backends.
+  it.each(['js', 'wasm'] as const)('reuses its staging for operands off shared memory over calls of changing sizes (%s backend)', (backend) => {
+    const initial = getBackend().name;
+    setBackend(backend);
+    setThreads(2);
+    try {
+      for (const [M, N, K, seed] of [[130, 301, 257, 1], [64, 90, 200, 2], [200, 310, 300, 3], [130, 301, 257, 4]] as const) {
+        const c: Case = { transA: false, transB: false, M, N, K, alpha: 1, beta: 0.5, pad: 1, shared: false };
+        expectClose(run(getBackend().gemm, c, seed), run(gemmReference, c, seed), K);
+      }
+    } finally {
+      setBackend(initial);
+    }
   });
 
   it('survives many calls in a row and interleaved with async work', async () => {

@@ -46,9 +46,9 @@ export const gemmParallel: GemmKernel = function gemmParallel(transA, transB, M,
     return;
   }
   const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
-  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda));
-  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb));
-  const c = onShared(C, offC, extent(M, N, ldc), mustCopyC(M, N, ldc, beta));
+  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), 'A');
+  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), 'B');
+  const c = onShared(C, offC, extent(M, N, ldc), 'C', mustCopyC(M, N, ldc, beta));
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
   getPool().run(gemmPartRef, gemmPart, [a.array, b.array, c.array], scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);

@@ -463,9 +463,9 @@ export const wasmGemm: GemmKernel = function wasmGemm(transA, transB, M, N, K, a
     return;
   }
   const parts = Math.min(threads, Math.ceil(flops / MIN_PARALLEL_FLOPS));
-  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda));
-  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb));
-  const c = onShared(C, offC, extent(M, N, ldc), mustCopyC(M, N, ldc, beta));
+  const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), 'A');
+  const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), 'B');
+  const c = onShared(C, offC, extent(M, N, ldc), 'C', mustCopyC(M, N, ldc, beta));
   const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
   // The workers' scratch areas must be big enough before they start (a worker cannot allocate).
   reserveScratch(parts, planGemm(M, N, K, heapIndex(a.array) < 0, heapIndex(b.array) < 0, heapIndex(c.array) < 0).floats);
