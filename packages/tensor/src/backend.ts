@@ -6,7 +6,24 @@ import { gemmScratchFloats, wasmGemm } from './wasm/gemm.js';
 import { allocateOnHeap, reserveScratch } from './wasm/heap.js';
 import type { ConvGeometry } from './im2col.js';
 import type { FloatArray } from './storage.js';
-import { wasmCol2im, wasmIm2col, wasmLrnAcross, wasmLrnAcrossBackward, wasmMaxPool, wasmReluBackward, wasmReluForward, wasmSgdUpdate, type LrnRun, type PoolPlanes, type SgdStep } from './wasm/layers.js';
+import {
+  wasmCol2im,
+  wasmIm2col,
+  wasmLrnAcross,
+  wasmLrnAcrossBackward,
+  wasmMaxPool,
+  wasmReluBackward,
+  wasmReluForward,
+  wasmSgdUpdate,
+  wasmWinogradFilters,
+  wasmWinogradOutputs,
+  wasmWinogradTiles,
+  type LrnRun,
+  type PoolPlanes,
+  type SgdStep,
+  type WinogradInput,
+  type WinogradOutput,
+} from './wasm/layers.js';
 import { simdProbeModule } from './wasm/kernel-module.js';
 import { webAssemblyApi } from './wasm/runtime.js';
 
@@ -53,6 +70,12 @@ export interface LayerKernels {
   lrnAcrossBackward(x: FloatArray, y: FloatArray, scale: FloatArray, dy: FloatArray, dx: FloatArray, run: LrnRun): number;
   /** The solver's SGD step with momentum and L2 weight decay (g = g / iterSize + decay w; v = m v + rate g; w -= v). */
   sgdUpdate(w: FloatArray, g: FloatArray, v: FloatArray, count: number, step: SgdStep): boolean;
+  /** Winograd F(2x2, 3x3): U = G g G^T of consecutive 3 x 3 filters, position xi `stride` floats apart. */
+  winogradFilters(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): boolean;
+  /** Winograd F(2x2, 3x3): V = B^T d B of every tile of a run of input planes. */
+  winogradTiles(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): boolean;
+  /** Winograd F(2x2, 3x3): Y = A^T M A + bias of every tile of a run of output planes. */
+  winogradOutputs(m: FloatArray, mOffset: number, y: FloatArray, yOffset: number, bias: FloatArray | undefined, biasOffset: number, run: WinogradOutput): boolean;
 }
 
 const typeScriptOnly: LayerKernels = {
@@ -64,6 +87,9 @@ const typeScriptOnly: LayerKernels = {
   lrnAcross: () => 0,
   lrnAcrossBackward: () => 0,
   sgdUpdate: () => false,
+  winogradFilters: () => false,
+  winogradTiles: () => false,
+  winogradOutputs: () => false,
 };
 
 /** The plain TypeScript kernels: blocked GEMM over the worker pool. The reference and the fallback. */
@@ -88,6 +114,9 @@ const wasmBackend: Backend = {
     lrnAcross: wasmLrnAcross,
     lrnAcrossBackward: wasmLrnAcrossBackward,
     sgdUpdate: wasmSgdUpdate,
+    winogradFilters: wasmWinogradFilters,
+    winogradTiles: wasmWinogradTiles,
+    winogradOutputs: wasmWinogradOutputs,
   },
 };
 

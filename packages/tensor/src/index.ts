@@ -15,6 +15,6 @@ export { getThreads, setThreads } from './pool/settings.js';
 export { ThreadPool, getPool, shutdownPool, type KernelRef, type PartKernel } from './pool/pool.js';
 export { partRange } from './pool/partition.js';
 export { getBackend, setBackend, resolveBackend, simdSupported, type Backend, type BackendName, type LayerKernels } from './backend.js';
-export type { LrnRun, PoolPlanes, SgdStep } from './wasm/layers.js';
+export type { LrnRun, PoolPlanes, SgdStep, WinogradInput, WinogradOutput, WinogradRun } from './wasm/layers.js';
 export { wasmGemm, wasmGemmSerial } from './wasm/gemm.js';
 export { isOnWasmHeap, pinWhileViewed } from './wasm/heap.js';

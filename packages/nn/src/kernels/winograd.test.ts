@@ -1,5 +1,5 @@
 import { Rng, Tensor, allclose, allocate, convOutputSize, getBackend, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { convolutionForwardReference } from './convolution.js';
 import type { ConvolutionShape } from './convolution-shape.js';
 import { convolutionForwardWinograd, winogradApplies, winogradPays } from './winograd.js';
@@ -57,15 +57,25 @@ describe('Winograd F(2x2, 3x3) against the reference loops', () => {
     expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), dilationW: 2 })).toBe(false);
     expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), kernelH: 5, kernelW: 5 })).toBe(false);
   });
+  // Shared float32 operands are where the wasm backend runs its own transforms (on its heap).
   for (const backend of ['js', 'wasm'] as const) {
-    it(`${backend} backend, shared float32 over 2 threads, chunks of several images: x=[9,32,13,13] o=48 p=1 g=2`, () => {
+    it(`${backend} backend, shared float32 over 2 threads: the grid, and chunks of several images`, () => {
       const initial = getBackend().name;
       setBackend(backend);
       setThreads(2);
+      const layers = getBackend().layers;
+      const spies = [vi.spyOn(layers, 'winogradFilters'), vi.spyOn(layers, 'winogradTiles'), vi.spyOn(layers, 'winogradOutputs')];
       try {
+        for (const s of grid) {
+          compare(s, 'float32', true, true);
+          compare(s, 'float32', false, true);
+        }
         compare(shape(9, 32, 13, 13, 48, 2, [1, 1]), 'float32', true, true);
         compare(shape(3, 16, 30, 30, 16, 1, [1, 1]), 'float32', true, true);
+        // The wasm backend ran its own kernels (on the calling thread; the workers' are out of sight of spies).
+        for (const spy of spies) expect(spy.mock.results.some((result) => result.value === true)).toBe(backend === 'wasm');
       } finally {
+        for (const spy of spies) spy.mockRestore();
         setBackend(initial);
       }
     });

@@ -1,4 +1,17 @@
-import { convOutputSize, getBackend, getPool, getThreads, isShared, partRange, sgemm, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import {
+  convOutputSize,
+  getBackend,
+  getPool,
+  getThreads,
+  isShared,
+  partRange,
+  sgemm,
+  type FloatArray,
+  type KernelRef,
+  type PartKernel,
+  type WinogradInput,
+  type WinogradOutput,
+} from '@cnn/tensor';
 import { convolutionScratch, shapeOfScalars, shapeScalars, type ConvolutionShape } from './convolution-shape.js';
 
 /*
@@ -166,33 +179,41 @@ function forwardImages(
 /**
  * U = G g G^T for every 3 x 3 filter g (output o, input channel c of its group), stored
  * as 16 matrices, one per position xi of the 4 x 4 result: u[((group * 16 + xi) * O/g + o') * C/g + c].
+ * One run per output: its C/g filters go to consecutive floats of each matrix.
  */
 function transformFilters(weight: FloatArray, s: ConvolutionShape, plan: WinogradPlan, u: FloatArray): void {
   const { channelsPerGroup: cg, outputsPerGroup: og } = plan;
-  const gg = new Float64Array(12);
   const stride = og * cg;
+  const layers = getBackend().layers;
   for (let o = 0; o < s.numOutput; o++) {
     const group = Math.floor(o / og);
-    for (let c = 0; c < cg; c++) {
-      const w = (o * cg + c) * 9;
-      // G g, column by column: rows [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2] of each of the 3 columns.
-      for (let j = 0; j < 3; j++) {
-        const g0 = weight[w + j]!, g1 = weight[w + 3 + j]!, g2 = weight[w + 6 + j]!;
-        gg[j] = g0;
-        gg[3 + j] = (g0 + g1 + g2) / 2;
-        gg[6 + j] = (g0 - g1 + g2) / 2;
-        gg[9 + j] = g2;
-      }
-      // (G g) G^T, row by row: the same combination of each row's 3 entries.
-      let at = (group * 16 * og + (o - group * og)) * cg + c;
-      for (let i = 0; i < 4; i++) {
-        const h0 = gg[3 * i]!, h1 = gg[3 * i + 1]!, h2 = gg[3 * i + 2]!;
-        u[at] = h0;
-        u[at + stride] = (h0 + h1 + h2) / 2;
-        u[at + 2 * stride] = (h0 - h1 + h2) / 2;
-        u[at + 3 * stride] = h2;
-        at += 4 * stride;
-      }
+    const uOffset = (group * 16 * og + (o - group * og)) * cg;
+    if (!layers.winogradFilters(weight, o * cg * 9, u, uOffset, cg, stride)) filterRun(weight, o * cg * 9, u, uOffset, cg, stride);
+  }
+}
+
+/** `count` consecutive filters from weight[weightOffset] into u[uOffset ..], position xi at + xi * stride (the TypeScript kernel). */
+function filterRun(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): void {
+  const gg = new Float64Array(12);
+  for (let c = 0; c < count; c++) {
+    const w = weightOffset + c * 9;
+    // G g, column by column: rows [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2] of each of the 3 columns.
+    for (let j = 0; j < 3; j++) {
+      const g0 = weight[w + j]!, g1 = weight[w + 3 + j]!, g2 = weight[w + 6 + j]!;
+      gg[j] = g0;
+      gg[3 + j] = (g0 + g1 + g2) / 2;
+      gg[6 + j] = (g0 - g1 + g2) / 2;
+      gg[9 + j] = g2;
+    }
+    // (G g) G^T, row by row: the same combination of each row's 3 entries.
+    let at = uOffset + c;
+    for (let i = 0; i < 4; i++) {
+      const h0 = gg[3 * i]!, h1 = gg[3 * i + 1]!, h2 = gg[3 * i + 2]!;
+      u[at] = h0;
+      u[at + stride] = (h0 + h1 + h2) / 2;
+      u[at + 2 * stride] = (h0 - h1 + h2) / 2;
+      u[at + 3 * stride] = h2;
+      at += 4 * stride;
     }
   }
 }
@@ -201,85 +222,112 @@ function transformFilters(weight: FloatArray, s: ConvolutionShape, plan: Winogra
  * V = B^T d B for every 4 x 4 tile d of every channel of images [first, first + count),
  * stored as 16 matrices of C/g rows and `count * tilesPerImage` columns per group:
  * v[((group * 16 + xi) * C/g + c) * columns + tile], tiles numbered image by image, row by row.
- * Tile (ty, tx) reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx .. 2 tx + 3.
+ * One run per image and group.
  */
 function transformTiles(x: FloatArray, s: ConvolutionShape, plan: WinogradPlan, first: number, count: number, padded: FloatArray, v: FloatArray): void {
-  const { channelsPerGroup: cg, tilesH, tilesW, paddedW: pw } = plan;
+  const cg = plan.channelsPerGroup;
   const columns = count * plan.tilesPerImage;
-  const stride = cg * columns;
-  const planeSize = s.height * s.width;
+  const run: WinogradInput = {
+    channels: cg, rowStep: columns, stride: cg * columns, tilesH: plan.tilesH, tilesW: plan.tilesW,
+    planeStep: s.height * s.width, height: s.height, width: s.width, padH: s.padH, padW: s.padW, paddedW: plan.paddedW,
+  };
+  const layers = getBackend().layers;
   for (let n = first; n < first + count; n++) {
-    for (let channel = 0; channel < s.channels; channel++) {
-      copyInterior(x, (n * s.channels + channel) * planeSize, s, pw, padded);
-      const group = Math.floor(channel / cg);
-      let tile = (group * 16 * cg + (channel - group * cg)) * columns + (n - first) * plan.tilesPerImage;
-      for (let ty = 0; ty < tilesH; ty++) {
-        for (let tx = 0; tx < tilesW; tx++, tile++) {
-          const r0 = 2 * ty * pw + 2 * tx, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw;
-          const d00 = padded[r0]!, d01 = padded[r0 + 1]!, d02 = padded[r0 + 2]!, d03 = padded[r0 + 3]!;
-          const d10 = padded[r1]!, d11 = padded[r1 + 1]!, d12 = padded[r1 + 2]!, d13 = padded[r1 + 3]!;
-          const d20 = padded[r2]!, d21 = padded[r2 + 1]!, d22 = padded[r2 + 2]!, d23 = padded[r2 + 3]!;
-          const d30 = padded[r3]!, d31 = padded[r3 + 1]!, d32 = padded[r3 + 2]!, d33 = padded[r3 + 3]!;
-          // B^T d: row i of the result combines rows of d as B^T's row i says.
-          const e00 = d00 - d20, e01 = d01 - d21, e02 = d02 - d22, e03 = d03 - d23;
-          const e10 = d10 + d20, e11 = d11 + d21, e12 = d12 + d22, e13 = d13 + d23;
-          const e20 = d20 - d10, e21 = d21 - d11, e22 = d22 - d12, e23 = d23 - d13;
-          const e30 = d10 - d30, e31 = d11 - d31, e32 = d12 - d32, e33 = d13 - d33;
-          // (B^T d) B: the same combination of the columns of each row; xi = 4 * row + column.
-          let at = tile;
-          v[at] = e00 - e02; v[(at += stride)] = e01 + e02; v[(at += stride)] = e02 - e01; v[(at += stride)] = e01 - e03;
-          v[(at += stride)] = e10 - e12; v[(at += stride)] = e11 + e12; v[(at += stride)] = e12 - e11; v[(at += stride)] = e11 - e13;
-          v[(at += stride)] = e20 - e22; v[(at += stride)] = e21 + e22; v[(at += stride)] = e22 - e21; v[(at += stride)] = e21 - e23;
-          v[(at += stride)] = e30 - e32; v[(at += stride)] = e31 + e32; v[(at += stride)] = e32 - e31; v[(at += stride)] = e31 - e33;
-        }
+    for (let group = 0; group < s.group; group++) {
+      const xOffset = (n * s.channels + group * cg) * run.planeStep;
+      const vOffset = group * 16 * cg * columns + (n - first) * plan.tilesPerImage;
+      if (!layers.winogradTiles(x, xOffset, padded, v, vOffset, run)) tileRun(x, xOffset, padded, v, vOffset, run);
+    }
+  }
+}
+
+/**
+ * The tiles of `run.channels` planes from x[xOffset] into v[vOffset ..] (the TypeScript kernel):
+ * each plane is copied into the inside of `padded` (its border is zero), then tile (ty, tx)
+ * reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx .. 2 tx + 3.
+ */
+function tileRun(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): void {
+  const { paddedW: pw, stride } = run;
+  for (let c = 0; c < run.channels; c++) {
+    const plane = xOffset + c * run.planeStep;
+    for (let iy = 0; iy < run.height; iy++) {
+      const row = plane + iy * run.width;
+      padded.set(x.subarray(row, row + run.width), (iy + run.padH) * pw + run.padW);
+    }
+    let tile = vOffset + c * run.rowStep;
+    for (let ty = 0; ty < run.tilesH; ty++) {
+      for (let tx = 0; tx < run.tilesW; tx++, tile++) {
+        const r0 = 2 * ty * pw + 2 * tx, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw;
+        const d00 = padded[r0]!, d01 = padded[r0 + 1]!, d02 = padded[r0 + 2]!, d03 = padded[r0 + 3]!;
+        const d10 = padded[r1]!, d11 = padded[r1 + 1]!, d12 = padded[r1 + 2]!, d13 = padded[r1 + 3]!;
+        const d20 = padded[r2]!, d21 = padded[r2 + 1]!, d22 = padded[r2 + 2]!, d23 = padded[r2 + 3]!;
+        const d30 = padded[r3]!, d31 = padded[r3 + 1]!, d32 = padded[r3 + 2]!, d33 = padded[r3 + 3]!;
+        // B^T d: row i of the result combines rows of d as B^T's row i says.
+        const e00 = d00 - d20, e01 = d01 - d21, e02 = d02 - d22, e03 = d03 - d23;
+        const e10 = d10 + d20, e11 = d11 + d21, e12 = d12 + d22, e13 = d13 + d23;
+        const e20 = d20 - d10, e21 = d21 - d11, e22 = d22 - d12, e23 = d23 - d13;
+        const e30 = d10 - d30, e31 = d11 - d31, e32 = d12 - d32, e33 = d13 - d33;
+        // (B^T d) B: the same combination of the columns of each row; xi = 4 * row + column.
+        let at = tile;
+        v[at] = e00 - e02; v[(at += stride)] = e01 + e02; v[(at += stride)] = e02 - e01; v[(at += stride)] = e01 - e03;
+        v[(at += stride)] = e10 - e12; v[(at += stride)] = e11 + e12; v[(at += stride)] = e12 - e11; v[(at += stride)] = e11 - e13;
+        v[(at += stride)] = e20 - e22; v[(at += stride)] = e21 + e22; v[(at += stride)] = e22 - e21; v[(at += stride)] = e21 - e23;
+        v[(at += stride)] = e30 - e32; v[(at += stride)] = e31 + e32; v[(at += stride)] = e32 - e31; v[(at += stride)] = e31 - e33;
       }
     }
   }
 }
 
-/** Copies one input plane into the inside of the padded plane (its border is zero). */
-function copyInterior(x: FloatArray, plane: number, s: ConvolutionShape, paddedW: number, padded: FloatArray): void {
-  for (let iy = 0; iy < s.height; iy++) {
-    const row = plane + iy * s.width;
-    padded.set(x.subarray(row, row + s.width), (iy + s.padH) * paddedW + s.padW);
+/**
+ * Y = A^T M A + bias for every tile of every output channel of images [first, first + count),
+ * M read from the 16 product matrices as `transformTiles` numbers them. One run per image and group.
+ */
+function transformOutputs(m: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, plan: WinogradPlan, first: number, count: number): void {
+  const og = plan.outputsPerGroup;
+  const columns = count * plan.tilesPerImage;
+  const run: WinogradOutput = {
+    channels: og, rowStep: columns, stride: og * columns, tilesH: plan.tilesH, tilesW: plan.tilesW,
+    planeStep: plan.outH * plan.outW, outH: plan.outH, outW: plan.outW,
+  };
+  const layers = getBackend().layers;
+  for (let n = first; n < first + count; n++) {
+    for (let group = 0; group < s.group; group++) {
+      const mOffset = group * 16 * og * columns + (n - first) * plan.tilesPerImage;
+      const yOffset = (n * s.numOutput + group * og) * run.planeStep;
+      if (!layers.winogradOutputs(m, mOffset, y, yOffset, bias, group * og, run)) outputRun(m, mOffset, y, yOffset, bias, group * og, run);
+    }
   }
 }
 
 /**
- * Y = A^T M A + bias for every tile of every output channel of images [first, first + count),
- * M read from the 16 product matrices as `transformTiles` numbers them. A tile that
- * overhangs an odd-sized output writes only its inside.
+ * The outputs of `run.channels` planes from m[mOffset ..] into y[yOffset ..] (the TypeScript
+ * kernel). A tile that overhangs an odd-sized output writes only its inside.
  */
-function transformOutputs(m: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, plan: WinogradPlan, first: number, count: number): void {
-  const { outputsPerGroup: og, tilesH, tilesW, outH, outW } = plan;
-  const columns = count * plan.tilesPerImage;
-  const stride = og * columns;
-  for (let n = first; n < first + count; n++) {
-    for (let o = 0; o < s.numOutput; o++) {
-      const group = Math.floor(o / og);
-      const b = bias ? bias[o]! : 0;
-      const plane = (n * s.numOutput + o) * outH * outW;
-      let tile = (group * 16 * og + (o - group * og)) * columns + (n - first) * plan.tilesPerImage;
-      for (let ty = 0; ty < tilesH; ty++) {
-        for (let tx = 0; tx < tilesW; tx++, tile++) {
-          let at = tile;
-          const m00 = m[at]!, m01 = m[(at += stride)]!, m02 = m[(at += stride)]!, m03 = m[(at += stride)]!;
-          const m10 = m[(at += stride)]!, m11 = m[(at += stride)]!, m12 = m[(at += stride)]!, m13 = m[(at += stride)]!;
-          const m20 = m[(at += stride)]!, m21 = m[(at += stride)]!, m22 = m[(at += stride)]!, m23 = m[(at += stride)]!;
-          const m30 = m[(at += stride)]!, m31 = m[(at += stride)]!, m32 = m[(at += stride)]!, m33 = m[(at += stride)]!;
-          // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3.
-          const r00 = m00 + m10 + m20, r01 = m01 + m11 + m21, r02 = m02 + m12 + m22, r03 = m03 + m13 + m23;
-          const r10 = m10 - m20 - m30, r11 = m11 - m21 - m31, r12 = m12 - m22 - m32, r13 = m13 - m23 - m33;
-          // (A^T M) A: the same for the columns of each row.
-          const oy = 2 * ty, ox = 2 * tx;
-          const top = plane + oy * outW + ox;
-          const right = ox + 1 < outW;
-          y[top] = r00 + r01 + r02 + b;
-          if (right) y[top + 1] = r01 - r02 - r03 + b;
-          if (oy + 1 < outH) {
-            y[top + outW] = r10 + r11 + r12 + b;
-            if (right) y[top + outW + 1] = r11 - r12 - r13 + b;
-          }
+function outputRun(m: FloatArray, mOffset: number, y: FloatArray, yOffset: number, bias: FloatArray | undefined, biasOffset: number, run: WinogradOutput): void {
+  const { outH, outW, stride } = run;
+  for (let c = 0; c < run.channels; c++) {
+    const b = bias ? bias[biasOffset + c]! : 0;
+    const plane = yOffset + c * run.planeStep;
+    let tile = mOffset + c * run.rowStep;
+    for (let ty = 0; ty < run.tilesH; ty++) {
+      for (let tx = 0; tx < run.tilesW; tx++, tile++) {
+        let at = tile;
+        const m00 = m[at]!, m01 = m[(at += stride)]!, m02 = m[(at += stride)]!, m03 = m[(at += stride)]!;
+        const m10 = m[(at += stride)]!, m11 = m[(at += stride)]!, m12 = m[(at += stride)]!, m13 = m[(at += stride)]!;
+        const m20 = m[(at += stride)]!, m21 = m[(at += stride)]!, m22 = m[(at += stride)]!, m23 = m[(at += stride)]!;
+        const m30 = m[(at += stride)]!, m31 = m[(at += stride)]!, m32 = m[(at += stride)]!, m33 = m[(at += stride)]!;
+        // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3.
+        const r00 = m00 + m10 + m20, r01 = m01 + m11 + m21, r02 = m02 + m12 + m22, r03 = m03 + m13 + m23;
+        const r10 = m10 - m20 - m30, r11 = m11 - m21 - m31, r12 = m12 - m22 - m32, r13 = m13 - m23 - m33;
+        // (A^T M) A: the same for the columns of each row.
+        const oy = 2 * ty, ox = 2 * tx;
+        const top = plane + oy * outW + ox;
+        const right = ox + 1 < outW;
+        y[top] = r00 + r01 + r02 + b;
+        if (right) y[top + 1] = r01 - r02 - r03 + b;
+        if (oy + 1 < outH) {
+          y[top + outW] = r10 + r11 + r12 + b;
+          if (right) y[top + outW + 1] = r11 - r12 - r13 + b;
         }
       }
     }

@@ -1,5 +1,6 @@
 import { FunctionBuilder, ValType, addTo, countDown, encodeModule, lanesThenRest, type Label } from './encoder.js';
 import { HEAP_IMPORT } from './kernel-module.js';
+import { winogradFilters, winogradOutputs, winogradTiles } from './winograd-module.js';
 
 /*
  * The WebAssembly half of the wasm backend's layer kernels (the TypeScript half is
@@ -14,6 +15,7 @@ import { HEAP_IMPORT } from './kernel-module.js';
  *   lrnAcross      Caffe's cross-channel LRN with beta = 0.75, four pixels at a time
  *   lrnAcrossBackward  its gradient
  *   sgdUpdate      the SGD step with momentum and L2 weight decay, four weights at a time
+ *   winogradFilters, winogradTiles, winogradOutputs   the transforms of F(2x2, 3x3) (winograd-module.ts)
  */
 
 const { i32, f32, v128 } = ValType;
@@ -36,6 +38,9 @@ export function layerKernelModule(): Uint8Array {
       { name: 'lrnAcross', body: lrnAcross() },
       { name: 'lrnAcrossBackward', body: lrnAcrossBackward() },
       { name: 'sgdUpdate', body: sgdUpdate() },
+      { name: 'winogradFilters', body: winogradFilters() },
+      { name: 'winogradTiles', body: winogradTiles() },
+      { name: 'winogradOutputs', body: winogradOutputs() },
     ],
     importedMemory: HEAP_IMPORT,
   });

@@ -23,6 +23,9 @@ interface LayerInstance {
   lrnAcross: (...args: number[]) => void;
   lrnAcrossBackward: (...args: number[]) => void;
   sgdUpdate: (...args: number[]) => void;
+  winogradFilters: (weight: number, u: number, count: number, stride: number) => void;
+  winogradTiles: (...args: number[]) => void;
+  winogradOutputs: (...args: number[]) => void;
 }
 
 let instance: LayerInstance | undefined;
@@ -175,5 +178,80 @@ export function wasmSgdUpdate(w: FloatArray, g: FloatArray, v: FloatArray, count
   const at = addresses(w, g, v);
   if (!at) return false;
   kernels().sgdUpdate(at[0]!, at[1]!, at[2]!, count, 1 / step.iterSize, step.decay, step.momentum, step.rate);
+  return true;
+}
+
+/**
+ * A run of Winograd F(2x2, 3x3) transforms over consecutive channels of one image (see
+ * winograd.ts in @cnn/nn): the 16 transformed matrices are `stride` floats apart, and each
+ * channel's row of tiles in them `rowStep` floats after the previous channel's.
+ */
+export interface WinogradRun {
+  channels: number;
+  rowStep: number;
+  stride: number;
+  tilesH: number;
+  tilesW: number;
+}
+
+/** The input side of a run: planes of height x width, `planeStep` floats apart, padded by (padH, padW) into rows of paddedW. */
+export interface WinogradInput extends WinogradRun {
+  planeStep: number;
+  height: number;
+  width: number;
+  padH: number;
+  padW: number;
+  paddedW: number;
+}
+
+/** The output side of a run: planes of outH x outW, `planeStep` floats apart. */
+export interface WinogradOutput extends WinogradRun {
+  planeStep: number;
+  outH: number;
+  outW: number;
+}
+
+/** U = G g G^T of `count` consecutive 3 x 3 filters from weight[weightOffset] into u[uOffset ..], position xi at + xi * stride. */
+export function wasmWinogradFilters(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): boolean {
+  const at = addresses(weight, u);
+  if (!at) return false;
+  kernels().winogradFilters(at[0]! + weightOffset * FLOAT, at[1]! + uOffset * FLOAT, count, stride * FLOAT);
+  return true;
+}
+
+/**
+ * V = B^T d B of every tile of `run.channels` planes from x[xOffset], each copied first into
+ * `padded` (whose border must be zero), into v[vOffset ..].
+ */
+export function wasmWinogradTiles(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): boolean {
+  const at = addresses(x, padded, v);
+  if (!at) return false;
+  const { channels, planeStep, height, width, padH, padW, paddedW, tilesH, tilesW, rowStep, stride } = run;
+  kernels().winogradTiles(
+    at[0]! + xOffset * FLOAT, channels, planeStep * FLOAT, height, width, padH, padW, at[1]!, paddedW, tilesH, tilesW,
+    at[2]! + vOffset * FLOAT, rowStep * FLOAT, stride * FLOAT,
+  );
+  return true;
+}
+
+/** Y = A^T M A (+ bias[biasOffset + channel]) of every tile of `run.channels` planes, from m[mOffset ..] into y[yOffset ..]. */
+export function wasmWinogradOutputs(
+  m: FloatArray,
+  mOffset: number,
+  y: FloatArray,
+  yOffset: number,
+  bias: FloatArray | undefined,
+  biasOffset: number,
+  run: WinogradOutput,
+): boolean {
+  const at = addresses(m, y, ...(bias ? [bias] : []));
+  if (!at) return false;
+  const { channels, rowStep, stride, planeStep, outH, outW, tilesH, tilesW } = run;
+  // Without a bias the kernel reads (and ignores) the float at address 0.
+  const biasAt = bias ? at[2]! + biasOffset * FLOAT : 0;
+  kernels().winogradOutputs(
+    at[0]! + mOffset * FLOAT, channels, rowStep * FLOAT, stride * FLOAT, at[1]! + yOffset * FLOAT, planeStep * FLOAT, outH, outW, tilesH, tilesW,
+    biasAt, bias ? 1 : 0,
+  );
   return true;
 }
