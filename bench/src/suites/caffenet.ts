@@ -27,7 +27,7 @@ function backends(): BackendName[] {
 /**
  * CaffeNet forward throughput (random weights, 227 x 227): images/s at batch 1 and
  * 64, on one thread and on all threads, on each backend, with the effective GFLOP/s
- * (2 x multiply-adds).
+ * (2 x the direct convolution's multiply-adds, whatever the kernel does).
  */
 export async function caffenetSuite(): Promise<void> {
   const all = getThreads();
@@ -56,7 +56,7 @@ export async function caffenetSuite(): Promise<void> {
   setThreads(all);
   setBackend(initial);
   const table = markdownTable(['backend', 'batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
-  const body = `${table}\n\nPeak resident memory of a process that builds CaffeNet at batch 64 and runs it forward (bench/src/forward-once.ts, one process per backend): ${peaks.join(', ')}.`;
+  const body = `${table}\n\nGFLOP/s counts CaffeNet's direct multiply-adds (2 x 724 M per image). From 4 images per thread, conv3-conv5 run Winograd's F(2x2, 3x3), which needs fewer, so at batch 64 the figure is an effective rate.\n\nPeak resident memory of a process that builds CaffeNet at batch 64 and runs it forward (bench/src/forward-once.ts, one process per backend): ${peaks.join(', ')}.`;
   console.log(`\n${body}\n`);
   writeSection('caffenet', 'CaffeNet forward (images/s), random weights, 227 x 227', body);
 }
