@@ -349,5 +349,5 @@ function gemmSizes(s: ConvolutionShape): GemmSizes {
 }
 
 function columnBuffer(length: number, like: FloatArray): FloatArray {
-  return convolutionScratch('im2col', length, like);
+  return convolutionScratch('bands', length, like);
 }
