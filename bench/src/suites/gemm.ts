@@ -14,7 +14,7 @@ interface Shape {
  * 1024^3 and the GEMMs CaffeNet does at batch 1 (a convolution is weights
  * [out x in*k*k] times im2col [in*k*k x outH*outW], per group), fc6 at batch 64, and one
  * of the 16 Winograd GEMMs of conv3-conv5 at batch 64 (transformed filters [out x in]
- * times transformed tiles [in x 49 tiles * 10 images], per group).
+ * times transformed tiles [in x 49 tiles * 5 images], per group).
  */
 const shapes: Shape[] = [
   { name: '1024^3', M: 1024, N: 1024, K: 1024 },
@@ -24,9 +24,9 @@ const shapes: Shape[] = [
   { name: 'conv4 (per group)', M: 192, N: 169, K: 1728 },
   { name: 'conv5 (per group)', M: 128, N: 169, K: 1728 },
   { name: 'fc6 (batch 64)', M: 64, N: 4096, K: 9216 },
-  { name: 'conv3 Winograd (1 of 16)', M: 384, N: 490, K: 256 },
-  { name: 'conv4 Winograd (1 of 16, per group)', M: 192, N: 490, K: 192 },
-  { name: 'conv5 Winograd (1 of 16, per group)', M: 128, N: 490, K: 192 },
+  { name: 'conv3 Winograd (1 of 16)', M: 384, N: 245, K: 256 },
+  { name: 'conv4 Winograd (1 of 16, per group)', M: 192, N: 245, K: 192 },
+  { name: 'conv5 Winograd (1 of 16, per group)', M: 128, N: 245, K: 192 },
 ];
 
 function gflops(shape: Shape, seconds: number): number {
@@ -81,5 +81,8 @@ export async function gemmSuite(): Promise<void> {
   if (simd) columns.push('wasm SIMD, 1 thread', `wasm SIMD, ${all} threads`, 'wasm threads speed-up');
   const table = markdownTable(columns, rows);
   console.log(`\n${table}\n`);
-  writeSection('gemm', 'GEMM (GFLOP/s, float32): TypeScript kernels and the WebAssembly SIMD kernel', table);
+  const note =
+    'The wasm kernel runs a GEMM of fewer than 2e7 flops (2 M N K) on one thread, where waking a worker would cost more than it saves: ' +
+    'hence the conv4 and conv5 Winograd rows at one thread\'s speed. Inside a convolution at batch 64 each thread runs its own images\' GEMMs.';
+  writeSection('gemm', 'GEMM (GFLOP/s, float32): TypeScript kernels and the WebAssembly SIMD kernel', `${table}\n\n${note}`);
 }
