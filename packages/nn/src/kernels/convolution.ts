@@ -12,7 +12,7 @@ import {
   type KernelRef,
   type PartKernel,
 } from '@cnn/tensor';
-import { convolutionForwardWinograd, winogradPays } from './winograd.js';
+import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradPays, winogradPaysBackward } from './winograd.js';
 import { convolutionScratch, shapeOfScalars, shapeScalars, type ConvolutionShape } from './convolution-shape.js';
 
 export type { ConvolutionShape } from './convolution-shape.js';
@@ -226,7 +226,9 @@ function unfold(x: FloatArray, xImage: number, s: ConvolutionShape, col: FloatAr
  *   dBias[o]  += sum over positions of dY[o]
  *   dcol_g     = W_g^T * dY_g, then dx = col2im(dcol)
  *
- * The weight gradient of an image is taken before its col buffer is reused for dcol.
+ * The weight gradient of an image is taken before its col buffer is reused for dcol. Where
+ * the forward takes Winograd (3 x 3, stride 1, several images per thread), dx comes from
+ * `convolutionInputGradientWinograd` instead, a convolution of dy itself.
  */
 export function convolutionBackwardFast(
   x: FloatArray,
@@ -247,7 +249,11 @@ export function convolutionBackwardFast(
       }
     }
   }
-  if (!dx && !dWeight) return;
+  // A 3 x 3, stride-1 convolution over a batch takes its input gradient by Winograd, as its forward does.
+  const byWinograd = dx !== undefined && winogradPaysBackward(s);
+  if (byWinograd) convolutionInputGradientWinograd(weight, dy, dx, s);
+  const dxByGemm = byWinograd ? undefined : dx;
+  if (!dxByGemm && !dWeight) return;
   const col = m.unfold ? columnBuffer(m.colSize, x) : undefined;
   for (let n = 0; n < s.num; n++) {
     const xImage = n * m.imageSize;
@@ -264,9 +270,9 @@ export function convolutionBackwardFast(
         });
       }
     }
-    if (dx) {
+    if (dxByGemm) {
       // Without unfolding, dcol has the layout of the image itself: write it straight into dx.
-      const target = col ?? dx;
+      const target = col ?? dxByGemm;
       const colImage = col ? 0 : xImage;
       for (let g = 0; g < s.group; g++) {
         sgemm(true, false, m.rowsPerGroup, m.positions, m.outputsPerGroup, 1, weight, m.rowsPerGroup, dy, m.positions, 0, target, m.positions, {
@@ -275,7 +281,7 @@ export function convolutionBackwardFast(
           c: colImage + g * m.rowsPerGroup * m.positions,
         });
       }
-      if (col && !getBackend().layers.col2im(col, 0, s, dx, xImage)) col2im(col, 0, s, dx, xImage);
+      if (col && !getBackend().layers.col2im(col, 0, s, dxByGemm, xImage)) col2im(col, 0, s, dxByGemm, xImage);
     }
   }
 }

@@ -1,8 +1,8 @@
 import { Rng, Tensor, allclose, allocate, convOutputSize, getBackend, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { convolutionForwardReference } from './convolution.js';
+import { convolutionBackwardReference, convolutionForwardReference } from './convolution.js';
 import type { ConvolutionShape } from './convolution-shape.js';
-import { convolutionForwardWinograd, winogradApplies, winogradPays } from './winograd.js';
+import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradApplies, winogradPays, winogradPaysBackward } from './winograd.js';
 
 afterAll(() => shutdownPool());
 
@@ -80,6 +80,56 @@ describe('Winograd F(2x2, 3x3) against the reference loops', () => {
       }
     });
   }
+});
+
+/** The input gradient by Winograd against the reference backward's dx, on the same random operands. */
+function compareInputGradient(s: ConvolutionShape, dtype: DType, shared = false): void {
+  const rng = new Rng(6);
+  const [outH, outW] = convOutputSize(s);
+  const x = random(s.num * s.channels * s.height * s.width, rng, dtype, shared);
+  const weight = random(s.numOutput * (s.channels / s.group) * 9, rng, dtype, shared);
+  const dy = random(s.num * s.numOutput * outH * outW, rng, dtype, shared);
+  const fast = allocate(x.length, { dtype, shared }).fill(NaN);
+  const reference = allocate(x.length, { dtype });
+  convolutionInputGradientWinograd(weight, dy, fast, s);
+  convolutionBackwardReference(x, weight, dy, { dx: reference }, s);
+  const result = allclose(Tensor.fromArray(fast, [x.length], { dtype: 'float64' }), Tensor.fromArray(reference, [x.length], { dtype: 'float64' }), {
+    atol: dtype === 'float64' ? 1e-12 : 1e-5,
+    rtol: dtype === 'float64' ? 1e-12 : 1e-5,
+  });
+  expect(result.ok, result.message).toBe(true);
+}
+
+describe('the input gradient by F(2x2, 3x3): dy convolved with the turned filters, against the reference backward', () => {
+  const grid: ConvolutionShape[] = [];
+  for (const [h, w] of [[4, 4], [7, 7], [6, 9], [13, 13]] as const) {
+    for (const pad of [[0, 0], [1, 1], [2, 2], [1, 0], [0, 2]] as [number, number][]) {
+      for (const group of [1, 2]) grid.push(shape(3, 4, h, w, 6, group, pad));
+    }
+  }
+  for (const dtype of ['float64', 'float32'] as const) {
+    it.each(grid.map((s) => [`x=[${s.num},${s.channels},${s.height},${s.width}] p=${s.padH}x${s.padW} g=${s.group}`, s] as const))(`${dtype} %s`, (_, s) => {
+      compareInputGradient(s, dtype);
+    });
+  }
+  it.each(['js', 'wasm'] as const)('%s backend, shared float32 over 2 threads', (backend) => {
+    const initial = getBackend().name;
+    setBackend(backend);
+    setThreads(2);
+    try {
+      for (const s of grid) compareInputGradient(s, 'float32', true);
+      compareInputGradient(shape(9, 32, 13, 13, 48, 2, [1, 1]), 'float32', true);
+    } finally {
+      setBackend(initial);
+    }
+  });
+  it('is taken by the fast backward where the forward takes Winograd, with pads of at most 2', () => {
+    setThreads(2);
+    const s = shape(8, 16, 13, 13, 16, 1, [1, 1]);
+    expect(winogradPaysBackward(s)).toBe(true);
+    expect(winogradPaysBackward({ ...s, padH: 3 })).toBe(false);
+    expect(winogradPaysBackward({ ...s, num: 7 })).toBe(false);
+  });
 });
 
 describe('when the fast convolution takes F(2x2, 3x3)', () => {

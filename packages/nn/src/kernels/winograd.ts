@@ -130,6 +130,50 @@ export function convolutionForwardWinograd(
   forwardImages(x, u, bias, y, s, plan, 0, s.num, bands.subarray(0, plan.bandSize));
 }
 
+/**
+ * The input gradient of a 3 x 3, stride-1 convolution by F(2x2, 3x3). It is itself such a
+ * convolution: of dy, by the filters turned by 180 degrees with inputs and outputs swapped,
+ * padded by 2 - pad (which maps the outH x outW gradient back onto height x width):
+ *
+ *   dx[n][c][iy][ix] = sum over o, ky, kx of weight[o][c][2 - ky][2 - kx] * dy[n][o][iy - (2 - pad) + ky][ix - (2 - pad) + kx]
+ *
+ * with dy zero outside its plane and o running over the outputs of c's group. `dx` is
+ * overwritten. Needs pad <= 2 on both axes (see `winogradPaysBackward`).
+ */
+export function convolutionInputGradientWinograd(weight: FloatArray, dy: FloatArray, dx: FloatArray, s: ConvolutionShape): void {
+  const [outH, outW] = convOutputSize(s);
+  const turned = convolutionScratch('turned filters', weight.length, weight);
+  turnFilters(weight, s, turned);
+  const gradientShape: ConvolutionShape = {
+    num: s.num, channels: s.numOutput, height: outH, width: outW, numOutput: s.channels, group: s.group,
+    kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 2 - s.padH, padW: 2 - s.padW, dilationH: 1, dilationW: 1,
+  };
+  convolutionForwardWinograd(dy, turned, undefined, dx, gradientShape);
+}
+
+/** Whether the fast backward should take `convolutionInputGradientWinograd` for dx: as the forward would, and with pads of at most 2. */
+export function winogradPaysBackward(s: ConvolutionShape): boolean {
+  return winogradPays(s) && s.padH <= 2 && s.padW <= 2;
+}
+
+/**
+ * The filters of the gradient convolution: turned[(c * O/g + o') * 9 + (2 - ky) * 3 + (2 - kx)] =
+ * weight[(o * C/g + c') * 9 + ky * 3 + kx], for output o = group * O/g + o' and input channel
+ * c = group * C/g + c'. Turning a 3 x 3 filter by 180 degrees reverses its 9 taps.
+ */
+function turnFilters(weight: FloatArray, s: ConvolutionShape, turned: FloatArray): void {
+  const cg = s.channels / s.group;
+  const og = s.numOutput / s.group;
+  for (let o = 0; o < s.numOutput; o++) {
+    const group = Math.floor(o / og);
+    for (let c = 0; c < cg; c++) {
+      const from = (o * cg + c) * 9;
+      const to = ((group * cg + c) * og + (o - group * og)) * 9;
+      for (let tap = 0; tap < 9; tap++) turned[to + 8 - tap] = weight[from + tap]!;
+    }
+  }
+}
+
 const winogradPartRef: KernelRef = { module: import.meta.url, name: 'winogradForwardPart' };
 
 /**

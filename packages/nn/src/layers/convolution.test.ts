@@ -156,6 +156,9 @@ gradCases.push(
   { x: [1, 3, 6, 5], params: { numOutput: 3, kernelH: 3, kernelW: 2, strideH: 2, strideW: 1, padH: 1, padW: 0, biasTerm: false } },
   { x: [2, 2, 5, 5], params: { numOutput: 3, kernelSize: 1 } },
   { x: [1, 2, 5, 6], params: { numOutput: 2, kernelSize: 1, stride: 2, pad: 1 } },
+  // Batches of 8: the forward and the input gradient go through Winograd's F(2x2, 3x3).
+  { x: [8, 2, 5, 5], params: { numOutput: 2, kernelSize: 3, pad: 1 } },
+  { x: [8, 4, 4, 5], params: { numOutput: 2, kernelSize: 3, group: 2 } },
 );
 
 const describeCase = ({ x, params: p }: GradCase): string => {
