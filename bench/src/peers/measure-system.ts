@@ -52,6 +52,9 @@ export async function measureSystem(system: System, threads: number, log: (line:
         log(`  ${system.label}, ${threads} thread(s): fc8 max difference ${fc8Relative.toExponential(2)} of the largest |fc8|, top-5 ${top5Same ? 'same' : 'DIFFERENT'}: ${passed ? 'same function' : 'FAILED'}`);
         if (!passed) break; // a wrong result is not timed
       }
+      // One untimed pass at this batch size first: with 2 samples of a 10-second forward, a first pass that
+      // touches fresh memory and grows scratch buffers inside a sample moved the mean by up to a third.
+      await runner.forward();
       const result = await time(runner, `${system.label}, batch ${batch}, ${threads} thread(s)`, batch);
       const imagesPerSecond = batch / result.seconds;
       results.push({ batch, imagesPerSecond, rme: result.rme, samples: result.samples });

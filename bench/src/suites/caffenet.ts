@@ -44,6 +44,8 @@ export async function caffenetSuite(): Promise<void> {
     for (const batch of [1, 64]) {
       net.setBatchSize(batch);
       randomInput(net, 2);
+      // One untimed pass at the new size first (fresh memory, scratch grown), as in the peers suite.
+      net.forward();
       for (const threads of [...new Set([1, all])]) {
         const result = measure(`CaffeNet forward ${backend} batch ${batch}, ${threads} thread(s)`, () => net.forward(), { ...heavy, before: () => setThreads(threads) });
         const imagesPerSecond = batch / result.seconds;
