@@ -300,8 +300,9 @@ function tileRun(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArr
   for (let c = 0; c < run.channels; c++) {
     const plane = xOffset + c * run.planeStep;
     for (let iy = 0; iy < run.height; iy++) {
-      const row = plane + iy * run.width;
-      padded.set(x.subarray(row, row + run.width), (iy + run.padH) * pw + run.padW);
+      const from = plane + iy * run.width;
+      const to = (iy + run.padH) * pw + run.padW;
+      for (let ix = 0; ix < run.width; ix++) padded[to + ix] = x[from + ix]!;
     }
     let tile = vOffset + c * run.rowStep;
     for (let ty = 0; ty < run.tilesH; ty++) {

@@ -71,7 +71,9 @@ export function winogradTiles(): FunctionBuilder {
   const [src, channels, planeStep, height, width, padH, padW, padded, paddedW, tilesH, tilesW, v, rowStep, stride] = [
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
   ];
-  const [rows, rowSource, rowTarget, from, to, ty, tx, r0, tileTop, out, at, rowBytes] = Array.from({ length: 12 }, () => f.local(i32));
+  const [rows, rowSource, rowTarget, from, to, ty, tx, tileTop, out, at, rowBytes] = Array.from({ length: 11 }, () => f.local(i32));
+  /** The tile's four rows in the padded plane, rowBytes apart. */
+  const tileRows = Array.from({ length: 4 }, () => f.local(i32));
   const e = Array.from({ length: 16 }, () => f.local(f32));
 
   f.localGet(paddedW).i32Const(FLOAT).i32Mul().localSet(rowBytes);
@@ -99,15 +101,12 @@ export function winogradTiles(): FunctionBuilder {
     f.localGet(padded).localSet(tileTop);
     f.localGet(tilesH).localSet(ty);
     countDown(f, ty, () => {
-      f.localGet(tileTop).localSet(r0);
+      f.localGet(tileTop).localSet(tileRows[0]!);
       f.localGet(tilesW).localSet(tx);
       countDown(f, tx, () => {
-        /** d[i][j]: row i of the tile (rows are rowBytes apart), column j. */
-        const d = (i: number, j: number) => {
-          f.localGet(r0);
-          for (let step = 0; step < i; step++) f.localGet(rowBytes).i32Add();
-          f.f32Load(j * FLOAT);
-        };
+        for (let i = 1; i < 4; i++) f.localGet(tileRows[i - 1]!).localGet(rowBytes).i32Add().localSet(tileRows[i]!);
+        /** d[i][j]: row i of the tile, column j. */
+        const d = (i: number, j: number) => f.localGet(tileRows[i]!).f32Load(j * FLOAT);
         // B^T d: rows d0 - d2, d1 + d2, d2 - d1, d1 - d3.
         const rowsOfB: [number, number, 'add' | 'sub'][] = [[0, 2, 'sub'], [1, 2, 'add'], [2, 1, 'sub'], [1, 3, 'sub']];
         rowsOfB.forEach(([p, q, op], i) => {
@@ -131,7 +130,7 @@ export function winogradTiles(): FunctionBuilder {
           }
         }
         addTo(f, out, { constant: FLOAT });
-        addTo(f, r0, { constant: 2 * FLOAT });
+        addTo(f, tileRows[0]!, { constant: 2 * FLOAT });
       });
       f.localGet(tileTop).localGet(rowBytes).i32Const(2).i32Mul().i32Add().localSet(tileTop);
     });
