@@ -16,7 +16,15 @@ function random(length: number, rng: Rng, dtype: DType, shared: boolean): FloatA
   return a;
 }
 
-/** Runs both kernels on the same random operands and expects the same output, to 1e-12 (float64) or 1e-5 (float32). */
+/** Expects the fast kernel's result equal to the reference's, to 1e-12 (float64) or 1e-5 (float32), absolute and relative. */
+function expectSame(fast: FloatArray, reference: FloatArray, dtype: DType): void {
+  const tolerance = dtype === 'float64' ? 1e-12 : 1e-5;
+  const asTensor = (a: FloatArray) => Tensor.fromArray(a, [a.length], { dtype: 'float64' });
+  const result = allclose(asTensor(fast), asTensor(reference), { atol: tolerance, rtol: tolerance });
+  expect(result.ok, result.message).toBe(true);
+}
+
+/** Runs both kernels on the same random operands and expects the same output (see `expectSame`). */
 function compare(s: ConvolutionShape, dtype: DType, withBias: boolean, shared = false): void {
   const rng = new Rng(5);
   const [outH, outW] = convOutputSize(s);
@@ -28,11 +36,7 @@ function compare(s: ConvolutionShape, dtype: DType, withBias: boolean, shared = 
   const reference = allocate(size, { dtype }).fill(NaN);
   convolutionForwardWinograd(x, weight, bias, fast, s);
   convolutionForwardReference(x, weight, bias, reference, s);
-  const result = allclose(Tensor.fromArray(fast, [size], { dtype: 'float64' }), Tensor.fromArray(reference, [size], { dtype: 'float64' }), {
-    atol: dtype === 'float64' ? 1e-12 : 1e-5,
-    rtol: dtype === 'float64' ? 1e-12 : 1e-5,
-  });
-  expect(result.ok, result.message).toBe(true);
+  expectSame(fast, reference, dtype);
 }
 
 describe('Winograd F(2x2, 3x3) against the reference loops', () => {
@@ -93,11 +97,7 @@ function compareInputGradient(s: ConvolutionShape, dtype: DType, shared = false)
   const reference = allocate(x.length, { dtype });
   convolutionInputGradientWinograd(weight, dy, fast, s);
   convolutionBackwardReference(x, weight, dy, { dx: reference }, s);
-  const result = allclose(Tensor.fromArray(fast, [x.length], { dtype: 'float64' }), Tensor.fromArray(reference, [x.length], { dtype: 'float64' }), {
-    atol: dtype === 'float64' ? 1e-12 : 1e-5,
-    rtol: dtype === 'float64' ? 1e-12 : 1e-5,
-  });
-  expect(result.ok, result.message).toBe(true);
+  expectSame(fast, reference, dtype);
 }
 
 describe('the input gradient by F(2x2, 3x3): dy convolved with the turned filters, against the reference backward', () => {
