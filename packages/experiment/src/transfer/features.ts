@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Net } from '@cnn/nn';
 import type { InputRecipe, StoredImage } from '../data/index.js';
 import { Rng } from '@cnn/tensor';
 import { netInputSize, toNetInput } from '../data/index.js';
+import { writeFileAtomic } from '../commands/files.js';
 import { startProgress } from '../progress.js';
+import { entryFileName, readEntry, writeEntry } from './cache-entry.js';
 import type { TransferPlan } from './plan.js';
 
 /** Features of every image at the cut, one row per image. */
@@ -36,8 +38,9 @@ export function sha1(data: string | Uint8Array): string {
  * Runs every image through the frozen base, up to the cut, in batches on all cores,
  * and returns the features. With a cache, each image's features are stored in a file
  * named by the image's content (after preprocessing) under the model key, written
- * atomically: an interrupted extraction resumes with the images it had not reached,
- * and a later run with the same model and recipe computes nothing again.
+ * atomically with a checksum (cache-entry.ts): an interrupted extraction resumes with the
+ * images it had not reached, a later run with the same model and recipe computes nothing
+ * again, and an entry that fails its checks is recomputed, with a note.
  */
 export function extractFeatures(
   net: Net,
@@ -54,37 +57,47 @@ export function extractFeatures(
      * this number and each image's content: variant v of an image is the same in every run.
      */
     variant?: number;
+    /** Receives a line for each damaged cache file found and recomputed (default: stderr). */
+    note?: (line: string) => void;
   } = {},
 ): { features: FeatureSet; computed: number; seconds: number; imagesPerSecond: number } {
   const dimension = plan.featureShape.reduce((p, d) => p * d, 1);
   const data = new Float32Array(images.length * dimension);
   const folder = options.cache ? join(options.cache.dir, options.cache.modelKey) : undefined;
   if (folder) mkdirSync(folder, { recursive: true });
-  const suffix = options.variant === undefined ? '' : `-v${options.variant}`;
-  const entry = (image: StoredImage): string => join(folder!, `${sha1(image.data)}-${image.width}x${image.height}${suffix}.f32`);
+  const entry = (image: StoredImage): string => join(folder!, entryFileName(image, options.variant));
   const variantRng = (image: StoredImage): Rng | undefined =>
     options.variant === undefined ? undefined : new Rng((Math.imul(options.variant, 2654435761) + parseInt(sha1(image.data).slice(0, 8), 16)) >>> 0);
 
+  const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   const missing: number[] = [];
   images.forEach((image, i) => {
     const file = folder ? entry(image) : undefined;
-    if (file && existsSync(file)) {
-      const bytes = readFileSync(file);
-      if (bytes.length === dimension * 4) {
-        data.set(new Float32Array(bytes.buffer, bytes.byteOffset, dimension), i * dimension);
-        return;
-      }
+    const cached = file ? readEntry(file, dimension) : undefined;
+    if (cached instanceof Float32Array) data.set(cached, i * dimension);
+    else {
+      if (cached) note(`feature cache: ${file} is damaged (${cached.damaged}); recomputed`);
+      missing.push(i);
     }
-    missing.push(i);
   });
+  // The rate of the base is a property of the model and machine: remember it, so a run served
+  // entirely from the cache still reports how fast its features were made. Without a valid
+  // record, one batch is extracted again to measure it.
+  const rateFile = folder ? join(folder, 'rate.json') : undefined;
+  let recordedRate = rateFile ? readRate(rateFile) : undefined;
+  if (typeof recordedRate === 'string') {
+    note(`feature cache: ${rateFile} is damaged (${recordedRate}); the rate is measured again on one batch`);
+    recordedRate = undefined;
+  }
+  const batch = Math.min(options.batch ?? 16, images.length);
+  const timed = rateFile && missing.length === 0 && recordedRate === undefined ? [...Array(batch).keys()] : missing;
 
   const started = performance.now();
-  const batch = Math.max(1, Math.min(options.batch ?? 16, missing.length || 1));
   const size = netInputSize(recipe);
   const input = net.blob(plan.input.blob);
-  const progress = startProgress(options.label ?? 'features', missing.length, 'images', options.quiet);
-  for (let start = 0; start < missing.length; start += batch) {
-    const chunk = missing.slice(start, start + batch);
+  const progress = startProgress(options.label ?? 'features', timed.length, 'images', options.quiet);
+  for (let start = 0; start < timed.length; start += batch) {
+    const chunk = timed.slice(start, start + batch);
     if (input.shape[0] !== chunk.length) net.setBatchSize(chunk.length);
     const per = 3 * size * size;
     chunk.forEach((i, n) => input.data.data.set(toNetInput(images[i]!, recipe, variantRng(images[i]!)), n * per));
@@ -93,25 +106,31 @@ export function extractFeatures(
     chunk.forEach((i, n) => {
       const row = Float32Array.from(out.subarray(n * dimension, (n + 1) * dimension));
       data.set(row, i * dimension);
-      if (folder) writeAtomic(entry(images[i]!), new Uint8Array(row.buffer, row.byteOffset, row.byteLength));
+      if (folder) writeEntry(entry(images[i]!), row);
     });
-    progress.update(Math.min(missing.length, start + batch));
+    progress.update(Math.min(timed.length, start + batch));
   }
   progress.stop();
   const seconds = (performance.now() - started) / 1000;
-  // The rate of the base is a property of the model and machine: remember it, so a run served
-  // entirely from the cache still reports how fast its features were made.
-  const rateFile = folder ? join(folder, 'rate.json') : undefined;
-  let imagesPerSecond = missing.length > 0 ? missing.length / seconds : 0;
-  if (rateFile && missing.length > 0) writeAtomic(rateFile, JSON.stringify({ imagesPerSecond }));
-  else if (rateFile && existsSync(rateFile)) imagesPerSecond = (JSON.parse(readFileSync(rateFile, 'utf8')) as { imagesPerSecond: number }).imagesPerSecond;
+  let imagesPerSecond = recordedRate ?? 0;
+  if (timed.length > 0) {
+    imagesPerSecond = timed.length / seconds;
+    if (rateFile) writeFileAtomic(rateFile, JSON.stringify({ imagesPerSecond }));
+  }
   return { features: { data, count: images.length, dimension }, computed: missing.length, seconds, imagesPerSecond };
 }
 
-function writeAtomic(path: string, contents: Uint8Array | string): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, contents);
-  renameSync(temporary, path);
+/** The rate recorded in `file`: a number, `undefined` when there is no record, or why the record is unusable. */
+function readRate(file: string): number | string | undefined {
+  if (!existsSync(file)) return undefined;
+  let record: unknown;
+  try {
+    record = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    return `not JSON: ${(error as Error).message}`;
+  }
+  const rate = (record as { imagesPerSecond?: unknown } | null)?.imagesPerSecond;
+  return typeof rate === 'number' && Number.isFinite(rate) && rate > 0 ? rate : 'no positive imagesPerSecond';
 }
 
 /** The rows of `features` at `indices`, as a new set. */
