@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ArgumentError } from '@cnn/tensor';
@@ -5,34 +6,42 @@ import type { SolverSnapshot } from './solver.js';
 
 /*
  * A solver snapshot on disk: the 8 bytes `CNNSNAP1`, a little-endian uint32 header
- * length, a JSON header { iter, weights: [lengths], history: [lengths], rng } padded with
- * spaces to a multiple of 4 bytes, then every array's float32 values, little-endian.
+ * length, a JSON header { iter, weights: [lengths], history: [lengths], rng, sha1 } padded with
+ * spaces to a multiple of 4 bytes, then every array's float32 values, little-endian. `sha1` is
+ * the checksum of those values: a length check alone takes a damaged file of the right size
+ * for a good one, and a resumed run would carry on from wrong weights.
  */
 
 const MAGIC = 'CNNSNAP1';
 
 /** Encodes a solver snapshot as bytes. */
 export function encodeSnapshot(snapshot: SolverSnapshot): Uint8Array {
-  const json = JSON.stringify({
-    iter: snapshot.iter,
-    weights: snapshot.weights.map((w) => w.length),
-    history: snapshot.history.map((h) => h.length),
-    rng: snapshot.rngState?.map((v) => (Number.isNaN(v) ? null : v)),
-  });
-  const headerLength = Math.ceil((12 + json.length) / 4) * 4 - 12;
   const arrays = [...snapshot.weights, ...snapshot.history];
-  const floats = arrays.reduce((sum, a) => sum + a.length, 0);
-  const bytes = new Uint8Array(12 + headerLength + floats * 4);
-  bytes.set(new TextEncoder().encode(MAGIC), 0);
-  new DataView(bytes.buffer).setUint32(8, headerLength, true);
-  bytes.set(new TextEncoder().encode(json.padEnd(headerLength, ' ')), 12);
-  const body = new Float32Array(bytes.buffer, 12 + headerLength, floats);
+  const body = new Float32Array(arrays.reduce((sum, a) => sum + a.length, 0));
   let at = 0;
   for (const array of arrays) {
     body.set(array, at);
     at += array.length;
   }
+  const bodyBytes = new Uint8Array(body.buffer);
+  const json = JSON.stringify({
+    iter: snapshot.iter,
+    weights: snapshot.weights.map((w) => w.length),
+    history: snapshot.history.map((h) => h.length),
+    rng: snapshot.rngState?.map((v) => (Number.isNaN(v) ? null : v)),
+    sha1: checksum(bodyBytes),
+  });
+  const headerLength = Math.ceil((12 + json.length) / 4) * 4 - 12;
+  const bytes = new Uint8Array(12 + headerLength + bodyBytes.length);
+  bytes.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(bytes.buffer).setUint32(8, headerLength, true);
+  bytes.set(new TextEncoder().encode(json.padEnd(headerLength, ' ')), 12);
+  bytes.set(bodyBytes, 12 + headerLength);
   return bytes;
+}
+
+function checksum(bytes: Uint8Array): string {
+  return createHash('sha1').update(bytes).digest('hex');
 }
 
 /** Decodes bytes written by `encodeSnapshot`; `file` names the source in errors. */
@@ -44,7 +53,7 @@ export function decodeSnapshot(bytes: Uint8Array, file = '<buffer>'): SolverSnap
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(8, true);
   if (12 + headerLength > bytes.length) fail(`header of ${headerLength} bytes runs past the end (${bytes.length} bytes)`);
-  let header: { iter: number; weights: number[]; history: number[]; rng?: (number | null)[] };
+  let header: { iter: number; weights: number[]; history: number[]; rng?: (number | null)[]; sha1?: string };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
   } catch (error) {
@@ -53,6 +62,8 @@ export function decodeSnapshot(bytes: Uint8Array, file = '<buffer>'): SolverSnap
   const lengths = [...header.weights, ...header.history];
   const floats = lengths.reduce((sum, n) => sum + n, 0);
   if (12 + headerLength + floats * 4 !== bytes.length) fail(`expected ${12 + headerLength + floats * 4} bytes, found ${bytes.length}`);
+  if (header.sha1 === undefined) fail('it carries no checksum (written by an older version)');
+  if (checksum(bytes.subarray(12 + headerLength)) !== header.sha1) fail('its checksum does not match its values');
   // Copied into a fresh buffer: a Node Buffer's slice is a view into a shared pool, not a copy.
   const body = new Float32Array(floats);
   new Uint8Array(body.buffer).set(bytes.subarray(12 + headerLength));

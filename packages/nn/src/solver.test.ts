@@ -221,6 +221,13 @@ describe('training', () => {
     expect(loadSnapshot(path)).toEqual(snapshot);
   });
 
+  it('refuses a snapshot whose values were damaged at the same length, naming the file', () => {
+    const solver = new Solver(new Net(mlp(4), { phase: 'TRAIN', seed: 2 }), { baseLr: 0.1, momentum: 0.9 });
+    const bytes = encodeSnapshot(solver.snapshot());
+    bytes[bytes.length - 3]! ^= 0x40;
+    expect(() => decodeSnapshot(bytes, 'run/head.snapshot')).toThrow('run/head.snapshot: not a solver snapshot: its checksum does not match its values');
+  });
+
   it('refuses a snapshot of another net, naming the sizes', () => {
     const small = new Solver(oneParamNet(), { baseLr: 0.1 });
     const other = new Solver(new Net(mlp(4), { phase: 'TRAIN' }), { baseLr: 0.1 });

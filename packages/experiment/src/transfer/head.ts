@@ -26,6 +26,8 @@ export interface HeadCheckpoint {
   path: string;
   key: string;
   resume: boolean;
+  /** Receives a line when a damaged checkpoint is set aside and training starts over (default: stderr). */
+  note?: (line: string) => void;
 }
 
 /** The JSON part of a checkpoint; the weights and solver state sit beside it as snapshots. */
@@ -183,14 +185,34 @@ function writeCheckpoint(checkpoint: HeadCheckpoint, state: CheckpointState, cur
   renameSync(temporary, `${checkpoint.path}.json`);
 }
 
+/**
+ * The checkpoint to resume from, or `undefined` to start over: when there is none, when it
+ * was made under another key, or when a part of it is damaged (then with a note naming the
+ * file: a resumed run must never carry on from wrong weights).
+ */
 function readCheckpoint(checkpoint: HeadCheckpoint): { state: CheckpointState; current: SolverSnapshot; best: SolverSnapshot } | undefined {
-  if (!existsSync(`${checkpoint.path}.json`)) return undefined;
-  const state = JSON.parse(readFileSync(`${checkpoint.path}.json`, 'utf8')) as CheckpointState;
+  const json = `${checkpoint.path}.json`;
+  if (!existsSync(json)) return undefined;
+  const startOver = (why: string): undefined => {
+    (checkpoint.note ?? ((line) => process.stderr.write(`${line}\n`)))(`head checkpoint: ${why}; training starts from iteration 0`);
+    return undefined;
+  };
+  let state: CheckpointState;
+  try {
+    state = JSON.parse(readFileSync(json, 'utf8')) as CheckpointState;
+  } catch (error) {
+    return startOver(`${json} is not JSON (${(error as Error).message})`);
+  }
   if (state.key !== checkpoint.key) return undefined;
-  const current = loadSnapshot(`${checkpoint.path}.snapshot`);
-  // The snapshot may be newer than the JSON if a crash came between them: keep the JSON's view.
-  if (current.iter !== state.loss.length) return undefined;
-  return { state, current, best: loadSnapshot(`${checkpoint.path}.best.snapshot`) };
+  if (!Array.isArray(state.loss) || !Array.isArray(state.validation) || typeof state.best?.iter !== 'number') return startOver(`${json} lacks the fields of a checkpoint`);
+  try {
+    const current = loadSnapshot(`${checkpoint.path}.snapshot`);
+    // The snapshot may be newer than the JSON if a crash came between them: keep the JSON's view.
+    if (current.iter !== state.loss.length) return undefined;
+    return { state, current, best: loadSnapshot(`${checkpoint.path}.best.snapshot`) };
+  } catch (error) {
+    return startOver((error as Error).message);
+  }
 }
 
 /**
