@@ -13,6 +13,7 @@ import {
   type PartKernel,
 } from '@cnn/tensor';
 import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradPays, winogradPaysBackward } from './winograd.js';
+import { depthwiseBackwardFast, depthwiseForwardFast, isDepthwise } from './depthwise/depthwise.js';
 import { convolutionScratch, shapeOfScalars, shapeScalars, type ConvolutionShape } from './convolution-shape.js';
 
 export type { ConvolutionShape } from './convolution-shape.js';
@@ -130,7 +131,8 @@ export function convolutionBackwardReference(
  * weights `(O/g) x (C/g * kh * kw)` by the group's rows of it. A 1x1 kernel with stride 1
  * and no padding needs no unfolding: the image already is that matrix. A 3x3 kernel with
  * stride 1 over a batch of several images per thread goes to Winograd's F(2x2, 3x3)
- * instead (winograd.ts), which needs half the multiplies; depthwise ones to a direct loop.
+ * instead (winograd.ts), which needs half the multiplies; depthwise ones (one input channel
+ * per group) to direct loops (depthwise/depthwise.ts), forward and backward.
  *
  * A batch is shared out over the thread pool, whole images to each thread, so the
  * unfolding runs in parallel too and the GEMMs need no synchronisation. Each thread
@@ -144,8 +146,8 @@ export function convolutionForwardFast(
   y: FloatArray,
   s: ConvolutionShape,
 ): void {
-  if (s.group === s.channels && s.group > 1) {
-    depthwiseForward(x, weight, bias, y, s);
+  if (isDepthwise(s)) {
+    depthwiseForwardFast(x, weight, bias, y, s);
     return;
   }
   if (winogradPays(s)) {
@@ -237,6 +239,10 @@ export function convolutionBackwardFast(
   grads: ConvolutionGradients,
   s: ConvolutionShape,
 ): void {
+  if (isDepthwise(s)) {
+    depthwiseBackwardFast(x, weight, dy, grads, s);
+    return;
+  }
   const { dx, dWeight, dBias } = grads;
   const m = gemmSizes(s);
   if (dBias) {
@@ -302,41 +308,6 @@ interface GemmSizes {
   colSize: number;
   /** False when im2col would copy the image unchanged (1x1 kernel, stride 1, no padding). */
   unfold: boolean;
-}
-
-/**
- * A depthwise convolution (one input channel per group, as in MobileNet) computed
- * directly: as GEMMs it would be thousands of 1-row products, each paying for its
- * packing. For every output channel o of input channel c = o / (O / C):
- * y[n][o][oy][ox] = bias[o] + sum over ky, kx of weight[o][0][ky][kx] * x[n][c][iy][ix].
- */
-function depthwiseForward(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
-  const [outH, outW] = convOutputSize(s);
-  const outputsPerChannel = s.numOutput / s.channels;
-  const taps = s.kernelH * s.kernelW;
-  for (let n = 0; n < s.num; n++) {
-    for (let o = 0; o < s.numOutput; o++) {
-      const plane = (n * s.channels + Math.floor(o / outputsPerChannel)) * s.height * s.width;
-      const out = (n * s.numOutput + o) * outH * outW;
-      const b = bias ? bias[o]! : 0;
-      for (let oy = 0; oy < outH; oy++) {
-        for (let ox = 0; ox < outW; ox++) {
-          let sum = b;
-          for (let ky = 0; ky < s.kernelH; ky++) {
-            const iy = oy * s.strideH - s.padH + ky * s.dilationH;
-            if (iy < 0 || iy >= s.height) continue;
-            const row = plane + iy * s.width;
-            const w = o * taps + ky * s.kernelW;
-            for (let kx = 0; kx < s.kernelW; kx++) {
-              const ix = ox * s.strideW - s.padW + kx * s.dilationW;
-              if (ix >= 0 && ix < s.width) sum += weight[w + kx]! * x[row + ix]!;
-            }
-          }
-          y[out + oy * outW + ox] = sum;
-        }
-      }
-    }
-  }
 }
 
 function gemmSizes(s: ConvolutionShape): GemmSizes {

@@ -1,0 +1,255 @@
+import { convOutputSize, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
+import { shapeOfScalars, shapeScalars, type ConvolutionShape } from '../convolution-shape.js';
+import type { ConvolutionGradients } from '../convolution.js';
+
+/*
+ * Depthwise convolution (MobileNet): group = input channels, so every output channel sees
+ * one input channel only. With M = O / C outputs per channel (the depth multiplier, 1 in
+ * MobileNet), output o reads input channel c = floor(o / M) through its own kh x kw filter.
+ * As GEMMs it would be one tiny product per channel, each paying for its packing; computed
+ * directly it is a few multiply-adds per output and a pass over the planes.
+ */
+
+/** Whether a convolution is depthwise (one input channel per group), which the kernels here compute. */
+export function isDepthwise(s: ConvolutionShape): boolean {
+  return s.group === s.channels && s.group > 1;
+}
+
+/**
+ * The reference forward, the definition with named indices:
+ *
+ *   y[n][o][oy][ox] = bias[o] + sum over ky, kx of
+ *     weight[o][0][ky][kx] * x[n][c][oy * strideH - padH + ky * dilationH][ox * strideW - padW + kx * dilationW]
+ *
+ * with c = floor(o / M) and x zero outside its plane.
+ */
+export function depthwiseForwardReference(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
+  const [outH, outW] = convOutputSize(s);
+  const multiplier = s.numOutput / s.channels;
+  for (let n = 0; n < s.num; n++) {
+    for (let o = 0; o < s.numOutput; o++) {
+      const c = Math.floor(o / multiplier);
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          let sum = bias ? bias[o]! : 0;
+          for (let ky = 0; ky < s.kernelH; ky++) {
+            const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+            if (iy < 0 || iy >= s.height) continue;
+            for (let kx = 0; kx < s.kernelW; kx++) {
+              const ix = ox * s.strideW - s.padW + kx * s.dilationW;
+              if (ix < 0 || ix >= s.width) continue;
+              sum += weight[(o * s.kernelH + ky) * s.kernelW + kx]! * x[((n * s.channels + c) * s.height + iy) * s.width + ix]!;
+            }
+          }
+          y[((n * s.numOutput + o) * outH + oy) * outW + ox] = sum;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The reference backward: each product weight[o][0][ky][kx] * x[n][c][iy][ix] of the forward
+ * sends dy[n][o][oy][ox] back along both of its factors,
+ *
+ *   dx[n][c][iy][ix]       += weight[o][0][ky][kx] * dy[n][o][oy][ox]
+ *   dWeight[o][0][ky][kx]  += x[n][c][iy][ix] * dy[n][o][oy][ox]
+ *
+ * and dBias[o] += dy[n][o][oy][ox]. `dx` is zeroed first (written); dWeight and dBias are added into.
+ */
+export function depthwiseBackwardReference(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
+  const { dx, dWeight, dBias } = grads;
+  const [outH, outW] = convOutputSize(s);
+  const multiplier = s.numOutput / s.channels;
+  dx?.fill(0, 0, s.num * s.channels * s.height * s.width);
+  for (let n = 0; n < s.num; n++) {
+    for (let o = 0; o < s.numOutput; o++) {
+      const c = Math.floor(o / multiplier);
+      for (let oy = 0; oy < outH; oy++) {
+        for (let ox = 0; ox < outW; ox++) {
+          const grad = dy[((n * s.numOutput + o) * outH + oy) * outW + ox]!;
+          if (dBias) dBias[o] += grad;
+          for (let ky = 0; ky < s.kernelH; ky++) {
+            const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+            if (iy < 0 || iy >= s.height) continue;
+            for (let kx = 0; kx < s.kernelW; kx++) {
+              const ix = ox * s.strideW - s.padW + kx * s.dilationW;
+              if (ix < 0 || ix >= s.width) continue;
+              const w = (o * s.kernelH + ky) * s.kernelW + kx;
+              const i = ((n * s.channels + c) * s.height + iy) * s.width + ix;
+              if (dWeight) dWeight[w] += x[i]! * grad;
+              if (dx) dx[i] += weight[w]! * grad;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The outputs ox of a row whose tap at column offset `shift` (= kx * dilationW - padW) falls
+ * inside the input row, ix = ox * stride + shift in [0, width): the range [first, end).
+ * Working out this range once per tap takes every bounds test out of the inner loops.
+ */
+export function tapRange(shift: number, stride: number, width: number, outW: number): [number, number] {
+  const first = Math.max(0, Math.ceil(-shift / stride));
+  const end = Math.min(outW, Math.floor((width - 1 - shift) / stride) + 1);
+  return [first, Math.max(first, end)];
+}
+
+/** Below this many multiply-adds a depthwise layer runs on the calling thread: a pool round trip costs about as much. */
+const MIN_PARALLEL_WORK = 1 << 16;
+
+/**
+ * The fast forward, same arguments and result as `depthwiseForwardReference`: a tap at a time
+ * over whole output rows, y_row[ox] += w[ky][kx] * x_row[ox * stride + shift] for the ox whose
+ * input is inside the row (`tapRange`), so the inner loop is a plain multiply-add with no tests.
+ * The channels are shared out over the pool's threads (all images of a channel to one thread),
+ * which keeps every thread busy at batch 1 too.
+ */
+export function depthwiseForwardFast(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
+  const parts = partsFor(s, [x, weight, y, ...(bias ? [bias] : [])]);
+  const arrays = [x, weight, bias ?? weight, y];
+  const scalars = [...shapeScalars(s), bias ? 1 : 0];
+  if (parts === 1) depthwiseForwardPart(arrays, scalars, 0, 1);
+  else getPool().run(forwardPartRef, depthwiseForwardPart, arrays, scalars, parts);
+}
+
+/**
+ * The fast backward, same arguments and result as `depthwiseBackwardReference`, with the same
+ * tap-at-a-time rows as the forward: dx_row[ox * stride + shift] += w * dy_row[ox] (the forward's
+ * transpose), dWeight[ky][kx] += sum over ox of dy_row[ox] * x_row[ox * stride + shift]. Shared
+ * out by channels, so no two threads write the same dx plane or filter.
+ */
+export function depthwiseBackwardFast(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
+  const { dx, dWeight, dBias } = grads;
+  if (!dx && !dWeight && !dBias) return;
+  const given = [dx, dWeight, dBias].filter((a): a is FloatArray => a !== undefined);
+  const parts = partsFor(s, [x, weight, dy, ...given]);
+  const arrays = [x, weight, dy, dx ?? x, dWeight ?? weight, dBias ?? weight];
+  const scalars = [...shapeScalars(s), dx ? 1 : 0, dWeight ? 1 : 0, dBias ? 1 : 0];
+  if (parts === 1) depthwiseBackwardPart(arrays, scalars, 0, 1);
+  else getPool().run(backwardPartRef, depthwiseBackwardPart, arrays, scalars, parts);
+}
+
+/** How many threads a depthwise layer takes: 1 when it is small or an array is not on shared memory. */
+function partsFor(s: ConvolutionShape, arrays: FloatArray[]): number {
+  const [outH, outW] = convOutputSize(s);
+  const work = s.num * s.numOutput * outH * outW * s.kernelH * s.kernelW;
+  const threads = getThreads();
+  if (threads === 1 || work < MIN_PARALLEL_WORK || !arrays.every(isShared)) return 1;
+  return Math.min(threads, s.channels, Math.ceil(work / MIN_PARALLEL_WORK));
+}
+
+const forwardPartRef: KernelRef = { module: import.meta.url, name: 'depthwiseForwardPart' };
+const backwardPartRef: KernelRef = { module: import.meta.url, name: 'depthwiseBackwardPart' };
+
+/** The pool's part of the forward: input channels [first, end) of every image (arrays: x, weight, bias or a placeholder, y). */
+export const depthwiseForwardPart: PartKernel = ([x, weight, bias, y], scalars, part, parts) => {
+  const s = shapeOfScalars(scalars);
+  const [first, end] = partRange(s.channels, part, parts);
+  const b = scalars[14] ? bias! : undefined;
+  const multiplier = s.numOutput / s.channels;
+  for (let n = 0; n < s.num; n++) {
+    for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x!, weight!, b, y!, s, n, o);
+  }
+};
+
+/**
+ * The pool's part of the backward: input channels [first, end) of every image (arrays: x,
+ * weight, dy, then dx, dWeight, dBias or placeholders; scalars 14-16 say which are wanted).
+ */
+export const depthwiseBackwardPart: PartKernel = ([x, weight, dy, dx, dWeight, dBias], scalars, part, parts) => {
+  const s = shapeOfScalars(scalars);
+  const [first, end] = partRange(s.channels, part, parts);
+  const grads: ConvolutionGradients = {
+    dx: scalars[14] ? dx : undefined,
+    dWeight: scalars[15] ? dWeight : undefined,
+    dBias: scalars[16] ? dBias : undefined,
+  };
+  const multiplier = s.numOutput / s.channels;
+  const [outH, outW] = convOutputSize(s);
+  const planeSize = s.height * s.width;
+  for (let n = 0; n < s.num; n++) {
+    if (grads.dx) grads.dx.fill(0, (n * s.channels + first) * planeSize, (n * s.channels + end) * planeSize);
+    for (let o = first * multiplier; o < end * multiplier; o++) {
+      if (grads.dBias) {
+        const start = (n * s.numOutput + o) * outH * outW;
+        let sum = 0;
+        for (let p = start; p < start + outH * outW; p++) sum += dy![p]!;
+        grads.dBias[o] += sum;
+      }
+      if (grads.dx) inputGradientPlane(weight!, dy!, grads.dx, s, n, o);
+      if (grads.dWeight) weightGradientPlane(x!, dy!, grads.dWeight, s, n, o);
+    }
+  }
+};
+
+/** Output plane o of image n: the bias, then each tap's multiply-add over the rows. */
+function forwardPlane(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, n: number, o: number): void {
+  const [outH, outW] = convOutputSize(s);
+  const c = Math.floor(o / (s.numOutput / s.channels));
+  const plane = (n * s.channels + c) * s.height * s.width;
+  const out = (n * s.numOutput + o) * outH * outW;
+  y.fill(bias ? bias[o]! : 0, out, out + outH * outW);
+  for (let oy = 0; oy < outH; oy++) {
+    const yRow = out + oy * outW;
+    for (let ky = 0; ky < s.kernelH; ky++) {
+      const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+      if (iy < 0 || iy >= s.height) continue;
+      for (let kx = 0; kx < s.kernelW; kx++) {
+        const w = weight[(o * s.kernelH + ky) * s.kernelW + kx]!;
+        const shift = kx * s.dilationW - s.padW;
+        const [first, end] = tapRange(shift, s.strideW, s.width, outW);
+        const xRow = plane + iy * s.width + shift;
+        for (let ox = first; ox < end; ox++) y[yRow + ox] += w * x[xRow + ox * s.strideW]!;
+      }
+    }
+  }
+}
+
+/** Adds output plane o's share of dx into input plane c of image n (the forward's taps, transposed). */
+function inputGradientPlane(weight: FloatArray, dy: FloatArray, dx: FloatArray, s: ConvolutionShape, n: number, o: number): void {
+  const [outH, outW] = convOutputSize(s);
+  const c = Math.floor(o / (s.numOutput / s.channels));
+  const plane = (n * s.channels + c) * s.height * s.width;
+  const out = (n * s.numOutput + o) * outH * outW;
+  for (let oy = 0; oy < outH; oy++) {
+    const dyRow = out + oy * outW;
+    for (let ky = 0; ky < s.kernelH; ky++) {
+      const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+      if (iy < 0 || iy >= s.height) continue;
+      for (let kx = 0; kx < s.kernelW; kx++) {
+        const w = weight[(o * s.kernelH + ky) * s.kernelW + kx]!;
+        const shift = kx * s.dilationW - s.padW;
+        const [first, end] = tapRange(shift, s.strideW, s.width, outW);
+        const dxRow = plane + iy * s.width + shift;
+        for (let ox = first; ox < end; ox++) dx[dxRow + ox * s.strideW] += w * dy[dyRow + ox]!;
+      }
+    }
+  }
+}
+
+/** Adds image n's contribution to output o's filter gradient: per tap, the dot product of dy's rows with the input rows it saw. */
+function weightGradientPlane(x: FloatArray, dy: FloatArray, dWeight: FloatArray, s: ConvolutionShape, n: number, o: number): void {
+  const [outH, outW] = convOutputSize(s);
+  const c = Math.floor(o / (s.numOutput / s.channels));
+  const plane = (n * s.channels + c) * s.height * s.width;
+  const out = (n * s.numOutput + o) * outH * outW;
+  for (let ky = 0; ky < s.kernelH; ky++) {
+    for (let kx = 0; kx < s.kernelW; kx++) {
+      const shift = kx * s.dilationW - s.padW;
+      const [first, end] = tapRange(shift, s.strideW, s.width, outW);
+      let sum = 0;
+      for (let oy = 0; oy < outH; oy++) {
+        const iy = oy * s.strideH - s.padH + ky * s.dilationH;
+        if (iy < 0 || iy >= s.height) continue;
+        const dyRow = out + oy * outW;
+        const xRow = plane + iy * s.width + shift;
+        for (let ox = first; ox < end; ox++) sum += dy[dyRow + ox]! * x[xRow + ox * s.strideW]!;
+      }
+      dWeight[(o * s.kernelH + ky) * s.kernelW + kx] += sum;
+    }
+  }
+}
