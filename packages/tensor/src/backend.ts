@@ -1,4 +1,4 @@
-import { ArgumentError } from './errors.js';
+import { backendName, chooseBackend, resolveBackendName, simdSupported, type BackendName } from './backend-name.js';
 import { gemmParallel } from './gemm/parallel.js';
 import type { GemmKernel } from './gemm/types.js';
 import { setSharedFloat32Allocator } from './storage.js';
@@ -24,11 +24,7 @@ import {
   type WinogradInput,
   type WinogradOutput,
 } from './wasm/layers.js';
-import { simdProbeModule } from './wasm/kernel-module.js';
-import { webAssemblyApi } from './wasm/runtime.js';
 
-/** The names a backend can be chosen by (API or the `CNN_BACKEND` environment variable). */
-export type BackendName = 'js' | 'wasm';
 
 /** The kernels that carry the arithmetic, as one backend provides them. */
 export interface Backend {
@@ -122,17 +118,8 @@ const wasmBackend: Backend = {
 
 const backends: Record<BackendName, Backend> = { js: jsBackend, wasm: wasmBackend };
 
-let current: Backend | undefined;
-let simd: boolean | undefined;
-
-/**
- * True when the engine runs WebAssembly with 128-bit SIMD (Node >= 16.4, current browsers):
- * `WebAssembly.validate` accepts a module that uses the `v128` type. Probed once.
- */
-export function simdSupported(): boolean {
-  simd ??= webAssemblyApi()?.validate(simdProbeModule()) ?? false;
-  return simd;
-}
+/** The backend whose allocator shared storage comes from. */
+let installed: Backend | undefined;
 
 /**
  * The backend in use: the one set with `setBackend`, else `CNN_BACKEND` (`js` or `wasm`),
@@ -140,41 +127,25 @@ export function simdSupported(): boolean {
  * This is the one place a backend is chosen.
  */
 export function getBackend(): Backend {
-  current ??= use(resolveBackend(process.env.CNN_BACKEND, 'CNN_BACKEND'));
-  return current;
+  const backend = backends[backendName()];
+  if (backend !== installed) {
+    installed = backend;
+    setSharedFloat32Allocator(backend.allocateShared);
+  }
+  return backend;
 }
 
 /** Chooses the backend for every later kernel call; throws if the engine cannot run it. */
 export function setBackend(name: BackendName): void {
-  current = use(resolveBackend(name, 'setBackend'));
-}
-
-function use(backend: Backend): Backend {
-  setSharedFloat32Allocator(backend.allocateShared);
-  return backend;
+  chooseBackend(name, 'setBackend');
+  getBackend();
 }
 
 // Until a backend is chosen, the first shared allocation chooses it (from CNN_BACKEND), so
 // tensors made before any kernel call already go where the backend wants them.
 setSharedFloat32Allocator((length) => getBackend().allocateShared?.(length));
 
-/**
- * The backend for a requested name: `js`, `wasm`, or the default for undefined or '' (`wasm`
- * if `simd`, else `js`). Asking for `wasm` without SIMD, or for an unknown name, throws an
- * `ArgumentError` naming `source` (the option or variable the name came from). `simd` is the
- * engine's answer by default; tests pass false to see what an engine without SIMD gets.
- */
+/** The backend for a requested name (see `resolveBackendName`). */
 export function resolveBackend(name: string | undefined, source: string, simd = simdSupported()): Backend {
-  if (name === undefined || name === '') return simd ? wasmBackend : jsBackend;
-  const backend = (backends as Record<string, Backend | undefined>)[name];
-  if (!backend) {
-    throw new ArgumentError(`${source}: unknown backend '${name}'; available: ${Object.keys(backends).join(', ')}`);
-  }
-  if (backend === wasmBackend && !simd) {
-    throw new ArgumentError(
-      `${source}: backend 'wasm' needs WebAssembly 128-bit SIMD, which this engine does not support ` +
-        `(WebAssembly.validate rejects a v128 module); use 'js'`,
-    );
-  }
-  return backend;
+  return backends[resolveBackendName(name, source, simd)];
 }

@@ -5,7 +5,7 @@ import { isShared } from '../storage.js';
 import { getThreads } from './settings.js';
 import { SLOT, State, type HeapArray, type Job, type WorkerReply } from './protocol.js';
 import { heapIndex, heapMemory } from '../wasm/heap.js';
-import { getBackend } from '../backend.js';
+import { backendName } from '../backend-name.js';
 
 /**
  * A kernel the pool can split: it does part `part` of `parts` of the work. The pool
@@ -67,7 +67,7 @@ export class ThreadPool {
     this.busy = true;
     try {
       const posted = arrays.map(toPosted);
-      const backend = getBackend().name;
+      const backend = backendName();
       for (let part = 1; part < parts; part++) {
         const job: Job = { module: kernel.module, name: kernel.name, arrays: posted, scalars, part, parts, backend };
         this.workers[part - 1]!.port.postMessage(job);

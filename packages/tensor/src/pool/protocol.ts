@@ -1,5 +1,5 @@
 import type { FloatArray } from '../storage.js';
-import type { BackendName } from '../backend.js';
+import type { BackendName } from '../backend-name.js';
 
 /** Int32s between two workers' states in the control array: 16 x 4 bytes, one cache line each. */
 export const SLOT = 16;
