@@ -135,7 +135,8 @@ describe('the labeller in Chromium', () => {
     await page.goto(run.server.url);
     await shown(page, 7);
     const statuses = await page.evaluate(async () => {
-      const get = async (url: string) => (await fetch(url)).status;
+      const token = new URLSearchParams(location.search).get('token')!;
+      const get = async (url: string) => (await fetch(url, { headers: { 'X-Label-Token': token } })).status;
       const write = await fetch('/api/label', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ index: 0, label: 'liver' }) });
       return {
         // Chromium resolves plain and encoded dot segments before sending (WHATWG URL), so these arrive
@@ -169,7 +170,9 @@ describe('a reader study in Chromium', () => {
     expect(await page.textContent('#hint')).toBe('');
     expect(await page.textContent('#counts')).toBe('');
     // Neither the page nor the data it fetched names a file or a study (folder names here are classes).
-    const everything = (await page.content()) + (await page.evaluate(async () => JSON.stringify(await (await fetch('/api/state')).json())));
+    const everything =
+      (await page.content()) +
+      (await page.evaluate(async () => JSON.stringify(await (await fetch('/api/state', { headers: { 'X-Label-Token': new URLSearchParams(location.search).get('token')! } })).json())));
     for (const item of run.items) {
       expect(everything).not.toContain(path.basename(item.name));
       expect(everything).not.toContain(item.study);

@@ -34,7 +34,10 @@ interface State {
 }
 
 const base = (run: LabelRun): string => `http://127.0.0.1:${run.server.port}`;
-const state = async (run: LabelRun): Promise<State> => (await (await fetch(`${base(run)}/api/state`)).json()) as State;
+/** A read target with the run's token as a query parameter (as the page sends it for images). */
+const authed = (run: LabelRun, target: string): string => `${target}?token=${encodeURIComponent(run.server.token)}`;
+const read = (run: LabelRun, target: string): Promise<Response> => fetch(`${base(run)}${target}`, { headers: { 'X-Label-Token': run.server.token } });
+const state = async (run: LabelRun): Promise<State> => (await (await read(run, '/api/state')).json()) as State;
 function postLabel(run: LabelRun, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${base(run)}/api/label`, {
     method: 'POST',
@@ -61,10 +64,10 @@ describe('a labelling run over a folder', () => {
   });
 
   it('serves a PNG as stored and a DICOM file as a PNG of its pixels', async () => {
-    const png = await fetch(`${base(run)}/images/study1/a.png`);
+    const png = await fetch(`${base(run)}${authed(run, '/images/study1/a.png')}`);
     expect(png.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await png.arrayBuffer()).equals(readFileSync(path.join(box.data, 'study1/a.png')))).toBe(true);
-    const dicom = await fetch(`${base(run)}/images/scan.dcm`);
+    const dicom = await read(run, '/images/scan.dcm');
     expect(dicom.headers.get('content-type')).toBe('image/png');
     const decoded = pngjs.PNG.sync.read(Buffer.from(await dicom.arrayBuffer()));
     expect([decoded.width, decoded.height]).toEqual([4, 4]);
@@ -133,27 +136,43 @@ describe('a labelling run over a folder', () => {
     [`http://127.0.0.1/images/study1/a.png`, 400],
   ];
   it.each(traversal)('refuses GET %s with %i', async (target, status) => {
-    const answer = await rawGet(run.server.port, target);
+    const answer = await rawGet(run.server.port, target.startsWith('/') ? authed(run, target) : target);
     expect(answer.status).toBe(status);
     expect(answer.body).not.toContain('secret');
   });
 
   it('accepts a symlink that stays inside the folder', async () => {
-    expect((await rawGet(run.server.port, '/images/.links/inside.png')).status).toBe(200);
+    expect((await rawGet(run.server.port, authed(run, '/images/.links/inside.png'))).status).toBe(200);
   });
 
   it('refuses a wrong or missing Host header (DNS rebinding) and accepts localhost', async () => {
     const port = run.server.port;
-    expect((await rawGet(port, '/api/state', `evil.example:${port}`)).status).toBe(403);
-    expect((await rawGet(port, '/api/state', '127.0.0.1')).status).toBe(403);
-    expect((await rawRequest(port, 'GET /api/state HTTP/1.1\r\nConnection: close\r\n\r\n')).status).toBe(400);
-    expect((await rawGet(port, '/api/state', `localhost:${port}`)).status).toBe(200);
+    const target = authed(run, '/api/state');
+    expect((await rawGet(port, target, `evil.example:${port}`)).status).toBe(403);
+    expect((await rawGet(port, target, '127.0.0.1')).status).toBe(403);
+    expect((await rawRequest(port, `GET ${target} HTTP/1.1\r\nConnection: close\r\n\r\n`)).status).toBe(400);
+    expect((await rawGet(port, target, `localhost:${port}`)).status).toBe(200);
   });
 
   it('answers garbage with 400 and keeps serving', async () => {
     expect((await rawRequest(run.server.port, 'HELLO THERE\r\n\r\n')).status).toBe(400);
     expect((await rawRequest(run.server.port, `GET /images/study1/a.png HTTP/1.1\r\nHost: 127.0.0.1:${run.server.port}\r\nContent-Length: -5\r\n\r\n`)).status).toBe(400);
-    expect((await fetch(`${base(run)}/api/state`)).status).toBe(200);
+    expect((await read(run, '/api/state')).status).toBe(200);
+  });
+
+  it('answers every route but the page only with the token: no labels, names or images without it', async () => {
+    const wrong = 'x'.repeat(run.server.token.length);
+    for (const target of ['/api/state', '/images/study1/a.png', '/images/scan.dcm']) {
+      for (const answer of [await fetch(`${base(run)}${target}`), await fetch(`${base(run)}${target}?token=${wrong}`), await fetch(`${base(run)}${target}`, { headers: { 'X-Label-Token': wrong } })]) {
+        expect(answer.status).toBe(403);
+        const body = await answer.text();
+        expect(body).not.toContain('study1');
+        expect(body).not.toContain('PNG');
+      }
+      expect((await read(run, target)).status).toBe(200);
+      expect((await fetch(`${base(run)}${authed(run, target)}`)).status).toBe(200);
+    }
+    for (const target of ['/', '/app.js', '/app.css']) expect((await fetch(`${base(run)}${target}`)).status).toBe(200);
   });
 
   it('sends the page with a policy that allows only its own script, style and images', async () => {
@@ -187,10 +206,11 @@ describe('a reader study', () => {
   });
 
   it('serves images re-encoded by position, and none by path', async () => {
-    const first = await fetch(`${base(run)}/items/0/image`);
+    const first = await fetch(`${base(run)}${authed(run, '/items/0/image')}`);
     expect(first.headers.get('content-type')).toBe('image/png');
-    expect((await rawGet(run.server.port, '/images/study1/a.png')).status).toBe(404);
-    expect((await rawGet(run.server.port, '/items/99/image')).status).toBe(404);
+    expect((await rawGet(run.server.port, authed(run, '/images/study1/a.png'))).status).toBe(404);
+    expect((await rawGet(run.server.port, authed(run, '/items/99/image'))).status).toBe(404);
+    expect((await fetch(`${base(run)}/items/0/image`)).status).toBe(403);
   });
 
   it('records the seconds on each image with the label, and refuses nonsense times', async () => {

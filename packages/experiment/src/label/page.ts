@@ -152,12 +152,17 @@ export const PAGE_JS = `'use strict';
   }
 
   async function refresh(keepPosition) {
-    const res = await fetch('/api/state');
+    const res = await fetch('/api/state', { headers: { 'X-Label-Token': token } });
+    if (res.status === 403) throw new Error('open the address that cnn label printed (it carries the token)');
     run = await res.json();
     if (!keepPosition) pos = Math.max(0, nextUnlabelled(-1));
     buildButtons();
     show();
-    if (!token) setStatus('read only: open the address that cnn label printed (it carries the token)', true);
+  }
+
+  /** An image's address with the token: an <img> cannot send the header. */
+  function withToken(url) {
+    return url + '?token=' + encodeURIComponent(token);
   }
 
   function nextUnlabelled(from) {
@@ -256,10 +261,10 @@ export const PAGE_JS = `'use strict';
       document.body.dataset.shown = String(item.index);
     };
     img.onerror = () => { if (seq === loadSeq) setStatus('cannot show this image (the server refused or could not decode it)', true); };
-    img.src = item.image;
+    img.src = withToken(item.image);
     // Warm the cache with the next image so labelling never waits on it.
     const next = run.items[pos + 1];
-    if (next) new Image().src = next.image;
+    if (next) new Image().src = withToken(next.image);
   }
 
   /** Window level / width: v -> (v - (level - width/2)) / width, as a 256-entry table applied to R, G and B. */

@@ -65,10 +65,14 @@ const MAX_SECONDS = 86_400;
  * reader study, re-encoded so no file name or metadata reaches the reader).
  *
  * Defences, in the order they run: the Host header must name this server (a web page on
- * another site that rebinds its DNS name to 127.0.0.1 gets 403), writes need the per-run
- * token (a header the page copies from its URL; another site's form cannot set it) and no
- * foreign Origin, images pass decodeRequestPath and checkImagePath, bodies are size-limited
- * JSON. Every failure is a 4xx answer; an unexpected error is a 500 for that request only.
+ * another site that rebinds its DNS name to 127.0.0.1 gets 403); every route but the page
+ * itself (`/`, its script and style) needs the per-run token, so a server listening on
+ * 0.0.0.0 shows nobody without the printed address the data set or its labels; writes take
+ * the token only as a header (the page copies it from its URL; another site's form cannot set
+ * it) and refuse a foreign Origin, while reads also take it as a `token` query parameter (an
+ * `<img>` cannot send a header); images pass decodeRequestPath and checkImagePath, bodies are
+ * size-limited JSON. Every failure is a 4xx answer; an unexpected error is a 500 for that
+ * request only.
  */
 export async function startLabelServer(options: ServerOptions): Promise<LabelServer> {
   if (options.mode !== 'reader' && options.root === undefined) throw new Error('startLabelServer: a label or review run needs the served folder (root)');
@@ -113,7 +117,8 @@ export async function startLabelServer(options: ServerOptions): Promise<LabelSer
 
     if (rawPath === '/api/label') {
       if (method !== 'POST') throw new RequestError(405, 'use POST');
-      checkWriteAllowed(req, token);
+      checkToken(String(req.headers['x-label-token'] ?? ''), token);
+      checkSameOrigin(req);
       const body = await readJsonBody(req);
       sendJson(res, 200, await state.apply(body));
       return;
@@ -126,12 +131,12 @@ export async function startLabelServer(options: ServerOptions): Promise<LabelSer
         return sendText(res, PAGE_JS, 'text/javascript; charset=utf-8');
       case '/app.css':
         return sendText(res, PAGE_CSS, 'text/css; charset=utf-8');
-      case '/api/state':
-        return sendJson(res, 200, state.snapshot());
       case '/favicon.ico':
         res.writeHead(204).end();
         return;
     }
+    checkToken(String(req.headers['x-label-token'] ?? new URLSearchParams(rawUrl.slice(rawPath.length).split('#', 1)[0]).get('token') ?? ''), token);
+    if (rawPath === '/api/state') return sendJson(res, 200, state.snapshot());
     if (rawPath.startsWith('/images/')) {
       if (options.mode === 'reader') throw new RequestError(404, 'a reader study serves images by position only');
       const checked = await checkImagePath(options.root!, decodeRequestPath(rawPath.slice('/images/'.length)));
@@ -259,11 +264,15 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** A write needs the run's token and must not come from another site's page. */
-function checkWriteAllowed(req: IncomingMessage, token: string): void {
-  const given = Buffer.from(String(req.headers['x-label-token'] ?? ''));
-  const wanted = Buffer.from(token);
-  if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw new RequestError(403, 'missing or wrong token: open the address that cnn label printed');
+/** Everything but the page needs the run's token (compared in constant time). */
+function checkToken(given: string, token: string): void {
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new RequestError(403, 'missing or wrong token: open the address that cnn label printed');
+}
+
+/** A write must not come from another site's page. */
+function checkSameOrigin(req: IncomingMessage): void {
   const origin = req.headers.origin;
   if (origin !== undefined && origin !== `http://${req.headers.host}`) throw new RequestError(403, 'cross-origin write refused');
 }
