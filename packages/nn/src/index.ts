@@ -31,7 +31,8 @@ export { SplitLayer } from './layers/split.js';
 
 // Kernels: the reference (readable) and fast versions side by side.
 export * from './kernels/convolution.js';
-export { convolutionForwardWinograd, winogradApplies } from './kernels/winograd.js';
+export { convolutionForwardWinograd, winogradApplies, winogradForwardPart } from './kernels/winograd.js';
+export { updatePart } from './kernels/solver-update.js';
 export * from './kernels/inner-product.js';
 export * from './kernels/pooling.js';
 export * from './kernels/lrn.js';

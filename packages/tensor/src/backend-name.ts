@@ -1,3 +1,4 @@
+import { environmentVariable } from '#platform';
 import { ArgumentError } from './errors.js';
 import { simdProbeModule } from './wasm/kernel-module.js';
 import { webAssemblyApi } from './wasm/runtime.js';
@@ -27,7 +28,7 @@ export function simdSupported(): boolean {
 
 /** The backend in use: the one chosen with `chooseBackend`, else the one `CNN_BACKEND` names (see `resolveBackendName`). */
 export function backendName(): BackendName {
-  chosen ??= resolveBackendName(process.env.CNN_BACKEND, 'CNN_BACKEND');
+  chosen ??= resolveBackendName(environmentVariable('CNN_BACKEND'), 'CNN_BACKEND');
   return chosen;
 }
 

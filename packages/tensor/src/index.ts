@@ -8,14 +8,15 @@ export { fill, fanNumber, type FillerSpec, type VarianceNorm } from './fillers.j
 export { sgemm, type GemmOffsets } from './gemm/sgemm.js';
 export { gemmReference } from './gemm/reference.js';
 export { gemmBlocked } from './gemm/blocked.js';
-export { gemmParallel } from './gemm/parallel.js';
+export { gemmParallel, gemmPart } from './gemm/parallel.js';
 export type { GemmKernel } from './gemm/types.js';
 export { im2col, col2im, convOutputSize, type ConvGeometry } from './im2col.js';
 export { getThreads, setThreads } from './pool/settings.js';
 export { ThreadPool, getPool, shutdownPool, type KernelRef, type PartKernel } from './pool/pool.js';
+export { isPoolWorker, servePoolWorker } from './pool/web-worker.js';
 export { partRange } from './pool/partition.js';
 export { getBackend, setBackend, resolveBackend, type Backend, type LayerKernels } from './backend.js';
 export { backendNames, simdSupported, type BackendName } from './backend-name.js';
 export type { LrnRun, PoolPlanes, SgdStep, WinogradInput, WinogradOutput, WinogradRun } from './wasm/layers.js';
-export { wasmGemm, wasmGemmSerial } from './wasm/gemm.js';
+export { wasmGemm, wasmGemmPart, wasmGemmSerial } from './wasm/gemm.js';
 export { isOnWasmHeap, pinWhileViewed } from './wasm/heap.js';

@@ -1,9 +1,9 @@
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { startPoolWorker } from '#platform';
 import { ArgumentError, WorkerError } from '../errors.js';
 import type { FloatArray } from '../storage.js';
 import { isShared } from '../storage.js';
 import { getThreads } from './settings.js';
-import { SLOT, State, type HeapArray, type Job, type WorkerReply } from './protocol.js';
+import { SLOT, State, type HeapArray, type Job, type PoolWorkerHandle } from './protocol.js';
 import { heapIndex, heapMemory } from '../wasm/heap.js';
 import { backendName } from '../backend-name.js';
 
@@ -23,14 +23,9 @@ export interface KernelRef {
 /** How long the caller polls for a worker's part to end before sleeping on it (see worker.ts). */
 const POLL_MS = 0.5;
 
-interface PoolWorker {
-  worker: Worker;
-  /** Our end of the worker's channel: jobs go out, errors come back. */
-  port: MessagePort;
-}
-
 /**
- * A persistent pool of worker threads, created once and woken per job through
+ * A persistent pool of worker threads (Node's worker_threads, or Web Workers in a page: see
+ * platform/), created once and woken per job through
  * `Atomics.wait/notify` on a shared control array. Jobs carry typed arrays that
  * live on `SharedArrayBuffer`s, so the workers read and write the caller's memory
  * directly: nothing is copied, and no thread is started per call.
@@ -38,7 +33,7 @@ interface PoolWorker {
  * `run` is synchronous, like a BLAS call: it returns when every part is done.
  */
 export class ThreadPool {
-  private readonly workers: PoolWorker[] = [];
+  private readonly workers: PoolWorkerHandle[] = [];
   /** One Int32 state per worker, each on its own cache line (SLOT ints apart). */
   private readonly control: Int32Array;
   private busy = false;
@@ -46,7 +41,11 @@ export class ThreadPool {
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new ArgumentError(`ThreadPool size ${size}: need an integer >= 1`);
     this.control = new Int32Array(new SharedArrayBuffer(Math.max(1, size - 1) * SLOT * 4));
-    for (let index = 0; index < size - 1; index++) this.workers.push(this.spawn(index));
+    for (let index = 0; index < size - 1; index++) {
+      // The wasm heap goes along, so the worker's kernels can use the same memory (its thread
+      // number picks its row of the heap's scratch table; the main thread is thread 0).
+      this.workers.push(startPoolWorker({ control: this.control, slot: index * SLOT, heap: heapMemory(), thread: index + 1 }));
+    }
   }
 
   /**
@@ -70,7 +69,7 @@ export class ThreadPool {
       const backend = backendName();
       for (let part = 1; part < parts; part++) {
         const job: Job = { module: kernel.module, name: kernel.name, arrays: posted, scalars, part, parts, backend };
-        this.workers[part - 1]!.port.postMessage(job);
+        this.workers[part - 1]!.post(job);
         const slot = (part - 1) * SLOT;
         Atomics.store(this.control, slot, State.Pending);
         Atomics.notify(this.control, slot);
@@ -95,17 +94,7 @@ export class ThreadPool {
       Atomics.store(this.control, index * SLOT, State.Quit);
       Atomics.notify(this.control, index * SLOT);
     }
-    // The workers are unref'd so that an idle pool never keeps the process alive; while we wait for
-    // them to exit they must count again, or an `await shutdownPool()` at the end of a program
-    // leaves the event loop empty and Node quits with exit code 13 (unsettled top-level await).
-    await Promise.all(
-      this.workers.map(({ worker }) => {
-        const exited = new Promise((resolve) => worker.once('exit', resolve));
-        worker.ref();
-        return exited;
-      }),
-    );
-    for (const { port } of this.workers) port.close();
+    await Promise.all(this.workers.map((worker) => worker.close()));
     this.workers.length = 0;
   }
 
@@ -118,7 +107,7 @@ export class ThreadPool {
       while (Atomics.load(this.control, slot) === State.Pending && performance.now() < pollUntil);
       while (Atomics.load(this.control, slot) === State.Pending) Atomics.wait(this.control, slot, State.Pending);
       if (Atomics.load(this.control, slot) === State.Failed) {
-        const reply = receiveMessageOnPort(this.workers[part - 1]!.port)?.message as WorkerReply | undefined;
+        const reply = this.workers[part - 1]!.failure();
         firstError ??= new WorkerError(`worker ${part} failed: ${reply?.message ?? 'unknown error'}`, {
           cause: reply?.stack,
         });
@@ -126,37 +115,12 @@ export class ThreadPool {
     }
     return firstError;
   }
-
-  private spawn(index: number): PoolWorker {
-    const { port1, port2 } = new MessageChannel();
-    const entry = new URL(`./worker.${sourceExtension()}`, import.meta.url).href;
-    // The wasm heap goes along, so the worker's kernels can use the same memory (its thread
-    // number picks its row of the heap's scratch table; the main thread is thread 0).
-    const workerData = { control: this.control, slot: index * SLOT, port: port2, heap: heapMemory(), thread: index + 1 };
-    // Run from the TypeScript sources (tests, tsx), a worker needs tsx's loader to import .ts files, and the
-    // `source` export condition so that the kernels it imports resolve to the same sources as this thread's.
-    const worker =
-      sourceExtension() === 'ts'
-        ? new Worker(
-            `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
-              `.then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); })`,
-            { eval: true, workerData, transferList: [port2], execArgv: ['--conditions=source'] },
-          )
-        : new Worker(new URL(entry), { workerData, transferList: [port2] });
-    worker.unref();
-    port1.unref();
-    return { worker, port: port1 };
-  }
 }
 
 /** An array as a job carries it: one on the wasm heap goes as its place there. */
 function toPosted(array: FloatArray): FloatArray | HeapArray {
   const at = heapIndex(array);
   return at >= 0 ? { heapAt: at, length: array.length } : array;
-}
-
-function sourceExtension(): 'ts' | 'js' {
-  return import.meta.url.endsWith('.ts') ? 'ts' : 'js';
 }
 
 let sharedPool: ThreadPool | undefined;

@@ -1,5 +1,6 @@
 import type { FloatArray } from '../storage.js';
 import type { BackendName } from '../backend-name.js';
+import type { WasmMemory } from '../wasm/runtime.js';
 
 /** Int32s between two workers' states in the control array: 16 x 4 bytes, one cache line each. */
 export const SLOT = 16;
@@ -39,3 +40,28 @@ export interface WorkerReply {
   message: string;
   stack?: string;
 }
+
+/** What a pool worker gets at start: its control slot, the wasm heap to share, its thread number. */
+export interface PoolWorkerInit {
+  /** The pool's control array (one state per worker, see State). */
+  control: Int32Array;
+  /** This worker's index into `control`. */
+  slot: number;
+  /** The wasm heap, if the main thread has one: the worker's kernels use the same memory. */
+  heap: WasmMemory | undefined;
+  /** Picks the worker's row of the heap's scratch table (the main thread is 0). */
+  thread: number;
+}
+
+/** The pool's handle on one started worker, whatever the host (see platform/). */
+export interface PoolWorkerHandle {
+  /** Sends a job; the caller then flips the worker's state to Pending. */
+  post(job: Job): void;
+  /** The report of a worker whose state is Failed, read while the caller waits. */
+  failure(): WorkerReply | undefined;
+  /** Ends the worker once its state is Quit. */
+  close(): Promise<void>;
+}
+
+/** The name a page's pool workers are started under (see pool/web-worker.ts). */
+export const POOL_WORKER_NAME = 'cnn-pool-worker';

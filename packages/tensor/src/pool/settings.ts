@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { coreCount, environmentVariable } from '#platform';
 import { ArgumentError } from '../errors.js';
 
 /** Set in the pool's own workers, which must never start pools of their own. */
@@ -27,8 +27,8 @@ export function setThreads(threads: number): void {
 }
 
 function threadsFromEnvironment(): number {
-  const raw = process.env.CNN_THREADS;
-  if (raw === undefined || raw === '') return availableParallelism();
+  const raw = environmentVariable('CNN_THREADS');
+  if (raw === undefined || raw === '') return coreCount();
   const threads = Number(raw);
   if (!Number.isInteger(threads) || threads < 1) {
     throw new ArgumentError(`CNN_THREADS='${raw}' is not a thread count: use an integer >= 1`);

@@ -1,32 +1,19 @@
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { markPoolWorker } from './settings.js';
-import { State, type HeapArray, type Job, type WorkerReply } from './protocol.js';
+import { State, type Job, type PoolWorkerInit, type WorkerReply } from './protocol.js';
 import type { PartKernel } from './pool.js';
-import type { FloatArray } from '../storage.js';
-import { attachHeap, heapView, markHeapWorker } from '../wasm/heap.js';
-import type { WasmMemory } from '../wasm/runtime.js';
-import { getBackend, setBackend } from '../backend.js';
+import { runJob } from './job.js';
+import { attachHeap, markHeapWorker } from '../wasm/heap.js';
 
 /*
  * The loop of one pool worker: sleep on its control slot, wake for a job, run the
  * part it was given, report, sleep again. Kernel modules are imported once and kept.
  */
 
-const { control, slot, port, heap, thread } = workerData as {
-  control: Int32Array;
-  slot: number;
-  port: MessagePort;
-  heap: WasmMemory | undefined;
-  thread: number;
-};
+const { control, slot, port, heap, thread } = workerData as PoolWorkerInit & { port: MessagePort };
 markPoolWorker();
 markHeapWorker();
 if (heap) attachHeap(heap, thread);
-
-/** A posted array as this thread sees it: one on the wasm heap becomes a view of this thread's handle on it. */
-function received(array: FloatArray | HeapArray): FloatArray {
-  return 'heapAt' in array ? heapView(array.heapAt, array.length) : array;
-}
 
 /**
  * How long a worker polls its slot for the next job before it sleeps: parts often come back
@@ -68,9 +55,7 @@ for (;;) {
   if (state === State.Quit) break;
   try {
     const job = nextJob();
-    const kernel = await kernelOf(job);
-    if (getBackend().name !== job.backend) setBackend(job.backend);
-    kernel(job.arrays.map(received), job.scalars, job.part, job.parts);
+    runJob(job, await kernelOf(job));
     Atomics.store(control, slot, State.Done);
   } catch (error) {
     const reply: WorkerReply =
