@@ -1,9 +1,11 @@
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { shutdownPool } from '@cnn/tensor';
 import { packageVersion } from './version.js';
-import { resolveConfig, type ExperimentConfig } from './config.js';
+import { resolveConfig, SETTING_RULES, type ExperimentConfig } from './config.js';
+import { choiceOption, numberOption, RULES } from './options.js';
 import { runExperiment } from './experiment.js';
+import { ExperimentError } from './errors.js';
 import { runDefaultExperiment } from './demo/default.js';
 import { formatClassify, runClassify, type ClassifyOptions } from './commands/classify.js';
 import { fetchModel, formatFetch, MODEL_ZOO, type FetchOptions } from './commands/fetch-model.js';
@@ -30,27 +32,27 @@ export async function main(argv: string[]): Promise<number> {
     .option('--prototxt <file>', 'the model definition (deploy.prototxt)')
     .option('--weights <file>', 'the pretrained weights (.caffemodel)')
     .option('--mean <file>', 'mean image (.binaryproto) for the caffenet preset (default: mean values 104/117/123)')
-    .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)')
-    .option('--channel-order <order>', 'over the preset: BGR or RGB')
+    .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)', choiceOption(PRESETS))
+    .option('--channel-order <order>', 'over the preset: BGR or RGB', choiceOption(CHANNEL_ORDERS))
     .option('--mean-values <b,g,r>', 'over the preset: per-channel means, in the channel order')
-    .option('--scale <x>', 'over the preset: multiplies (pixel - mean)', Number)
-    .option('--resize <n>', 'over the preset: side of the square the image is resized to', toInteger)
-    .option('--crop <n>', 'over the preset: side of the centre crop after the resize', toInteger)
+    .option('--scale <x>', 'over the preset: multiplies (pixel - mean)', numberOption(SETTING_RULES.scale))
+    .option('--resize <n>', 'over the preset: side of the square the image is resized to', numberOption(SETTING_RULES.resize))
+    .option('--crop <n>', 'over the preset: side of the centre crop after the resize', numberOption(SETTING_RULES.crop))
     .option('--config <file>', 'experiment.json with any of these settings (command-line options win)')
     .option('--out <dir>', 'output folder for report.json, report.html, figures and the retrained model')
     .option('--resume', 'continue head training from the checkpoint of an interrupted run in --out (cached features are always reused)')
     .option('--freeze-until <layer>', 'last frozen layer (default: the last pooling before the first fully connected layer)')
-    .option('--seed <n>', 'seed of the split, the head initialisation and the batches', toInteger)
-    .option('--max-iter <n>', 'head training iterations', toInteger)
-    .option('--batch-size <n>', 'head training batch (the study: 256)', toInteger)
-    .option('--base-lr <x>', 'base learning rate', Number)
-    .option('--validation-interval <n>', 'iterations between validation measurements', toInteger)
-    .option('--patience <n>', 'early stopping: validation measurements without improvement (0 = off)', toInteger)
+    .option('--seed <n>', 'seed of the split, the head initialisation and the batches', numberOption(SETTING_RULES.seed))
+    .option('--max-iter <n>', 'head training iterations', numberOption(SETTING_RULES.maxIter))
+    .option('--batch-size <n>', 'head training batch (the study: 256)', numberOption(SETTING_RULES.batchSize))
+    .option('--base-lr <x>', 'base learning rate', numberOption(SETTING_RULES.baseLr))
+    .option('--validation-interval <n>', 'iterations between validation measurements', numberOption(SETTING_RULES.validationInterval))
+    .option('--patience <n>', 'early stopping: validation measurements without improvement (0 = off)', numberOption(SETTING_RULES.patience))
     .option('--solver <file>', 'a solver.prototxt for head training')
     .option('--from-scratch', 'also train a small CNN from random weights on the same split (the baseline)')
-    .option('--scratch-iter <n>', 'iterations of the from-scratch baseline', toInteger)
+    .option('--scratch-iter <n>', 'iterations of the from-scratch baseline', numberOption(SETTING_RULES.scratchIter))
     .option('--reader-labels <csv>', "a second reader's labels of the test images (path,label)")
-    .option('--augment <n>', 'training augmentation: n extra random-crop/mirror versions of each training image', toInteger)
+    .option('--augment <n>', 'training augmentation: n extra random-crop/mirror versions of each training image', numberOption(SETTING_RULES.augment))
     .option('--keep-colour', 'keep images carrying colour (Doppler, coloured marks) instead of excluding them')
     .option('--split-column <name>', 'CSV column holding a fixed train/val/test split')
     .option('--cache-dir <dir>', 'where features are cached between runs')
@@ -58,8 +60,13 @@ export async function main(argv: string[]): Promise<number> {
     .action(async (options: ExperimentOptions) => {
       const { config: configFile, ...rest } = options;
       const given: Partial<ExperimentConfig> = { ...rest, keepColour: rest.keepColour, fromScratch: rest.fromScratch };
+      const demo = given.data === undefined && configFile === undefined;
+      if (demo && (given.prototxt !== undefined || given.weights !== undefined)) {
+        // The built-in demo brings its own model; running it would silently ignore the one given.
+        throw new ExperimentError(`${given.prototxt !== undefined ? '--prototxt' : '--weights'} given without --data: give the images to train on with --data DIR|CSV (the built-in demo runs only when no model is given)`);
+      }
       const result =
-        given.data === undefined && configFile === undefined
+        demo
           ? await runDefaultExperiment(given)
           : await runExperiment(resolveConfig(given, configFile));
       console.log(result.html);
@@ -108,7 +115,7 @@ export async function main(argv: string[]): Promise<number> {
       .requiredOption('--weights <file>', 'the trained weights (.caffemodel)')
       .option('--labels <file>', 'class names, one per line (synset_words.txt, labels.txt)')
       .option('--blob <name>', 'the blob with the class scores (default: the top of the last layer)')
-      .option('--top <n>', 'how many classes to show', toInteger, 5)
+      .option('--top <n>', 'how many classes to show', numberOption(RULES.positive), 5)
       .option('--json', 'print the results as JSON'),
   ).action((images: string[], options: ClassifyOptions & { json?: boolean }) => {
     const report = runClassify(images, options);
@@ -134,16 +141,16 @@ export async function main(argv: string[]): Promise<number> {
     .option('--classes <a,b,c>', 'the class names, comma-separated, in button order')
     .option('--classes-file <file>', 'the class names, one a line')
     .requiredOption('--out <csv>', 'the label file (path,label,labeller,timestamp[,seconds]); an existing one is resumed')
-    .option('--port <n>', 'port to listen on (default: a free one)', toInteger)
+    .option('--port <n>', 'port to listen on (default: a free one)', numberOption(RULES.port))
     .option('--host <address>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)')
     .option('--labeller <name>', 'name written into each row (default: the OS user)')
     .option('--root <dir>', 'the folder images may be served from, when a CSV names images outside its own folder')
     .option('--reader-study', 'blinded reader study: seeded random order, no names, studies or labels shown, time per image recorded')
     .option('--experiment <report.json>', "reader study of an experiment's test split (its data, seed and split settings)")
     .option('--split <name>', 'reader study of this split (train, val, test) of --data, as cnn experiment splits it')
-    .option('--seed <n>', 'the seed of that split (cnn experiment --seed; default 1)', toInteger)
+    .option('--seed <n>', 'the seed of that split (cnn experiment --seed; default 1)', numberOption(RULES.integer))
     .option('--split-column <name>', 'CSV column holding a fixed split (cnn experiment --split-column)')
-    .option('--order-seed <n>', 'reader study: seed of the random order (default 1)', toInteger)
+    .option('--order-seed <n>', 'reader study: seed of the random order (default 1)', numberOption(RULES.integer))
     .option('--review <files...>', 'two label files: step through the images they label differently and settle each')
     .action(async (options: LabelOptions) => {
       await runLabelCommand(options);
@@ -169,26 +176,17 @@ interface ExperimentOptions extends Partial<ExperimentConfig> {
 /** The image preprocessing flags that `forward` and `classify` share (see commands/input.ts). */
 function withPreprocessOptions(command: Command): Command {
   return command
-    .option('--preset <name>', 'caffenet (BGR, mean 104/117/123, resize 256, crop 227) or mobilenet (RGB, (x - 128) / 128, resize to the input)')
+    .option('--preset <name>', 'caffenet (BGR, mean 104/117/123, resize 256, crop 227) or mobilenet (RGB, (x - 128) / 128, resize to the input)', choiceOption(PRESETS))
     .option('--mean-file <file>', 'mean image .binaryproto, in the net\'s channel order (the image is resized to its size)')
     .option('--mean-values <B,G,R>', "per-channel means in the net's channel order, or one value for all")
-    .option('--scale <x>', 'multiply (pixel - mean) by x (Caffe transform_param scale)', toNumber)
-    .option('--channel-order <order>', 'BGR (Caffe) or RGB')
-    .option('--resize <n>', 'resize the whole image to n x n (default: the net input, or the mean image size)', toInteger)
-    .option('--crop <n>', 'centre crop n x n after resizing', toInteger);
+    .option('--scale <x>', 'multiply (pixel - mean) by x (Caffe transform_param scale)', numberOption(RULES.number))
+    .option('--channel-order <order>', 'BGR (Caffe) or RGB', choiceOption(CHANNEL_ORDERS))
+    .option('--resize <n>', 'resize the whole image to n x n (default: the net input, or the mean image size)', numberOption(RULES.positive))
+    .option('--crop <n>', 'centre crop n x n after resizing', numberOption(RULES.positive));
 }
 
-function toNumber(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`not a number: ${value}`);
-  return n;
-}
-
-function toInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n)) throw new CommanderError(1, 'cnn.invalidInteger', `not an integer: ${value}`);
-  return n;
-}
+const PRESETS = ['caffenet', 'mobilenet'] as const;
+const CHANNEL_ORDERS = ['BGR', 'RGB'] as const;
 
 interface BenchModule {
   runSuites(names: string[]): Promise<void>;

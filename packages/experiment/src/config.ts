@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ExperimentError } from './errors.js';
+import { checkNumberSetting, RULES, type NumberRule } from './options.js';
 
 /**
  * Every setting of an experiment run. The command line and `--config experiment.json`
@@ -93,6 +94,28 @@ export const DEFAULTS = {
 const REQUIRED = ['data', 'prototxt', 'weights'] as const;
 
 /**
+ * What each numeric setting accepts, on the command line and in a config file alike
+ * (cli.ts builds its option parsers from this table).
+ */
+export const SETTING_RULES = {
+  scale: RULES.number,
+  resize: RULES.positive,
+  crop: RULES.positive,
+  seed: RULES.integer,
+  augment: RULES.count,
+  batchSize: RULES.positive,
+  maxIter: RULES.positive,
+  baseLr: RULES.rate,
+  momentum: { integer: false, min: 0, max: 1 },
+  weightDecay: { integer: false, min: 0 },
+  gamma: RULES.rate,
+  stepsize: RULES.positive,
+  validationInterval: RULES.positive,
+  patience: RULES.count,
+  scratchIter: RULES.positive,
+} as const satisfies { [K in keyof ExperimentConfig]?: NumberRule };
+
+/**
  * The run's config: defaults, then the config file (if any), then the command line
  * options given. Unknown keys in the file are an error (a typo must not be ignored).
  */
@@ -118,9 +141,10 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
   if (![train, val, test].every((f) => f >= 0) || Math.abs(train + val + test - 1) > 1e-6 || train <= 0 || test <= 0) {
     throw new ExperimentError(`split fractions ${train}/${val}/${test} must be >= 0, sum to 1, with train and test > 0`);
   }
-  if (!Number.isInteger(config.augment) || config.augment < 0) throw new ExperimentError(`augment must be an integer >= 0, got ${config.augment}`);
-  for (const key of ['batchSize', 'maxIter', 'validationInterval', 'stepsize'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) throw new ExperimentError(`${key} must be a positive integer, got ${config[key]}`);
+  for (const [key, rule] of Object.entries(SETTING_RULES)) {
+    const flag = `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    const problem = checkNumberSetting(`${key} (${flag})`, config[key as keyof typeof SETTING_RULES], rule);
+    if (problem !== undefined) throw new ExperimentError(problem);
   }
   return config;
 }
