@@ -20,3 +20,7 @@ export { backendNames, simdSupported, type BackendName } from './backend-name.js
 export type { LrnRun, PoolPlanes, SgdStep, WinogradInput, WinogradOutput, WinogradRun } from './wasm/layers.js';
 export { wasmGemm, wasmGemmPart, wasmGemmSerial } from './wasm/gemm.js';
 export { isOnWasmHeap, pinWhileViewed } from './wasm/heap.js';
+// The assembler and the heap, for the wasm kernels of the layers in @cnn/nn.
+export { FunctionBuilder, ValType, addTo, countDown, encodeModule, lanesThenRest, type Label } from './wasm/encoder.js';
+export { HEAP_IMPORT } from './wasm/kernel-module.js';
+export { heapIndex, instantiateOnHeap } from './wasm/heap.js';

@@ -5,6 +5,7 @@ import { ConvolutionLayer } from '../../layers/convolution.js';
 import { checkGradients, randomBlob } from '../../testing/gradient-check.js';
 import { convolutionBackwardReference, convolutionForwardReference, type ConvolutionGradients } from '../convolution.js';
 import type { ConvolutionShape } from '../convolution-shape.js';
+import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
 import { depthwiseBackwardFast, depthwiseBackwardReference, depthwiseForwardFast, depthwiseForwardReference, tapRange } from './depthwise.js';
 
 const initialBackend = getBackend().name;
@@ -157,6 +158,34 @@ describe('depthwise fast kernels against the reference', () => {
     if (want.dx) expectClose(fast.dx, reference.dx, 1e-12, 'dx');
     if (want.dWeight) expectClose(fast.dWeight, reference.dWeight, 1e-12, 'dWeight');
     if (want.dBias) expectClose(fast.dBias, reference.dBias, 1e-12, 'dBias');
+  });
+});
+
+describe('wasm SIMD depthwise kernels, called directly on every channel', () => {
+  it.each(cases.map((s) => [label(s), s] as const))('take float32 arrays on the heap and match the reference: %s', (_, s) => {
+    setBackend('wasm');
+    const o = operands(s, 'float32', true, 5);
+    const y = allocate(o.ySize, { dtype: 'float32', shared: true }).fill(NaN);
+    expect(wasmDepthwiseForward(o.x, o.weight, o.bias, y, s, 0, s.channels)).toBe(true);
+    expectClose(y, forward(depthwiseForwardReference, o, s, true, 'float32', false), 2e-5, 'y');
+    const grads = { dx: copy(o.x, true, NaN), dWeight: copy(o.dWeight0, true), dBias: copy(o.dBias0, true) };
+    expect(wasmDepthwiseBackward(o.x, o.weight, o.dy, grads, s, 0, s.channels)).toBe(true);
+    const reference = backward(depthwiseBackwardReference, o, s, false);
+    expectClose(grads.dx, reference.dx, 2e-5, 'dx');
+    expectClose(grads.dWeight, reference.dWeight, 2e-4, 'dWeight');
+    expectClose(grads.dBias, reference.dBias, 2e-5, 'dBias');
+  });
+
+  it('leave float64 arrays, arrays off the heap and the js backend to the TypeScript loops', () => {
+    const s = shape(1, 2, 5, 5, 3, 1, 1);
+    setBackend('wasm');
+    const f64 = operands(s, 'float64', true, 6);
+    expect(wasmDepthwiseForward(f64.x, f64.weight, undefined, copy(f64.x, true), s, 0, 2)).toBe(false);
+    const offHeap = operands(s, 'float32', false, 6);
+    expect(wasmDepthwiseForward(offHeap.x, offHeap.weight, undefined, copy(offHeap.x, false), s, 0, 2)).toBe(false);
+    setBackend('js');
+    const onJs = operands(s, 'float32', true, 6);
+    expect(wasmDepthwiseBackward(onJs.x, onJs.weight, onJs.x, { dx: copy(onJs.x, true) }, s, 0, 2)).toBe(false);
   });
 });
 

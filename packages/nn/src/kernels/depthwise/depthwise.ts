@@ -1,6 +1,7 @@
 import { convOutputSize, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
 import { shapeOfScalars, shapeScalars, type ConvolutionShape } from '../convolution-shape.js';
 import type { ConvolutionGradients } from '../convolution.js';
+import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
 
 /*
  * Depthwise convolution (MobileNet): group = input channels, so every output channel sees
@@ -106,7 +107,8 @@ const MIN_PARALLEL_WORK = 1 << 16;
  * over whole output rows, y_row[ox] += w[ky][kx] * x_row[ox * stride + shift] for the ox whose
  * input is inside the row (`tapRange`), so the inner loop is a plain multiply-add with no tests.
  * The channels are shared out over the pool's threads (all images of a channel to one thread),
- * which keeps every thread busy at batch 1 too.
+ * which keeps every thread busy at batch 1 too. The wasm backend runs the planes in SIMD
+ * (depthwise-module.ts).
  */
 export function depthwiseForwardFast(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
   const parts = partsFor(s, [x, weight, y, ...(bias ? [bias] : [])]);
@@ -150,6 +152,7 @@ export const depthwiseForwardPart: PartKernel = ([x, weight, bias, y], scalars, 
   const s = shapeOfScalars(scalars);
   const [first, end] = partRange(s.channels, part, parts);
   const b = scalars[14] ? bias! : undefined;
+  if (wasmDepthwiseForward(x!, weight!, b, y!, s, first, end)) return;
   const multiplier = s.numOutput / s.channels;
   for (let n = 0; n < s.num; n++) {
     for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x!, weight!, b, y!, s, n, o);
@@ -168,6 +171,7 @@ export const depthwiseBackwardPart: PartKernel = ([x, weight, dy, dx, dWeight, d
     dWeight: scalars[15] ? dWeight : undefined,
     dBias: scalars[16] ? dBias : undefined,
   };
+  if (wasmDepthwiseBackward(x!, weight!, dy!, grads, s, first, end)) return;
   const multiplier = s.numOutput / s.channels;
   const [outH, outW] = convOutputSize(s);
   const planeSize = s.height * s.width;
