@@ -42,8 +42,8 @@ cases.push(
   shape(1, 3, 9, 9, 3, 1, 2, 1, 2),
   { ...shape(2, 5, 7, 10, 3, 1, 1), kernelW: 2, strideW: 2, padW: 0 },
   // Large enough to be shared out over the pool's threads (see 'shares the channels out' below), at batch 1 and 2.
-  shape(1, 24, 20, 20, 3, 1, 1),
-  shape(2, 16, 24, 24, 4, 2, 1),
+  shape(1, 32, 48, 48, 3, 1, 1),
+  shape(4, 16, 48, 48, 4, 2, 1),
 );
 
 function random(length: number, rng: Rng, dtype: DType, shared: boolean): FloatArray {
@@ -147,9 +147,9 @@ describe('depthwise fast kernels against the reference', () => {
     { dx: true, dWeight: false, dBias: false },
     { dx: false, dWeight: true, dBias: false },
     { dx: false, dWeight: false, dBias: true },
-  ])('computes only the gradients asked for (dx=$dx dW=$dWeight db=$dBias), x=[2,16,24,24] k=3 p=1 on 2 threads', (want) => {
+  ])('computes only the gradients asked for (dx=$dx dW=$dWeight db=$dBias), x=[2,16,48,48] k=3 p=1 on 2 threads', (want) => {
     setThreads(2);
-    const s = shape(2, 16, 24, 24, 3, 1, 1);
+    const s = shape(2, 16, 48, 48, 3, 1, 1);
     const o = operands(s, 'float64', true, 3);
     const given = (a: FloatArray, on: boolean, fill?: number) => (on ? copy(a, true, fill) : undefined);
     const fast = { dx: given(o.x, want.dx, NaN), dWeight: given(o.dWeight0, want.dWeight), dBias: given(o.dBias0, want.dBias) };
@@ -190,11 +190,11 @@ describe('wasm SIMD depthwise kernels, called directly on every channel', () => 
 });
 
 describe('depthwise threading', () => {
-  it('shares the channels of a batch-1 layer out over 2 threads, forward and backward: x=[1,24,20,20] k=3 p=1', () => {
+  it('shares the channels of a batch-1 layer out over 2 threads, forward and backward: x=[1,32,48,48] k=3 p=1', () => {
     setThreads(2);
     const run = vi.spyOn(ThreadPool.prototype, 'run');
     try {
-      const s = shape(1, 24, 20, 20, 3, 1, 1);
+      const s = shape(1, 32, 48, 48, 3, 1, 1);
       const o = operands(s, 'float32', true, 4);
       forward(depthwiseForwardFast, o, s, true, 'float32', true);
       backward(depthwiseBackwardFast, o, s, true);

@@ -99,8 +99,13 @@ export function tapRange(shift: number, stride: number, width: number, outW: num
   return [first, Math.max(first, end)];
 }
 
-/** Below this many multiply-adds a depthwise layer runs on the calling thread: a pool round trip costs about as much. */
-const MIN_PARALLEL_WORK = 1 << 16;
+/**
+ * Below this many multiply-adds a depthwise layer runs on the calling thread. The wasm kernels
+ * do about 3 G multiply-adds a second per thread, so this is ~0.15 ms of work, and waking a
+ * sleeping worker cost 0.25 ms and more on a loaded machine (MobileNet 0.5 at batch 1 ran its
+ * depthwise layers 3x slower on 2 threads than on 1 with a limit of 64 K).
+ */
+const MIN_PARALLEL_WORK = 1 << 19;
 
 /**
  * The fast forward, same arguments and result as `depthwiseForwardReference`: a tap at a time
