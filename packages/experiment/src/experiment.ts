@@ -1,11 +1,9 @@
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { loadModel, readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
-import { recipeFromFlags } from './commands/input.js';
+import { readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
 import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
 import {
   loadDataset,
-  netInputSize,
   prepareImages,
   splitByStudy,
   splitTable,
@@ -33,7 +31,8 @@ import {
 import { trainFromScratch } from './scratch.js';
 import { extractFeatures, selectRows, sha1, type FeatureSet } from './transfer/features.js';
 import { argmaxRows, predict, trainHead, type HeadTraining } from './transfer/head.js';
-import { planTransfer } from './transfer/plan.js';
+import { featureKey, loadFrozenBase, recipeKey } from './transfer/frozen.js';
+import type { TransferPlan } from './transfer/plan.js';
 
 /** What a finished run returns: the report and where it was written. */
 export interface ExperimentResult {
@@ -64,16 +63,14 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   if (prepared.excluded.length > 0) log(`excluded: ${prepared.excluded.length} image(s) carrying colour (see the report)`);
   if (prepared.problems.length > 0) log(`skipped: ${prepared.problems.length} unreadable image(s) (see the report)`);
 
-  // Model
-  const model = loadModel({ prototxt: config.prototxt, weights: config.weights });
-  const recipe = inputRecipe(config, model.net.blob(model.net.inputNames[0]!).shape);
-  const plan = planTransfer(model.def, model.net, classes.length, config.freezeUntil);
+  // Model, cut at the frozen base
+  const { model, recipe, plan, cache } = loadFrozenBase(config, classes.length);
   log(`model: ${model.def.name ?? basename(config.prototxt)}; frozen base up to ${plan.cutLayer} (${plan.cutBlob} ${plan.featureShape.join('x')}); ${plan.classifier} -> ${plan.newClassifier} with ${classes.length} classes`);
 
   // Features at the cut, once, cached
-  const modelKey = sha1([sha1(readFileSync(config.weights)), readFileSync(config.prototxt, 'utf8'), JSON.stringify(recipeKey(recipe)), plan.cutLayer].join('\n'));
+  const modelKey = cache.modelKey;
   const extraction = extractFeatures(model.net, plan, recipe, prepared.images, {
-    cache: { dir: resolve(config.cacheDir), modelKey },
+    cache,
     quiet: config.quiet,
     label: 'features',
   });
@@ -85,10 +82,10 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   const augmentTraining = (base: { indices: number[]; features: FeatureSet; labels: number[] }) => {
     if (config.augment === 0) return base;
     const images = base.indices.map((i) => prepared.images[i]!);
-    const augmentKey = sha1([sha1(readFileSync(config.weights)), readFileSync(config.prototxt, 'utf8'), JSON.stringify(recipeKey(augmentRecipe)), plan.cutLayer].join('\n'));
+    const augmentKey = featureKey(config, augmentRecipe, plan.cutLayer);
     const parts: FeatureSet[] = [base.features];
     for (let variant = 1; variant <= config.augment; variant++) {
-      const extra = extractFeatures(model.net, plan, augmentRecipe, images, { cache: { dir: resolve(config.cacheDir), modelKey: augmentKey }, quiet: config.quiet, label: `augmented ${variant}/${config.augment}`, variant });
+      const extra = extractFeatures(model.net, plan, augmentRecipe, images, { cache: { dir: cache.dir, modelKey: augmentKey }, quiet: config.quiet, label: `augmented ${variant}/${config.augment}`, variant });
       augmentedComputed += extra.computed;
       parts.push(extra.features);
     }
@@ -278,27 +275,6 @@ function checkWritable(out: string): void {
   }
 }
 
-/** The preset's recipe with the parts the config sets, checked against the model's input blob [N, C, H, W]. */
-function inputRecipe(config: ExperimentConfig, inputShape: readonly number[]): InputRecipe {
-  const recipe = recipeFromFlags(
-    { preset: config.preset, meanFile: config.mean, meanValues: config.meanValues, scale: config.scale, channelOrder: config.channelOrder, resize: config.resize, crop: config.crop },
-    { name: 'data', shape: inputShape },
-  );
-  const size = netInputSize(recipe);
-  if (inputShape.length !== 4 || inputShape[1] !== 3 || inputShape[2] !== size || inputShape[3] !== size) {
-    throw new ExperimentError(
-      `the model's input is [${inputShape.join(',')}], but the '${config.preset}' preset makes 3 x ${size} x ${size} images: ` +
-        `choose the preset that fits the model (--preset caffenet for 227 x 227 CaffeNet, mobilenet for MobileNet) or set --resize/--crop`,
-    );
-  }
-  return recipe;
-}
-
-function recipeKey(recipe: InputRecipe): unknown {
-  const { mean, ...rest } = recipe;
-  return { ...rest, mean: 'values' in mean ? mean.values : sha1(new Uint8Array(mean.image.buffer, mean.image.byteOffset, mean.image.byteLength)) };
-}
-
 function headSettings(config: ExperimentConfig): HeadTraining {
   let solver: SolverParams = {
     type: 'SGD',
@@ -339,7 +315,7 @@ function headSettings(config: ExperimentConfig): HeadTraining {
  */
 function exportModel(
   def: NetDef,
-  plan: ReturnType<typeof planTransfer>,
+  plan: TransferPlan,
   headLayer: (name: string) => { params: Param[] },
   baseLayer: (name: string) => { params: Param[] },
   numClasses: number,
@@ -356,7 +332,7 @@ function exportModel(
   };
 }
 
-function jsonConfig(config: ExperimentConfig, plan: ReturnType<typeof planTransfer>, recipe: InputRecipe, settings: HeadTraining, trainingRows: number): Report['config'] {
+function jsonConfig(config: ExperimentConfig, plan: TransferPlan, recipe: InputRecipe, settings: HeadTraining, trainingRows: number): Report['config'] {
   const { quiet: _quiet, ...rest } = config;
   return JSON.parse(
     JSON.stringify({
