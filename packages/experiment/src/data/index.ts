@@ -45,5 +45,5 @@ export {
   type SplitRow,
   type SplitTable,
 } from './split.js';
-export { prepareImages, type PrepareOptions, type PreparedImages, type StoredImage } from './screen.js';
+export { prepareImages, screenImage, type PrepareOptions, type PreparedImages, type ScreenedImage, type StoredImage } from './screen.js';
 export { dataReportMarkdown, type DataReport } from './report.js';

@@ -45,33 +45,17 @@ export async function prepareImages<T extends { path: string; label: number }>(
   classes: readonly string[],
   options: PrepareOptions = {},
 ): Promise<PreparedImages<T>> {
-  const tolerance = options.tolerance ?? DEFAULT_COLOUR_TOLERANCE;
-  const threshold = options.threshold ?? DEFAULT_COLOUR_THRESHOLD;
   const out: PreparedImages<T> = { items: [], images: [], excluded: [], problems: [], notes: [] };
   const notes = new Map<string, string[]>();
   let done = 0;
   for (const item of items) {
-    try {
-      const decoded = decodeImage(await readFile(item.path), item.path);
-      for (const note of decoded.notes) notes.set(note, [...(notes.get(note) ?? []), item.path]);
-      const fraction = colourFraction(decoded, tolerance);
-      if (fraction > threshold && options.keepColour !== true) {
-        out.excluded.push({
-          path: item.path,
-          reason:
-            `colour: ${(fraction * 100).toFixed(1)}% of pixels coloured (more than ${(threshold * 100).toFixed(1)}% ` +
-            `with channel spread > ${tolerance}), e.g. a Doppler overlay or coloured annotation`,
-        });
-      } else {
-        out.items.push(item);
-        out.images.push(toUint8Image(studyPreprocess(decoded, options)));
-      }
-    } catch (err) {
-      // A run over thousands of files must not die for one: record it and go on. RangeError is a
-      // picture too large to allocate; other errors are bugs and still surface.
-      if (!(err instanceof DatasetError || err instanceof RangeError || isFileSystemError(err))) throw err;
-      out.problems.push({ path: item.path, reason: messageOf(err).replace(`${item.path}: `, '') });
-    }
+    const screened = await screenImage(item.path, options);
+    for (const note of screened.notes) notes.set(note, [...(notes.get(note) ?? []), item.path]);
+    if ('image' in screened) {
+      out.items.push(item);
+      out.images.push(screened.image);
+    } else if ('excluded' in screened) out.excluded.push(screened.excluded);
+    else out.problems.push(screened.problem);
     options.onProgress?.(++done, items.length);
   }
   for (const [note, paths] of notes) {
@@ -87,6 +71,34 @@ export async function prepareImages<T extends { path: string; label: number }>(
     );
   }
   return out;
+}
+
+/** One file after screening: its preprocessed image, or why it was left out; and the decoder's notes. */
+export type ScreenedImage = ({ image: StoredImage } | { excluded: Problem } | { problem: Problem }) & { notes: string[] };
+
+/**
+ * Steps 1-3 of prepareImages for one file. Streamed callers (`cnn features`) screen one
+ * batch at a time, so no more than a batch of images is ever held.
+ */
+export async function screenImage(path: string, options: Omit<PrepareOptions, 'onProgress'> = {}): Promise<ScreenedImage> {
+  const tolerance = options.tolerance ?? DEFAULT_COLOUR_TOLERANCE;
+  const threshold = options.threshold ?? DEFAULT_COLOUR_THRESHOLD;
+  try {
+    const decoded = decodeImage(await readFile(path), path);
+    const fraction = colourFraction(decoded, tolerance);
+    if (fraction > threshold && options.keepColour !== true) {
+      const reason =
+        `colour: ${(fraction * 100).toFixed(1)}% of pixels coloured (more than ${(threshold * 100).toFixed(1)}% ` +
+        `with channel spread > ${tolerance}), e.g. a Doppler overlay or coloured annotation`;
+      return { excluded: { path, reason }, notes: decoded.notes };
+    }
+    return { image: toUint8Image(studyPreprocess(decoded, options)), notes: decoded.notes };
+  } catch (err) {
+    // A run over thousands of files must not die for one: record it and go on. RangeError is a
+    // picture too large to allocate; other errors are bugs and still surface.
+    if (!(err instanceof DatasetError || err instanceof RangeError || isFileSystemError(err))) throw err;
+    return { problem: { path, reason: messageOf(err).replace(`${path}: `, '') }, notes: [] };
+  }
 }
 
 function isFileSystemError(err: unknown): boolean {
