@@ -1,5 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { CommandError } from './errors.js';
 
 /** Typed arrays are stored little-endian in memory on this host (every platform Node runs on today). */
@@ -8,12 +10,17 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * Writes a file so that readers see either the old file or the whole new one, never a torn one:
  * the bytes go to a temporary file next to it, which is then renamed over the target (a rename
- * within one folder is atomic on POSIX file systems).
+ * within one folder is atomic on POSIX file systems and on NFS).
+ *
+ * The temporary name is unique to the writer (host, process, random part): shards of
+ * `cnn features` on other machines may write one entry into a shared folder at once, and every
+ * container runs as process 1. It starts with a dot, so what a killed writer leaves is hidden.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  const temporary = `${path}.${process.pid}.tmp`;
+  const temporary = join(dirname(path), `.${basename(path)}.tmp-${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
-    writeFileSync(temporary, data);
+    // 'wx': never write through a file that is already there under this name.
+    writeFileSync(temporary, data, { flag: 'wx' });
     renameSync(temporary, path);
   } catch (error) {
     rmSync(temporary, { force: true });
