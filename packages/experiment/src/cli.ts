@@ -9,6 +9,7 @@ import { ExperimentError } from './errors.js';
 import { runDefaultExperiment } from './demo/default.js';
 import { formatClassify, runClassify, type ClassifyOptions } from './commands/classify.js';
 import { fetchModel, formatFetch, MODEL_ZOO, type FetchOptions } from './commands/fetch-model.js';
+import { formatFeatures, runFeatures, type FeaturesOptions } from './commands/features.js';
 import { formatForward, runForward, type ForwardOptions } from './commands/forward.js';
 import { formatInspect, runInspect } from './commands/inspect.js';
 import { runLabelCommand, type LabelOptions } from './label/index.js';
@@ -25,23 +26,13 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .showHelpAfterError();
 
-  program
-    .command('experiment')
-    .description('the frozen-base transfer experiment: retrain the head of a pretrained Caffe model on a folder or CSV of images')
-    .option('--data <dir|csv>', 'a folder of class subfolders, or a CSV manifest path,label[,study][,split]')
-    .option('--prototxt <file>', 'the model definition (deploy.prototxt)')
-    .option('--weights <file>', 'the pretrained weights (.caffemodel)')
-    .option('--mean <file>', 'mean image (.binaryproto) for the caffenet preset (default: mean values 104/117/123)')
-    .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)', choiceOption(PRESETS))
-    .option('--channel-order <order>', 'over the preset: BGR or RGB', choiceOption(CHANNEL_ORDERS))
-    .option('--mean-values <b,g,r>', 'over the preset: per-channel means, in the channel order')
-    .option('--scale <x>', 'over the preset: multiplies (pixel - mean)', numberOption(SETTING_RULES.scale))
-    .option('--resize <n>', 'over the preset: side of the square the image is resized to', numberOption(SETTING_RULES.resize))
-    .option('--crop <n>', 'over the preset: side of the centre crop after the resize', numberOption(SETTING_RULES.crop))
-    .option('--config <file>', 'experiment.json with any of these settings (command-line options win)')
+  withFeatureOptions(
+    program
+      .command('experiment')
+      .description('the frozen-base transfer experiment: retrain the head of a pretrained Caffe model on a folder or CSV of images'),
+  )
     .option('--out <dir>', 'output folder for report.json, report.html, figures and the retrained model')
     .option('--resume', 'continue head training from the checkpoint of an interrupted run in --out (cached features are always reused)')
-    .option('--freeze-until <layer>', 'last frozen layer (default: the last pooling before the first fully connected layer)')
     .option('--seed <n>', 'seed of the split, the head initialisation and the batches', numberOption(SETTING_RULES.seed))
     .option('--max-iter <n>', 'head training iterations', numberOption(SETTING_RULES.maxIter))
     .option('--batch-size <n>', 'head training batch (the study: 256)', numberOption(SETTING_RULES.batchSize))
@@ -53,9 +44,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--scratch-iter <n>', 'iterations of the from-scratch baseline', numberOption(SETTING_RULES.scratchIter))
     .option('--reader-labels <csv>', "a second reader's labels of the test images (path,label)")
     .option('--augment <n>', 'training augmentation: n extra random-crop/mirror versions of each training image', numberOption(SETTING_RULES.augment))
-    .option('--keep-colour', 'keep images carrying colour (Doppler, coloured marks) instead of excluding them')
     .option('--split-column <name>', 'CSV column holding a fixed train/val/test split')
-    .option('--cache-dir <dir>', 'where features are cached between runs')
     .option('--quiet', 'no progress output')
     .action(async (options: ExperimentOptions) => {
       const { config: configFile, ...rest } = options;
@@ -70,6 +59,18 @@ export async function main(argv: string[]): Promise<number> {
           ? await runDefaultExperiment(given)
           : await runExperiment(resolveConfig(given, configFile));
       console.log(result.html);
+    });
+
+  withFeatureOptions(
+    program
+      .command('features')
+      .description("extract one shard's features into the feature cache of cnn experiment (same data, model and recipe settings), to run shards in parallel on a cluster (docs/SCALE.md)"),
+  )
+    .option('--shard <K/N>', 'shard K of N, K from 0 (studies never span two); default: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID, else the whole data set')
+    .option('--shards <n>', 'the number of shards N, when the job system gives only the index (a Kubernetes Indexed Job)', numberOption(RULES.positive))
+    .option('--quiet', 'no progress output')
+    .action(async (options: FeaturesOptions) => {
+      console.log(formatFeatures(await runFeatures(options)));
     });
 
   program
@@ -171,6 +172,28 @@ export async function main(argv: string[]): Promise<number> {
 
 interface ExperimentOptions extends Partial<ExperimentConfig> {
   config?: string;
+}
+
+/**
+ * The settings that decide the features, shared by `experiment` and `features` so a shard
+ * computes exactly the entries the experiment looks up: data, model, recipe, cut, colour rule, cache.
+ */
+function withFeatureOptions(command: Command): Command {
+  return command
+    .option('--data <dir|csv>', 'a folder of class subfolders, or a CSV manifest path,label[,study][,split]')
+    .option('--prototxt <file>', 'the model definition (deploy.prototxt)')
+    .option('--weights <file>', 'the pretrained weights (.caffemodel)')
+    .option('--mean <file>', 'mean image (.binaryproto) for the caffenet preset (default: mean values 104/117/123)')
+    .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)', choiceOption(PRESETS))
+    .option('--channel-order <order>', 'over the preset: BGR or RGB', choiceOption(CHANNEL_ORDERS))
+    .option('--mean-values <b,g,r>', 'over the preset: per-channel means, in the channel order')
+    .option('--scale <x>', 'over the preset: multiplies (pixel - mean)', numberOption(SETTING_RULES.scale))
+    .option('--resize <n>', 'over the preset: side of the square the image is resized to', numberOption(SETTING_RULES.resize))
+    .option('--crop <n>', 'over the preset: side of the centre crop after the resize', numberOption(SETTING_RULES.crop))
+    .option('--config <file>', 'experiment.json with any of these settings (command-line options win)')
+    .option('--freeze-until <layer>', 'last frozen layer (default: the last pooling before the first fully connected layer)')
+    .option('--keep-colour', 'keep images carrying colour (Doppler, coloured marks) instead of excluding them')
+    .option('--cache-dir <dir>', 'where features are cached between runs');
 }
 
 /** The image preprocessing flags that `forward` and `classify` share (see commands/input.ts). */

@@ -3,6 +3,7 @@ export { runExperiment, type ExperimentResult } from './experiment.js';
 export { resolveConfig, DEFAULTS, type ExperimentConfig } from './config.js';
 export { ExperimentError } from './errors.js';
 export { runDefaultExperiment, writePhantomDataset } from './demo/default.js';
+export { writeSyntheticArchive, type ArchiveOptions } from './demo/archive.js';
 export { planTransfer, type TransferPlan } from './transfer/plan.js';
 export * as data from './data/index.js';
 export * as report from './report/index.js';
@@ -15,3 +16,5 @@ export { runForward, formatForward, type ForwardOptions, type ForwardIndex, type
 export { runClassify, formatClassify, readLabels, type ClassifyOptions, type ClassifyReport, type ClassScore, type ImageResult } from './commands/classify.js';
 export { fetchModel, formatFetch, MODEL_ZOO, type FetchOptions, type FetchResult, type ZooEntry } from './commands/fetch-model.js';
 export type { PreprocessFlags } from './commands/input.js';
+export { runFeatures, formatFeatures, type FeaturesOptions, type FeaturesSummary } from './commands/features.js';
+export { parseShard, shardFromEnvironment, shardItems, shardOfStudy, type Shard } from './transfer/shard.js';

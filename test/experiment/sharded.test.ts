@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadDataset } from '../../packages/experiment/src/data/index.js';
+import { resolveConfig, runExperiment, shardItems, writeSyntheticArchive, type Report } from '@cnn/experiment';
+import { REPO_ROOT } from '../helpers/shared.js';
+import { mobilenet } from './paths.js';
+
+/**
+ * The sharded path as a cluster runs it: `cnn features` shards as separate processes at
+ * the same time into one cache folder, then `cnn experiment` on the same data. The base is
+ * the fixture MobileNet v1 0.5 at 64 x 64 (global pooling instead of its 5 x 5 pool), six
+ * times cheaper than at 160, with the same weights and layers.
+ */
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `cnn ...` as a child process from the repository root; `started` gets the process to kill it. */
+function cnn(args: string[], env: NodeJS.ProcessEnv = {}, started?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/experiment/src/cli.ts', ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, CNN_THREADS: '1', ...env },
+    });
+    const run: Run = { code: null, signal: null, stdout: '', stderr: '' };
+    child.stdout.on('data', (chunk: Buffer) => (run.stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
+    child.on('close', (code, signal) => resolve({ ...run, code, signal }));
+    started?.(child);
+  });
+}
+
+/** The fixture MobileNet's deploy.prototxt at side x side, written into `dir`, with the fixture weights. */
+function smallMobileNet(dir: string, side: number): { prototxt: string; weights: string } {
+  const fixture = mobilenet();
+  const text = readFileSync(fixture.prototxt, 'utf8');
+  const resized = text.replace(/dim: 160\n\s*dim: 160/, `dim: ${side}\n  dim: ${side}`).replace(/kernel_size: 5\n(\s*)stride: 1/, 'global_pooling: true');
+  if (resized === text || !resized.includes('global_pooling')) throw new Error(`${fixture.prototxt}: its input or pool6 is no longer where this test expects them`);
+  const prototxt = join(dir, `mobilenet_${side}.prototxt`);
+  writeFileSync(prototxt, resized);
+  return { prototxt, weights: fixture.weights };
+}
+
+/** The `features: N computed` number of a `cnn features` run. */
+function computed(run: Run): number {
+  const match = /features: (\d+) computed/.exec(run.stdout);
+  if (!match) throw new Error(`no features line in:\n${run.stdout}\n${run.stderr}`);
+  return Number(match[1]);
+}
+
+/** Cache entries (hidden temporary files of killed writers are not entries). */
+function entries(cacheDir: string): string[] {
+  const [key, ...others] = readdirSync(cacheDir);
+  if (key === undefined || others.length > 0) throw new Error(`${cacheDir}: expected one model folder, found ${[key, ...others].join(', ')}`);
+  return readdirSync(join(cacheDir, key)).filter((name) => name.endsWith('.f32') && !name.startsWith('.'));
+}
+
+/** What a report says about the data and the results: everything but times, dates and paths. */
+function results(report: Report): unknown {
+  const { test, training, dataset, classes } = report;
+  return { test, training, counts: dataset.counts, split: dataset.split, classes };
+}
+
+describe('cnn features: shards into one cache', () => {
+  it('three shards at the same time fill the cache; cnn experiment then computes 0 features and reports what a single-process run reports', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'cnn-shards-'));
+    const { dir: data, studies } = writeSyntheticArchive(join(work, 'data'), { images: 60, imagesPerStudy: 4, seed: 3 });
+    const model = smallMobileNet(work, 64);
+    const shared = join(work, 'shared-cache');
+    const flags = ['--data', data, '--prototxt', model.prototxt, '--weights', model.weights, '--preset', 'mobilenet', '--cache-dir', shared, '--quiet'];
+
+    // The three shards partition the studies: every image in exactly one, none empty.
+    const dataset = await loadDataset(data);
+    const parts = [0, 1, 2].map((k) => shardItems(dataset.items, { index: k, count: 3, source: 'test' }));
+    expect(parts.map((part) => part.length).reduce((a, b) => a + b)).toBe(60);
+    expect(new Set(parts.flat().map((item) => item.path)).size).toBe(60);
+    expect(parts.every((part) => part.length > 0)).toBe(true);
+    const studyShards = new Map<string, Set<number>>();
+    parts.forEach((part, k) => part.forEach((item) => studyShards.set(item.study, (studyShards.get(item.study) ?? new Set()).add(k))));
+    expect(studyShards.size).toBe(studies);
+    expect([...studyShards.values()].every((set) => set.size === 1)).toBe(true);
+
+    // Shard 0 by --shard, shard 1 as a Slurm array task (1-based array), shard 2 as a Kubernetes Indexed Job pod.
+    const runs = await Promise.all([
+      cnn(['features', ...flags, '--shard', '0/3']),
+      cnn(['features', ...flags], { SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_STEP: '1', SLURM_ARRAY_TASK_COUNT: '3' }),
+      cnn(['features', ...flags, '--shards', '3'], { JOB_COMPLETION_INDEX: '2' }),
+    ]);
+    runs.forEach((run, k) => {
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain(`shard ${k}/3`);
+      expect(computed(run)).toBe(parts[k]!.length);
+    });
+    expect(entries(shared)).toHaveLength(60);
+
+    const settings = { data, ...model, preset: 'mobilenet' as const, maxIter: 30, validationInterval: 10, quiet: true, seed: 2 };
+    const quiet = (): void => undefined;
+    const fromShards = await runExperiment(resolveConfig({ ...settings, out: join(work, 'out-shards'), cacheDir: shared }), quiet);
+    const single = await runExperiment(resolveConfig({ ...settings, out: join(work, 'out-single'), cacheDir: join(work, 'own-cache') }), quiet);
+    expect(fromShards.report.timing.features_computed).toBe(0);
+    expect(fromShards.report.timing.features_from_cache).toBe(60);
+    expect(single.report.timing.features_computed).toBe(60);
+    expect(results(fromShards.report)).toEqual(results(single.report));
+    // The cached features are byte for byte the single run's (one process, two threads, batches of 16).
+    const own = join(work, 'own-cache');
+    for (const name of entries(own)) {
+      const key = readdirSync(own)[0]!;
+      expect(readFileSync(join(shared, key, name)).equals(readFileSync(join(own, key, name))), name).toBe(true);
+    }
+  }, 180_000);
+
+  it('a shard killed midway leaves only whole entries, and its rerun computes exactly the rest', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'cnn-shard-kill-'));
+    const { dir: data } = writeSyntheticArchive(join(work, 'data'), { images: 96, imagesPerStudy: 6, seed: 5 });
+    const model = smallMobileNet(work, 96);
+    const cache = join(work, 'cache');
+    const args = ['features', '--data', data, '--prototxt', model.prototxt, '--weights', model.weights, '--preset', 'mobilenet', '--cache-dir', cache, '--shard', '1/2', '--quiet'];
+    const dataset = await loadDataset(data);
+    const mine = shardItems(dataset.items, { index: 1, count: 2, source: 'test' }).length;
+
+    let killedAt = 0;
+    const killed = await cnn(args, {}, (child) => {
+      const poll = setInterval(() => {
+        let done = 0;
+        try {
+          done = entries(cache).length;
+        } catch {
+          return; // the model folder is not there yet
+        }
+        if (done >= 16) {
+          clearInterval(poll);
+          killedAt = done;
+          child.kill('SIGKILL');
+        }
+      }, 20);
+      child.on('close', () => clearInterval(poll));
+    });
+    expect(killed.signal, `the shard finished before it could be killed (${mine} images): ${killed.stdout}`).toBe('SIGKILL');
+    const left = entries(cache).length;
+    expect(left).toBeGreaterThanOrEqual(killedAt);
+    expect(left).toBeLessThan(mine);
+    // Every entry on disk is whole: 512 float32 features.
+    const key = readdirSync(cache)[0]!;
+    for (const name of entries(cache)) expect(readFileSync(join(cache, key, name)).length, name).toBe(512 * 4);
+
+    const rerun = await cnn(args);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(computed(rerun)).toBe(mine - left);
+    expect(rerun.stdout).toContain(`${left} from the cache`);
+    expect(entries(cache)).toHaveLength(mine);
+    const again = await cnn(args);
+    expect(computed(again)).toBe(0);
+  }, 180_000);
+});
