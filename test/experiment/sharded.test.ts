@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../../packages/experiment/src/data/index.js';
+import { readEntry } from '../../packages/experiment/src/transfer/cache-entry.js';
 import { resolveConfig, runExperiment, shardItems, writeSyntheticArchive, type Report } from '@cnn/experiment';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { mobilenet } from './paths.js';
@@ -59,7 +60,7 @@ function computed(run: Run): number {
 function entries(cacheDir: string): string[] {
   const [key, ...others] = readdirSync(cacheDir);
   if (key === undefined || others.length > 0) throw new Error(`${cacheDir}: expected one model folder, found ${[key, ...others].join(', ')}`);
-  return readdirSync(join(cacheDir, key)).filter((name) => name.endsWith('.f32') && !name.startsWith('.'));
+  return readdirSync(join(cacheDir, key)).filter((name) => name.endsWith('.feat') && !name.startsWith('.'));
 }
 
 /** What a report says about the data and the results: everything but times, dates and paths. */
@@ -146,9 +147,9 @@ describe('cnn features: shards into one cache', () => {
     const left = entries(cache).length;
     expect(left).toBeGreaterThanOrEqual(killedAt);
     expect(left).toBeLessThan(mine);
-    // Every entry on disk is whole: 512 float32 features.
+    // Every entry on disk is whole: 512 features under a matching checksum.
     const key = readdirSync(cache)[0]!;
-    for (const name of entries(cache)) expect(readFileSync(join(cache, key, name)).length, name).toBe(512 * 4);
+    for (const name of entries(cache)) expect(readEntry(join(cache, key, name), 512), name).toBeInstanceOf(Float32Array);
 
     const rerun = await cnn(args);
     expect(rerun.code, rerun.stderr).toBe(0);
@@ -158,4 +159,38 @@ describe('cnn features: shards into one cache', () => {
     const again = await cnn(args);
     expect(computed(again)).toBe(0);
   }, 180_000);
+
+  it('writers on one entry at once (two processes, two threads each: same host, same process id) leave a valid entry, and readers never see a torn one', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'cnn-entry-race-'));
+    const entry = join(folder, 'entry.feat');
+    // 1 MiB entries, so a write takes long enough for a reader or another writer to land in the middle of it.
+    const values = 1 << 18;
+    const writers = [0, 1].map((w) =>
+      new Promise<Run>((resolve) => {
+        const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'test/experiment/scripts/entry-writers.ts', entry, String(w), String(values), '40'], { cwd: REPO_ROOT });
+        const run: Run = { code: null, signal: null, stdout: '', stderr: '' };
+        child.stderr.on('data', (chunk: Buffer) => (run.stderr += chunk.toString()));
+        child.on('close', (code, signal) => resolve({ ...run, code, signal }));
+      }),
+    );
+    let running = true;
+    const all = Promise.all(writers).finally(() => (running = false));
+    const seen = new Set<number>();
+    while (running) {
+      const read = readEntry(entry, values);
+      if (read !== undefined) {
+        expect(read, 'a reader saw a damaged entry').toBeInstanceOf(Float32Array);
+        const first = (read as Float32Array)[0]!;
+        expect((read as Float32Array).every((v) => v === first), 'a reader saw two writers\' values mixed').toBe(true);
+        seen.add(first);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    for (const run of await all) expect(run.code, run.stderr).toBe(0);
+    const last = readEntry(entry, values);
+    expect(last).toBeInstanceOf(Float32Array);
+    expect([1, 2, 3, 4]).toContain((last as Float32Array)[0]);
+    expect(seen.size, 'the reader saw the entry change hands').toBeGreaterThan(1);
+    expect(readdirSync(folder)).toEqual(['entry.feat']);
+  }, 120_000);
 });
