@@ -77,13 +77,16 @@ export function blobFits(blob: BlobProto, shape: readonly number[]): boolean {
  * Builds an nn net from a Caffe net definition and, optionally, trained weights
  * (Caffe's CopyTrainedLayersFrom): blobs are matched to layers by layer name, their
  * counts and shapes must agree (legacy dims normalised), model layers the net does
- * not have are ignored, and net layers the model lacks keep their fillers. The
- * weights are used in place (no copy) when they sit on shared memory.
+ * not have are ignored. Net layers with parameters that the model lacks are an error
+ * naming them (a caffemodel cut between two layers is still well-formed protobuf, and would
+ * otherwise run with fillers and give wrong answers), unless `allowMissingWeights` says they
+ * are meant to start from their fillers, as a fine-tuning recipe's renamed classifier is.
+ * The weights are used in place (no copy) when they sit on shared memory.
  */
 export function buildNet(
   definition: NetParameter,
   weights: NetParameter | undefined,
-  options: { phase?: Phase; dtype?: DType; seed?: number; file?: string; weightsFile?: string } = {},
+  options: { phase?: Phase; dtype?: DType; seed?: number; file?: string; weightsFile?: string; allowMissingWeights?: boolean } = {},
 ): { net: Net; def: NetDef; weights: WeightReport } {
   const def = toNetDef(definition, options.file);
   const weightsFile = options.weightsFile ?? '<weights>';
@@ -129,14 +132,20 @@ export function buildNet(
     }
   }
   const netLayers = new Set(net.layers.map((layer) => layer.name));
+  const initialised = net.layers.filter((layer) => layer.params.length > 0 && !used.has(layer.name)).map((layer) => layer.name);
+  if (weights && initialised.length > 0 && !options.allowMissingWeights) {
+    const last = [...trained.keys()].pop();
+    throw new CaffeFormatError(
+      `holds no weights for layer${initialised.length > 1 ? 's' : ''} ${initialised.join(', ')}, which ha${initialised.length > 1 ? 've' : 's'} parameters in ${options.file ?? 'the net'}; ` +
+        `${last === undefined ? 'it holds no weights at all' : `its last layer with weights is ${last}`}: a file cut short, or the weights of another net. ` +
+        'To start those layers from their fillers on purpose (fine-tuning), allow missing weights (cnn: --allow-missing-weights)',
+      { file: weightsFile },
+    );
+  }
   return {
     net,
     def,
-    weights: {
-      copied: [...used],
-      ignored: [...trained.keys()].filter((name) => !netLayers.has(name)),
-      initialised: net.layers.filter((layer) => layer.params.length > 0 && !used.has(layer.name)).map((layer) => layer.name),
-    },
+    weights: { copied: [...used], ignored: [...trained.keys()].filter((name) => !netLayers.has(name)), initialised },
   };
 }
 

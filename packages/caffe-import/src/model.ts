@@ -59,6 +59,11 @@ export interface LoadModelOptions {
   phase?: Phase;
   dtype?: DType;
   seed?: number;
+  /**
+   * Let layers with parameters that the weights file lacks start from their fillers (a
+   * fine-tuning recipe's new layers); by default that is a CaffeFormatError naming them.
+   */
+  allowMissingWeights?: boolean;
 }
 
 /**
@@ -78,6 +83,7 @@ export function loadModel(options: LoadModelOptions): LoadedModel {
     seed: options.seed,
     file: options.prototxt,
     weightsFile: options.weights,
+    allowMissingWeights: options.allowMissingWeights,
   });
   return { net, def, definition, weightsParameter, weights };
 }

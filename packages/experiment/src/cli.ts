@@ -102,7 +102,8 @@ export async function main(argv: string[]): Promise<number> {
       .requiredOption('--input <file>', 'a raw float32 tensor (with --shape) or an image (PNG, JPEG, DICOM)')
       .option('--shape <N,C,H,W>', 'the shape of a raw float32 input')
       .requiredOption('--out <dir>', 'output folder (index.json and one <layer>.f32 per layer)')
-      .option('--outputs <layers>', 'comma-separated layers: write only their blobs (for timing runs)'),
+      .option('--outputs <layers>', 'comma-separated layers: write only their blobs (for timing runs)')
+      .option('--allow-missing-weights', 'run even when --weights lacks layers that have parameters (they keep their fillers)'),
   ).action((options: ForwardOptions) => {
     console.log(formatForward(runForward(options), options.out));
   });
@@ -117,7 +118,8 @@ export async function main(argv: string[]): Promise<number> {
       .option('--labels <file>', 'class names, one per line (synset_words.txt, labels.txt)')
       .option('--blob <name>', 'the blob with the class scores (default: the top of the last layer)')
       .option('--top <n>', 'how many classes to show', numberOption(RULES.positive), 5)
-      .option('--json', 'print the results as JSON'),
+      .option('--json', 'print the results as JSON')
+      .option('--allow-missing-weights', 'run even when --weights lacks layers that have parameters (they keep their fillers)'),
   ).action((images: string[], options: ClassifyOptions & { json?: boolean }) => {
     const report = runClassify(images, options);
     console.log(options.json ? JSON.stringify(report, null, 2) : formatClassify(report));

@@ -12,6 +12,8 @@ export interface ClassifyOptions extends PreprocessFlags {
   blob?: string;
   /** How many classes to report per image (default 5). */
   top?: number;
+  /** Run even when the weights lack layers that have parameters (they keep their fillers). */
+  allowMissingWeights?: boolean;
 }
 
 /** One of an image's best classes. */
@@ -50,7 +52,7 @@ export function readLabels(file: string): string[] {
  */
 export function runClassify(images: readonly string[], options: ClassifyOptions): ClassifyReport {
   if (images.length === 0) throw new CommandError('give at least one image to classify');
-  const model = loadForCommand(options.prototxt, options.weights);
+  const model = loadForCommand(options.prototxt, options.weights, options.allowMissingWeights);
   const { net } = model;
   const input = netInput(net, options.prototxt);
   const recipe = recipeFromFlags(options, input);

@@ -17,6 +17,8 @@ export interface ForwardOptions extends PreprocessFlags {
   out: string;
   /** Comma-separated layer names: write only these layers' tops. */
   outputs?: string;
+  /** Run even when the weights lack layers that have parameters (they keep their fillers). */
+  allowMissingWeights?: boolean;
 }
 
 /** One written tensor, as listed in `index.json`. */
@@ -53,7 +55,7 @@ export interface ForwardIndex {
  * the input tensor is described under `input` and written as `input.f32`.
  */
 export function runForward(options: ForwardOptions): ForwardIndex {
-  const model = loadForCommand(options.prototxt, options.weights);
+  const model = loadForCommand(options.prototxt, options.weights, options.allowMissingWeights);
   const { net, def } = model;
   const input = netInput(net, options.prototxt);
 

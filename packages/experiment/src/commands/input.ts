@@ -46,10 +46,14 @@ export interface ModelForCommand extends LoadedModel {
   loadMs: number;
 }
 
-/** Loads prototxt + weights into a ready net (see loadModel) and times it. */
-export function loadForCommand(prototxt: string, weights: string | undefined): ModelForCommand {
+/**
+ * Loads prototxt + weights into a ready net (see loadModel) and times it. Layers the weights
+ * lack are an error unless `allowMissingWeights` (`--allow-missing-weights`) lets them start
+ * from their fillers.
+ */
+export function loadForCommand(prototxt: string, weights: string | undefined, allowMissingWeights = false): ModelForCommand {
   const started = performance.now();
-  const model = loadModel({ prototxt, weights });
+  const model = loadModel({ prototxt, weights, allowMissingWeights });
   return { ...model, loadMs: performance.now() - started };
 }
 

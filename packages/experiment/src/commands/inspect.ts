@@ -109,7 +109,7 @@ export function runInspect(file: string, options: InspectOptions = {}): InspectR
   };
   if (options.prototxt !== undefined) {
     const buildStarted = performance.now();
-    const { net, weights } = buildNet(readNetPrototxtFile(options.prototxt), model, { file: options.prototxt, weightsFile: file });
+    const { net, weights } = buildNet(readNetPrototxtFile(options.prototxt), model, { file: options.prototxt, weightsFile: file, allowMissingWeights: true });
     loadMs += performance.now() - buildStarted;
     report.net = { prototxt: options.prototxt, summary: net.summary(), table: net.summaryTable(), weights };
   }

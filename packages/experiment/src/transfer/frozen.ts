@@ -28,11 +28,20 @@ export type FrozenBaseSettings = Pick<
   'prototxt' | 'weights' | 'preset' | 'mean' | 'meanValues' | 'scale' | 'channelOrder' | 'resize' | 'crop' | 'freezeUntil' | 'cacheDir'
 >;
 
-/** Loads the model, checks the recipe against its input, and plans the cut for `numClasses` classes. */
+/**
+ * Loads the model, checks the recipe against its input, and plans the cut for `numClasses`
+ * classes. Every layer the experiment keeps must have weights in the file; only the classifier,
+ * which it replaces, may lack them.
+ */
 export function loadFrozenBase(settings: FrozenBaseSettings, numClasses: number): FrozenBase {
-  const model = loadModel({ prototxt: settings.prototxt, weights: settings.weights });
+  const model = loadModel({ prototxt: settings.prototxt, weights: settings.weights, allowMissingWeights: true });
   const recipe = inputRecipe(settings, model.net.blob(model.net.inputNames[0]!).shape);
   const plan = planTransfer(model.def, model.net, numClasses, settings.freezeUntil);
+  // Only the classifier, replaced anyway, may lack weights (a fine-tuning prototxt renames it).
+  const unweighted = model.weights.initialised.filter((layer) => layer !== plan.classifier);
+  if (unweighted.length > 0) {
+    throw new ExperimentError(`${settings.weights}: holds no weights for ${unweighted.join(', ')}, which the experiment keeps from the model: a file cut short, or the weights of another net`);
+  }
   return { model, recipe, plan, cache: { dir: resolve(settings.cacheDir), modelKey: featureKey(settings, recipe, plan.cutLayer) } };
 }
 
