@@ -46,8 +46,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--augment <n>', 'training augmentation: n extra random-crop/mirror versions of each training image', numberOption(SETTING_RULES.augment))
     .option('--split-column <name>', 'CSV column holding a fixed train/val/test split')
     .option('--quiet', 'no progress output')
+    .option('--pretrain-mini', 'demo only (no --data): pretrain a mini CaffeNet on synthetic shapes as the base instead of the shipped ImageNet MobileNet')
     .action(async (options: ExperimentOptions) => {
-      const { config: configFile, ...rest } = options;
+      const { config: configFile, pretrainMini, ...rest } = options;
       const given: Partial<ExperimentConfig> = { ...rest, keepColour: rest.keepColour, fromScratch: rest.fromScratch };
       const demo = given.data === undefined && configFile === undefined;
       if (demo && (given.prototxt !== undefined || given.weights !== undefined)) {
@@ -56,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       const result =
         demo
-          ? await runDefaultExperiment(given)
+          ? await runDefaultExperiment(given, undefined, { pretrainMini })
           : await runExperiment(resolveConfig(given, configFile));
       console.log(result.html);
     });
@@ -174,6 +175,7 @@ export async function main(argv: string[]): Promise<number> {
 
 interface ExperimentOptions extends Partial<ExperimentConfig> {
   config?: string;
+  pretrainMini?: boolean;
 }
 
 /**
@@ -183,8 +185,8 @@ interface ExperimentOptions extends Partial<ExperimentConfig> {
 function withFeatureOptions(command: Command): Command {
   return command
     .option('--data <dir|csv>', 'a folder of class subfolders, or a CSV manifest path,label[,study][,split]')
-    .option('--prototxt <file>', 'the model definition (deploy.prototxt)')
-    .option('--weights <file>', 'the pretrained weights (.caffemodel)')
+    .option('--prototxt <file>', 'the model definition (deploy.prototxt); default: the shipped ImageNet MobileNet (or CaffeNet once fetched)')
+    .option('--weights <file>', 'the pretrained weights (.caffemodel); give both or neither')
     .option('--mean <file>', 'mean image (.binaryproto) for the caffenet preset (default: mean values 104/117/123)')
     .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)', choiceOption(PRESETS))
     .option('--channel-order <order>', 'over the preset: BGR or RGB', choiceOption(CHANNEL_ORDERS))

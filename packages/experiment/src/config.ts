@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ExperimentError } from './errors.js';
 import { checkNumberSetting, RULES, type NumberRule } from './options.js';
+import { defaultBase } from './transfer/base.js';
 
 /**
  * Every setting of an experiment run. The command line and `--config experiment.json`
@@ -9,9 +10,11 @@ import { checkNumberSetting, RULES, type NumberRule } from './options.js';
 export interface ExperimentConfig {
   /** A folder of class subfolders, or a manifest CSV (path,label[,study][,split]). */
   data: string;
-  /** The pretrained model: deploy prototxt and caffemodel. */
+  /** The pretrained model: deploy prototxt and caffemodel (default: the shipped base, see transfer/base.ts). */
   prototxt: string;
   weights: string;
+  /** The base's name in the console and the report (set when the default base is used). */
+  base?: string;
   /** A mean image (.binaryproto) for the caffenet preset; else its mean values. */
   mean?: string;
   /** The model's input recipe: `caffenet` (BGR, mean, 227 crop) or `mobilenet` (RGB, (x - 128) / 128). */
@@ -127,12 +130,17 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
     } catch (error) {
       throw new ExperimentError(`--config ${configFile}: ${(error as Error).message}`);
     }
-    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'synthetic', 'title', 'quiet']);
+    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'synthetic', 'title', 'quiet']);
     const unknown = Object.keys(fromFile).filter((key) => !known.has(key));
     if (unknown.length > 0) throw new ExperimentError(`--config ${configFile}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].sort().join(', ')}`);
   }
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
   const config = { ...DEFAULTS, ...fromFile, ...given } as ExperimentConfig;
+  if (config.prototxt === undefined && config.weights === undefined) {
+    const base = defaultBase();
+    Object.assign(config, { prototxt: base.prototxt, weights: base.weights, base: base.name });
+    if (fromFile.preset === undefined && given.preset === undefined) config.preset = base.preset;
+  }
   for (const key of REQUIRED) {
     if (!config[key]) throw new ExperimentError(`missing --${key === 'data' ? 'data' : key} (or "${key}" in the config file)`);
   }

@@ -65,7 +65,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
 
   // Model, cut at the frozen base
   const { model, recipe, plan, cache } = loadFrozenBase(config, classes.length);
-  log(`model: ${model.def.name ?? basename(config.prototxt)}; frozen base up to ${plan.cutLayer} (${plan.cutBlob} ${plan.featureShape.join('x')}); ${plan.classifier} -> ${plan.newClassifier} with ${classes.length} classes`);
+  log(`model: ${config.base ?? model.def.name ?? basename(config.prototxt)}; frozen base up to ${plan.cutLayer} (${plan.cutBlob} ${plan.featureShape.join('x')}); ${plan.classifier} -> ${plan.newClassifier} with ${classes.length} classes`);
 
   // Features at the cut, once, cached
   const modelKey = cache.modelKey;
@@ -187,7 +187,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   const totalSeconds = (performance.now() - started) / 1000;
   const report: Report = {
     format: 1,
-    title: config.title ?? `Frozen-base transfer: ${basename(config.prototxt)} on ${basename(config.data)}`,
+    title: config.title ?? `Frozen-base transfer: ${config.base ?? basename(config.prototxt)} on ${basename(config.data)}`,
     synthetic: config.synthetic === true,
     created: new Date().toISOString(),
     run_id: sha1(`${modelKey}${config.seed}${Date.now()}`).slice(0, 12),

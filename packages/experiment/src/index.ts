@@ -2,8 +2,25 @@ export { main } from './cli.js';
 export { runExperiment, type ExperimentResult } from './experiment.js';
 export { resolveConfig, DEFAULTS, type ExperimentConfig } from './config.js';
 export { ExperimentError } from './errors.js';
-export { runDefaultExperiment, writePhantomDataset } from './demo/default.js';
+export { runDefaultExperiment, writePhantomDataset, type DemoOptions } from './demo/default.js';
 export { writeSyntheticArchive, type ArchiveOptions } from './demo/archive.js';
+export { defaultBase, SHIPPED_BASE, SHIPPED_BASE_DIR, CAFFENET_DIR, CAFFENET_WEIGHTS, type BaseModel } from './transfer/base.js';
+export {
+  gradCam,
+  lastConvolution,
+  defaultScoreBlob,
+  occlusionMap,
+  overlaySaliency,
+  saliencyPng,
+  heatColour,
+  resizeMap,
+  mapCorrelation,
+  SaliencyError,
+  type GradCamResult,
+  type GradCamOptions,
+  type OcclusionOptions,
+  type SaliencyMap,
+} from './saliency/index.js';
 export { planTransfer, type TransferPlan } from './transfer/plan.js';
 export * as data from './data/index.js';
 export * as report from './report/index.js';

@@ -1,61 +1,38 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { formatPrototxt, toNetParameter } from '@cnn/caffe-import';
-import { caffeNet } from '@cnn/nn';
 import { Rng } from '@cnn/tensor';
 import { resolveConfig, type ExperimentConfig } from '../config.js';
 import { runExperiment, type ExperimentResult } from '../experiment.js';
 import { encodeGrayPng, encodePng } from '../report/index.js';
+import { defaultBase, type BaseModel } from '../transfer/base.js';
 import { PHANTOM_CLASSES, renderPhantom, studyLook } from './phantoms.js';
 import { pretrainSourceModel, SOURCE_CLASSES } from './source-task.js';
-
-/** Where `npx cnn fetch-model caffenet` puts the reference CaffeNet. */
-export const CAFFENET_DIR = 'models/bvlc_reference_caffenet';
-export const CAFFENET_WEIGHTS = `${CAFFENET_DIR}/bvlc_reference_caffenet.caffemodel`;
 
 const STUDIES_PER_CLASS = 8;
 const IMAGES_PER_STUDY = 8;
 
+/** Options of the demo beyond the experiment's own. */
+export interface DemoOptions {
+  /** Instead of the ImageNet base, pretrain a mini CaffeNet on a synthetic source task inside the run. */
+  pretrainMini?: boolean;
+}
+
 /**
- * The README's main job (`npm run experiment`), with no external files: with the real
- * CaffeNet weights in models/bvlc_reference_caffenet, the reference configuration on
- * phantom images; otherwise the clearly labelled synthetic demo, where the pretrained
- * base is itself trained inside the run on a different synthetic task.
+ * The README's main job (`npm run experiment`), with no external files: generated
+ * ultrasound-like phantoms, transferred from the default base (the shipped ImageNet
+ * MobileNet, or the reference CaffeNet once fetched). With `pretrainMini`, the base is
+ * instead a mini CaffeNet pretrained inside the run on a different synthetic task.
  */
-export async function runDefaultExperiment(options: Partial<ExperimentConfig>, log: (line: string) => void = (line) => console.log(line)): Promise<ExperimentResult> {
+export async function runDefaultExperiment(
+  options: Partial<ExperimentConfig>,
+  log: (line: string) => void = (line) => console.log(line),
+  demo: DemoOptions = {},
+): Promise<ExperimentResult> {
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<ExperimentConfig>;
   const out = resolve(given.out ?? 'out/experiment');
   const data = writePhantomDataset(join(out, 'demo-data'), given.seed ?? 1);
   log(`demo data: ${data.count} phantom images of ${PHANTOM_CLASSES.length} classes in ${data.dir} (plus colour and corrupt files the run must leave out)`);
-  if (existsSync(CAFFENET_WEIGHTS)) {
-    const prototxt = join(CAFFENET_DIR, 'deploy.prototxt');
-    if (!existsSync(prototxt)) writeFileSync(prototxt, caffeNetDeployPrototxt());
-    log(`model: the reference CaffeNet weights found in ${CAFFENET_DIR}: running the CaffeNet configuration`);
-    return runExperiment(
-      resolveConfig({
-        maxIter: 40,
-        validationInterval: 5,
-        title: 'Frozen-base transfer: BVLC reference CaffeNet on ultrasound-like phantoms',
-        ...given,
-        data: data.dir,
-        prototxt,
-        weights: CAFFENET_WEIGHTS,
-        preset: 'caffenet',
-        out,
-        synthetic: true,
-        readerLabels: data.readerLabels,
-      }),
-      log,
-    );
-  }
-
-  log('model: no CaffeNet weights (npx cnn fetch-model caffenet fetches them); pretraining a mini CaffeNet on a synthetic source task instead');
-  const source = pretrainSourceModel(given.seed ?? 1, 400);
-  const modelDir = join(out, 'demo-model');
-  mkdirSync(modelDir, { recursive: true });
-  writeFileSync(join(modelDir, 'deploy.prototxt'), source.prototxt);
-  writeFileSync(join(modelDir, 'source.caffemodel'), source.caffemodel);
-  log(`source task (${SOURCE_CLASSES.join(', ')}): ${source.iterations} iterations in ${source.seconds.toFixed(1)} s, accuracy ${(source.sourceAccuracy * 100).toFixed(0)}%; saved to ${modelDir}`);
+  const base = demo.pretrainMini ? pretrainMiniBase(out, given.seed ?? 1, log) : defaultBase();
   return runExperiment(
     resolveConfig({
       maxIter: 200,
@@ -64,18 +41,31 @@ export async function runDefaultExperiment(options: Partial<ExperimentConfig>, l
       stepsize: 150,
       fromScratch: true,
       scratchIter: 300,
-      title: 'SYNTHETIC DEMO: frozen-base transfer from a mini CaffeNet pretrained on shapes, to ultrasound-like phantoms',
+      title: `SYNTHETIC DEMO: frozen-base transfer from ${base.name} to ultrasound-like phantoms`,
       ...given,
       data: data.dir,
-      prototxt: join(modelDir, 'deploy.prototxt'),
-      weights: join(modelDir, 'source.caffemodel'),
-      preset: 'mobilenet',
+      prototxt: base.prototxt,
+      weights: base.weights,
+      base: base.name,
+      preset: base.preset,
       out,
       synthetic: true,
       readerLabels: data.readerLabels,
     }),
     log,
   );
+}
+
+/** The mini CaffeNet pretrained on synthetic shapes, saved as Caffe files in the output folder. */
+function pretrainMiniBase(out: string, seed: number, log: (line: string) => void): BaseModel {
+  const source = pretrainSourceModel(seed, 400);
+  const modelDir = join(out, 'demo-model');
+  mkdirSync(modelDir, { recursive: true });
+  writeFileSync(join(modelDir, 'deploy.prototxt'), source.prototxt);
+  writeFileSync(join(modelDir, 'source.caffemodel'), source.caffemodel);
+  log(`source task (${SOURCE_CLASSES.join(', ')}): ${source.iterations} iterations in ${source.seconds.toFixed(1)} s, accuracy ${(source.sourceAccuracy * 100).toFixed(0)}%; saved to ${modelDir}`);
+  // Its 64 x 64 input is fed like MobileNet's: RGB, (x - 128) / 128, the whole image resized.
+  return { name: 'a mini CaffeNet pretrained on synthetic shapes', prototxt: join(modelDir, 'deploy.prototxt'), weights: join(modelDir, 'source.caffemodel'), preset: 'mobilenet' };
 }
 
 /**
@@ -120,10 +110,4 @@ function dopplerOverlay(gray: Uint8Array): Uint8Array {
     rgba.set(flow ? [220, 30, (x * 3) % 255, 255] : [gray[i]!, gray[i]!, gray[i]!, 255], i * 4);
   }
   return rgba;
-}
-
-/** CaffeNet's deploy.prototxt, from the nn builder (the model zoo ships it beside the weights). */
-function caffeNetDeployPrototxt(): string {
-  const { layer, ...rest } = toNetParameter(caffeNet({ batch: 1 }));
-  return formatPrototxt({ ...rest, layer });
 }
