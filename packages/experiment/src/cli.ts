@@ -4,10 +4,11 @@ import { shutdownPool } from '@cnn/tensor';
 import { packageVersion } from './version.js';
 import { resolveConfig, SETTING_RULES, type ExperimentConfig } from './config.js';
 import { choiceOption, numberOption, RULES } from './options.js';
+import { DEFAULT_MAX_PIXELS } from './data/index.js';
 import { runExperiment } from './experiment.js';
 import { ExperimentError } from './errors.js';
 import { runDefaultExperiment } from './demo/default.js';
-import { formatClassify, runClassify, type ClassifyOptions } from './commands/classify.js';
+import { classifyFailures, formatClassify, runClassify, type ClassifyOptions } from './commands/classify.js';
 import { fetchModel, formatFetch, MODEL_ZOO, type FetchOptions } from './commands/fetch-model.js';
 import { formatFeatures, runFeatures, type FeaturesOptions } from './commands/features.js';
 import { formatForward, runForward, type ForwardOptions } from './commands/forward.js';
@@ -124,6 +125,8 @@ export async function main(argv: string[]): Promise<number> {
   ).action((images: string[], options: ClassifyOptions & { json?: boolean }) => {
     const report = runClassify(images, options);
     console.log(options.json ? JSON.stringify(report, null, 2) : formatClassify(report));
+    const failures = classifyFailures(report);
+    if (failures) throw failures;
   });
 
   program
@@ -155,6 +158,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--seed <n>', 'the seed of that split (cnn experiment --seed; default 1)', numberOption(RULES.integer))
     .option('--split-column <name>', 'CSV column holding a fixed split (cnn experiment --split-column)')
     .option('--order-seed <n>', 'reader study: seed of the random order (default 1)', numberOption(RULES.integer))
+    .option('--max-megapixels <n>', `refuse images declaring more pixels than this (default ${DEFAULT_MAX_PIXELS / 1e6}; guards against decompression bombs)`, numberOption(RULES.rate))
     .option('--review <files...>', 'two label files: step through the images they label differently and settle each')
     .action(async (options: LabelOptions) => {
       await runLabelCommand(options);
@@ -197,6 +201,7 @@ function withFeatureOptions(command: Command): Command {
     .option('--config <file>', 'experiment.json with any of these settings (command-line options win)')
     .option('--freeze-until <layer>', 'last frozen layer (default: the last pooling before the first fully connected layer)')
     .option('--keep-colour', 'keep images carrying colour (Doppler, coloured marks) instead of excluding them')
+    .option('--max-megapixels <n>', `skip and list images declaring more pixels than this (default ${DEFAULT_MAX_PIXELS / 1e6}; guards against decompression bombs)`, numberOption(SETTING_RULES.maxMegapixels))
     .option('--cache-dir <dir>', 'where features are cached between runs');
 }
 
@@ -209,7 +214,8 @@ function withPreprocessOptions(command: Command): Command {
     .option('--scale <x>', 'multiply (pixel - mean) by x (Caffe transform_param scale)', numberOption(RULES.number))
     .option('--channel-order <order>', 'BGR (Caffe) or RGB', choiceOption(CHANNEL_ORDERS))
     .option('--resize <n>', 'resize the whole image to n x n (default: the net input, or the mean image size)', numberOption(RULES.positive))
-    .option('--crop <n>', 'centre crop n x n after resizing', numberOption(RULES.positive));
+    .option('--crop <n>', 'centre crop n x n after resizing', numberOption(RULES.positive))
+    .option('--max-megapixels <n>', `refuse images declaring more pixels than this (default ${DEFAULT_MAX_PIXELS / 1e6}; guards against decompression bombs)`, numberOption(RULES.rate));
 }
 
 const PRESETS = ['caffenet', 'mobilenet'] as const;

@@ -66,6 +66,8 @@ export interface ExperimentConfig {
   /** The run uses generated demo data (shown as a banner in the report). */
   synthetic?: boolean;
   title?: string;
+  /** The most megapixels an image may declare; larger files are skipped and listed (default 50). */
+  maxMegapixels?: number;
   /** No progress bars (tests). */
   quiet?: boolean;
 }
@@ -116,6 +118,7 @@ export const SETTING_RULES = {
   validationInterval: RULES.positive,
   patience: RULES.count,
   scratchIter: RULES.positive,
+  maxMegapixels: RULES.rate,
 } as const satisfies { [K in keyof ExperimentConfig]?: NumberRule };
 
 /**
@@ -130,7 +133,7 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
     } catch (error) {
       throw new ExperimentError(`--config ${configFile}: ${(error as Error).message}`);
     }
-    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'synthetic', 'title', 'quiet']);
+    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'maxMegapixels', 'synthetic', 'title', 'quiet']);
     const unknown = Object.keys(fromFile).filter((key) => !known.has(key));
     if (unknown.length > 0) throw new ExperimentError(`--config ${configFile}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].sort().join(', ')}`);
   }

@@ -4,6 +4,7 @@ import { readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt
 import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
 import {
   loadDataset,
+  pixelLimit,
   prepareImages,
   splitByStudy,
   splitTable,
@@ -57,7 +58,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   const dataset = await loadDataset(config.data, { splitColumn: config.splitColumn });
   const split = splitByStudy(dataset.items, { seed: config.seed, fractions: config.split });
   log(`data: ${dataset.items.length} images of ${dataset.classes.length} classes from ${dataset.source}`);
-  const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour });
+  const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) });
   const items = prepared.items;
   const classes = dataset.classes;
   if (prepared.excluded.length > 0) log(`excluded: ${prepared.excluded.length} image(s) carrying colour (see the report)`);

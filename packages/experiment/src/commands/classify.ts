@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { DatasetError, isFileSystemError } from '../data/index.js';
 import { CommandError } from './errors.js';
 import { describeRecipe, imageToInput, loadForCommand, netInput, recipeFromFlags, setNetInput, type PreprocessFlags } from './input.js';
 
@@ -23,10 +24,11 @@ export interface ClassScore {
   probability: number;
 }
 
-/** The result for one image. */
+/** The result for one image: its best classes, or why it could not be classified (then `top` is empty). */
 export interface ImageResult {
   image: string;
   top: ClassScore[];
+  error?: string;
 }
 
 /** What `cnn classify` reports. */
@@ -48,7 +50,9 @@ export function readLabels(file: string): string[] {
 /**
  * `cnn classify`: each image (PNG, JPEG or DICOM) is preprocessed as the flags say, run through
  * the net one at a time, and its best classes are reported with their probabilities. The
- * scores are the output blob itself when a Softmax made it, else its softmax.
+ * scores are the output blob itself when a Softmax made it, else its softmax. An image that
+ * cannot be read or decoded gets an `error` in its place and the others are still classified
+ * (see classifyFailures).
  */
 export function runClassify(images: readonly string[], options: ClassifyOptions): ClassifyReport {
   if (images.length === 0) throw new CommandError('give at least one image to classify');
@@ -68,7 +72,15 @@ export function runClassify(images: readonly string[], options: ClassifyOptions)
 
   let classes = 0;
   const results = images.map((image): ImageResult => {
-    const { values, side } = imageToInput(image, recipe, channels);
+    let pixels: { values: Float32Array; side: number };
+    try {
+      pixels = imageToInput(image, recipe, channels, options.maxMegapixels);
+    } catch (error) {
+      // One unreadable image among many is reported in its place; the others are still classified.
+      if (!(error instanceof DatasetError || isFileSystemError(error))) throw error;
+      return { image, top: [], error: `${(error as Error).name}: ${(error as Error).message}` };
+    }
+    const { values, side } = pixels;
     setNetInput(net, input, [1, channels, side, side], values);
     net.forward();
     const blob = net.blob(blobName);
@@ -107,6 +119,7 @@ export function formatClassify(report: ClassifyReport): string {
   const lines: string[] = [];
   for (const result of report.results) {
     lines.push(result.image);
+    if (result.error !== undefined) lines.push(`  error: ${result.error}`);
     result.top.forEach((score, rank) => {
       const label = score.label === null ? '' : `  ${score.label}`;
       lines.push(`  ${rank + 1}. ${score.probability.toFixed(4)}  class ${score.index}${label}`);
@@ -114,4 +127,11 @@ export function formatClassify(report: ClassifyReport): string {
   }
   if (report.output.softmaxApplied) lines.push(`(probabilities: softmax of blob '${report.output.blob}')`);
   return lines.join('\n');
+}
+
+/** The error that ends a classify run in which some images failed (after all results are printed), or undefined. */
+export function classifyFailures(report: ClassifyReport): CommandError | undefined {
+  const failed = report.results.filter((result) => result.error !== undefined);
+  if (failed.length === 0) return undefined;
+  return new CommandError(`${failed.length} of ${report.results.length} image(s) could not be classified: ${failed.map((r) => r.image).join(', ')}`);
 }

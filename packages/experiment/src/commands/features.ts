@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { resolveConfig, type ExperimentConfig } from '../config.js';
-import { loadDataset, screenImage, type Problem, type StoredImage } from '../data/index.js';
+import { loadDataset, pixelLimit, screenImage, type Problem, type StoredImage } from '../data/index.js';
 import { startProgress } from '../progress.js';
 import { extractFeatures } from '../transfer/features.js';
 import { loadFrozenBase } from '../transfer/frozen.js';
@@ -67,7 +67,7 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
   for (let start = 0; start < items.length; start += STREAM_BATCH) {
     const images: StoredImage[] = [];
     for (const item of items.slice(start, start + STREAM_BATCH)) {
-      const screened = await screenImage(item.path, { keepColour: config.keepColour });
+      const screened = await screenImage(item.path, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) });
       if ('image' in screened) images.push(screened.image);
       else if ('excluded' in screened) excluded++;
       else problems.push(screened.problem);

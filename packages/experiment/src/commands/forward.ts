@@ -74,7 +74,7 @@ export function runForward(options: ForwardOptions): ForwardIndex {
     }
     const recipe = recipeFromFlags(options, input);
     const channels = input.shape[1] ?? 3;
-    const image = imageToInput(options.input, recipe, channels);
+    const image = imageToInput(options.input, recipe, channels, options.maxMegapixels);
     values = image.values;
     shape = [1, channels, image.side, image.side];
     kind = 'image';

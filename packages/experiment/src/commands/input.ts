@@ -6,6 +6,7 @@ import {
   makeRecipe,
   meanImage,
   netInputSize,
+  pixelLimit,
   toGray,
   toNetInput,
   validateRecipe,
@@ -33,6 +34,8 @@ export interface PreprocessFlags {
   resize?: number;
   /** Side of the centre crop taken after the resize. */
   crop?: number;
+  /** The most megapixels an image may declare (default 50: see DEFAULT_MAX_PIXELS). */
+  maxMegapixels?: number;
 }
 
 /** The net's input blob: its name and shape `[N, C, H, W]`. */
@@ -168,9 +171,10 @@ export function describeRecipe(recipe: InputRecipe, flags: PreprocessFlags): Rec
  * Decodes an image file (PNG, JPEG or DICOM, told by its bytes) and applies the recipe:
  * `[channels, S, S]` with S = crop or resize. A 1-channel net (LeNet) gets the image's
  * luminance; a 3-channel net gets its colours (gray images replicated) in the recipe's order.
+ * An image declaring more than `maxMegapixels` (default 50) is refused before it is decoded.
  */
-export function imageToInput(file: string, recipe: InputRecipe, channels: number): { values: Float32Array; side: number } {
-  const image: RasterImage = decodeImage(readFileSync(file), file);
+export function imageToInput(file: string, recipe: InputRecipe, channels: number, maxMegapixels?: number): { values: Float32Array; side: number } {
+  const image: RasterImage = decodeImage(readFileSync(file), file, { maxPixels: pixelLimit(maxMegapixels) });
   const side = netInputSize(recipe);
   if (channels === 3) return { values: toNetInput(image, recipe), side };
   if (channels === 1) {

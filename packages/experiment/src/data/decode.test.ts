@@ -3,9 +3,10 @@ import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { colourFraction } from './colour.js';
 import { decodeImage, detectFormat } from './decode.js';
+import { ImageTooLargeError } from './limits.js';
 import { DatasetError } from './errors.js';
 import { DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, writeDicom, type DicomSpec } from './testing/dicom.js';
-import { writePng } from './testing/png.js';
+import { pngBomb, writePng } from './testing/png.js';
 
 /** RGBA samples of a w x h test pattern with distinct channels and a varying alpha, values 0..max. */
 function pattern(w: number, h: number, max: number): number[] {
@@ -292,5 +293,39 @@ describe('format detection', () => {
     expect(detectFormat(bytes)).toBeUndefined();
     bytes.set(Buffer.from('DICM'), 128);
     expect(detectFormat(bytes)).toBe('dicom');
+  });
+});
+
+// Issue 12, defect 1: a small file declaring a huge picture was decoded whole (gigabytes).
+describe('the pixel limit, checked against the declared size before decoding', () => {
+  const limit = /declares 8000 x 8000 pixels \(64 megapixels\), more than the limit of 50 megapixels; a larger limit can be set with --max-megapixels/;
+
+  it('a PNG bomb (64 KB declaring 8000 x 8000) is refused by the default 50-megapixel limit, at once', () => {
+    const bomb = pngBomb(8000, 8000);
+    expect(bomb.length).toBeLessThan(200_000);
+    const started = performance.now();
+    expect(() => decodeImage(bomb, 'bomb.png')).toThrow(ImageTooLargeError);
+    expect(() => decodeImage(bomb, 'bomb.png')).toThrow(limit);
+    // Decoding would inflate 64 MB and fill a 256 MB RGBA buffer; the header check takes microseconds.
+    expect(performance.now() - started).toBeLessThan(50);
+  });
+
+  it('a JPEG whose frame header declares 8000 x 8000 is refused the same way', () => {
+    const small = Buffer.from(jpeg.encode({ width: 16, height: 16, data: Buffer.alloc(16 * 16 * 4, 128) }, 90).data);
+    const sof = small.findIndex((b, i) => b === 0xff && small[i + 1] === 0xc0);
+    small.writeUInt16BE(8000, sof + 5);
+    small.writeUInt16BE(8000, sof + 7);
+    expect(() => decodeImage(small, 'bomb.jpg')).toThrow(limit);
+  });
+
+  it('a DICOM file whose Rows and Columns declare 8000 x 8000 is refused the same way', () => {
+    const dicom = writeDicom({ rows: 8000, columns: 8000, bitsAllocated: 8, pixels: [1, 2, 3, 4] });
+    expect(() => decodeImage(dicom, 'bomb.dcm')).toThrow(limit);
+  });
+
+  it('the limit is a setting: 20 x 20 passes at 400 pixels and is refused at 399', () => {
+    const png = writePng({ width: 20, height: 20, colorType: 0, depth: 8, samples: new Array<number>(400).fill(7) });
+    expect(decodeImage(png, 'ok.png', { maxPixels: 400 }).data[399]).toBe(7);
+    expect(() => decodeImage(png, 'big.png', { maxPixels: 399 })).toThrow(/declares 20 x 20 pixels \(0\.0004 megapixels\), more than the limit of 0\.000399 megapixels/);
   });
 });

@@ -2,6 +2,7 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { decodeDicom } from './dicom.js';
 import { DatasetError, messageOf } from './errors.js';
+import { checkPixelLimit, DEFAULT_MAX_PIXELS } from './limits.js';
 import type { FloatImage } from './image.js';
 
 /** The image formats the experiment reads. */
@@ -21,6 +22,34 @@ export interface DecodedImage extends FloatImage {
 }
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Options of decodeImage. */
+export interface DecodeOptions {
+  /** The most pixels accepted (default DEFAULT_MAX_PIXELS), checked against the header before any allocation. */
+  maxPixels?: number;
+}
+
+/**
+ * The size a PNG or JPEG header declares, read without decoding (the PNG's IHDR chunk, the
+ * JPEG's frame header); undefined for DICOM, whose header needs a parse.
+ * @throws DatasetError when the header is missing or malformed
+ */
+export function declaredSize(bytes: Uint8Array, file: string): { width: number; height: number } | undefined {
+  switch (detectFormat(bytes)) {
+    case 'png': {
+      // Signature (8 bytes), then the IHDR chunk: length (4), 'IHDR', width (4), height (4), ...
+      if (bytes.length < 24 || ascii(bytes, 12, 4) !== 'IHDR') throw new DatasetError('corrupt PNG: no IHDR chunk after the signature', { file });
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return { width: view.getUint32(16), height: view.getUint32(20) };
+    }
+    case 'jpeg': {
+      const { width, height } = jpegFrame(bytes, file);
+      return { width, height };
+    }
+    default:
+      return undefined;
+  }
+}
 
 /**
  * The format from the first bytes, never from the file name (DICOM files often have no extension,
@@ -45,21 +74,21 @@ export function detectFormat(bytes: Uint8Array): ImageFormat | undefined {
  * - JPEG (jpeg-js, baseline and progressive): 1 channel if the frame has one component, else RGB.
  * - DICOM (dicom-parser): see decodeDicom.
  *
+ * Every format's declared size is checked against `options.maxPixels` before anything is
+ * allocated (ImageTooLargeError).
+ *
  * @param bytes the file's contents
  * @param file the name used in error messages
  * @throws DatasetError naming the file for an unknown format or a corrupt/unsupported file
  */
-export function decodeImage(bytes: Uint8Array, file: string): DecodedImage {
+export function decodeImage(bytes: Uint8Array, file: string, options: DecodeOptions = {}): DecodedImage {
   const format = detectFormat(bytes);
   if (format === undefined) throw new DatasetError(describeUnknownFormat(bytes), { file });
-  switch (format) {
-    case 'png':
-      return decodePng(bytes, file);
-    case 'jpeg':
-      return decodeJpeg(bytes, file);
-    case 'dicom':
-      return { ...decodeDicom(bytes, file), format: 'dicom' };
-  }
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (format === 'dicom') return { ...decodeDicom(bytes, file, maxPixels), format: 'dicom' };
+  const { width, height } = declaredSize(bytes, file)!;
+  checkPixelLimit(file, width, height, maxPixels);
+  return format === 'png' ? decodePng(bytes, file) : decodeJpeg(bytes, file, maxPixels);
 }
 
 function decodePng(bytes: Uint8Array, file: string): DecodedImage {
@@ -87,12 +116,13 @@ function decodePng(bytes: Uint8Array, file: string): DecodedImage {
   return { width, height, channels, data, format: 'png', hasColourChannels: colour, notes: [] };
 }
 
-function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
-  const components = jpegComponents(bytes, file);
+function decodeJpeg(bytes: Uint8Array, file: string, maxPixels: number): DecodedImage {
+  const { components } = jpegFrame(bytes, file);
   let rgb: { width: number; height: number; data: Uint8Array };
   try {
     // Not tolerant: a truncated file must be reported, not decoded into a half-gray picture.
-    rgb = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false });
+    // jpeg-js has its own limits (100 megapixels, 512 MB); ours, already checked, is the one that counts.
+    rgb = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, tolerantDecoding: false, maxResolutionInMP: Math.max(100, maxPixels / 1e6), maxMemoryUsageInMB: Math.max(512, (maxPixels * 8) / 2 ** 20) });
   } catch (err) {
     throw new DatasetError(`corrupt JPEG: ${messageOf(err)}`, { file }, { cause: err });
   }
@@ -110,11 +140,11 @@ function decodeJpeg(bytes: Uint8Array, file: string): DecodedImage {
 }
 
 /**
- * The number of components in the JPEG frame header (SOFn: FFCn, length, precision, height,
- * width, Nf), found by walking the marker segments. Also rejects the coding modes jpeg-js cannot
- * read (lossless, hierarchical, arithmetic) with a message that says so.
+ * The JPEG frame header (SOFn: FFCn, length, precision, height, width, Nf): the declared size and
+ * the number of components, found by walking the marker segments. Also rejects the coding modes
+ * jpeg-js cannot read (lossless, hierarchical, arithmetic) with a message that says so.
  */
-function jpegComponents(bytes: Uint8Array, file: string): number {
+function jpegFrame(bytes: Uint8Array, file: string): { width: number; height: number; components: number } {
   let at = 2;
   while (at + 4 <= bytes.length) {
     if (bytes[at] !== 0xff) throw new DatasetError(`corrupt JPEG: no marker at byte ${at}`, { file });
@@ -133,7 +163,7 @@ function jpegComponents(bytes: Uint8Array, file: string): number {
         );
       }
       if (at + 9 >= bytes.length) break;
-      return bytes[at + 9]!;
+      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]!, components: bytes[at + 9]! };
     }
     if (marker === 0xda || marker === 0xd9) break; // scan data or end of image before any frame header
     at += 2 + length;

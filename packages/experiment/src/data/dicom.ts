@@ -1,4 +1,5 @@
 import dicomParser from 'dicom-parser';
+import { checkPixelLimit } from './limits.js';
 import { DatasetError, messageOf } from './errors.js';
 import type { FloatImage } from './image.js';
 
@@ -45,10 +46,11 @@ export interface DicomImage extends FloatImage {
  * RGB (3 samples, 8 bits, either planar configuration) is read as is, with no LUTs: ultrasound
  * machines often store frames this way, and colour.ts then finds any Doppler overlay.
  *
+ * @param maxPixels the most pixels accepted (see DEFAULT_MAX_PIXELS), checked before allocating
  * @throws DatasetError naming the file for a compressed transfer syntax, an unsupported
  *   photometric interpretation or bit depth, missing image attributes, or truncated/corrupt data.
  */
-export function decodeDicom(bytes: Uint8Array, file: string): DicomImage {
+export function decodeDicom(bytes: Uint8Array, file: string, maxPixels?: number): DicomImage {
   let ds: dicomParser.DataSet;
   try {
     ds = dicomParser.parseDicom(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -79,6 +81,7 @@ export function decodeDicom(bytes: Uint8Array, file: string): DicomImage {
   const pixels = ds.elements['x7fe00010'] ?? fail('has no PixelData (7FE0,0010)');
   if (pixels.encapsulatedPixelData) fail('pixel data is encapsulated (compressed)');
   if (rows === 0 || columns === 0) fail(`has an empty frame (${columns} x ${rows})`);
+  checkPixelLimit(file, columns, rows, maxPixels);
 
   const notes: string[] = [];
   if (frames > 1) notes.push(`multi-frame DICOM (${frames} frames): the first frame is used`);

@@ -33,3 +33,8 @@ export function messageOf(err: unknown): string {
   if (err !== null && typeof err === 'object' && 'exception' in err) return messageOf(err.exception);
   return String(err);
 }
+
+/** An error from the file system (ENOENT, EACCES, EISDIR, ...): it carries a string `code`. */
+export function isFileSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
+}

@@ -1,6 +1,7 @@
-export { DatasetError, messageOf, type DataLocation } from './errors.js';
+export { DatasetError, isFileSystemError, messageOf, type DataLocation } from './errors.js';
 export { createImage, toUint8Image, type FloatImage, type RasterImage } from './image.js';
-export { decodeImage, detectFormat, describeUnknownFormat, type DecodedImage, type ImageFormat } from './decode.js';
+export { declaredSize, decodeImage, detectFormat, describeUnknownFormat, type DecodeOptions, type DecodedImage, type ImageFormat } from './decode.js';
+export { checkPixelLimit, DEFAULT_MAX_PIXELS, ImageTooLargeError, pixelLimit } from './limits.js';
 export { decodeDicom, type DicomImage } from './dicom.js';
 export { colourFraction, hasColour, DEFAULT_COLOUR_THRESHOLD, DEFAULT_COLOUR_TOLERANCE, type ColourRule } from './colour.js';
 export { centreSquareCrop, crop, replicateGray, resize, studyPreprocess, toGray, type StudyPreprocessOptions } from './preprocess.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { DEFAULT_COLOUR_THRESHOLD, DEFAULT_COLOUR_TOLERANCE, colourFraction, type ColourRule } from './colour.js';
 import { listSome, type Problem } from './dataset.js';
 import { decodeImage } from './decode.js';
-import { DatasetError, messageOf } from './errors.js';
+import { DatasetError, isFileSystemError, messageOf } from './errors.js';
 import { toUint8Image, type RasterImage } from './image.js';
 import { studyPreprocess, type StudyPreprocessOptions } from './preprocess.js';
 
@@ -10,6 +10,8 @@ import { studyPreprocess, type StudyPreprocessOptions } from './preprocess.js';
 export interface PrepareOptions extends StudyPreprocessOptions, ColourRule {
   /** Keep images that carry colour instead of excluding them (they are still made gray unless gray = false). Default false. */
   keepColour?: boolean;
+  /** The most pixels an image may declare (default DEFAULT_MAX_PIXELS); a larger one is a problem, skipped. */
+  maxPixels?: number;
   /** Called after each file, e.g. for a progress line. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -31,7 +33,8 @@ export interface PreparedImages<T> {
 
 /**
  * Reads, screens and preprocesses every item, never stopping for one bad file:
- * 1. decode (decodeImage); an unreadable or corrupt file goes to `problems` with the reason;
+ * 1. decode (decodeImage); an unreadable or corrupt file, or one declaring more pixels than
+ *    maxPixels, goes to `problems` with the reason;
  * 2. the colour rule (colour.ts) on the whole decoded image, before any crop, so a Doppler box or
  *    a coloured mark anywhere counts; such an image goes to `excluded` unless keepColour;
  * 3. studyPreprocess (gray, central square crop, resize to 256) and rounding to 8 bits
@@ -84,7 +87,7 @@ export async function screenImage(path: string, options: Omit<PrepareOptions, 'o
   const tolerance = options.tolerance ?? DEFAULT_COLOUR_TOLERANCE;
   const threshold = options.threshold ?? DEFAULT_COLOUR_THRESHOLD;
   try {
-    const decoded = decodeImage(await readFile(path), path);
+    const decoded = decodeImage(await readFile(path), path, { maxPixels: options.maxPixels });
     const fraction = colourFraction(decoded, tolerance);
     if (fraction > threshold && options.keepColour !== true) {
       const reason =
@@ -99,8 +102,4 @@ export async function screenImage(path: string, options: Omit<PrepareOptions, 'o
     if (!(err instanceof DatasetError || err instanceof RangeError || isFileSystemError(err))) throw err;
     return { problem: { path, reason: messageOf(err).replace(`${path}: `, '') }, notes: [] };
   }
-}
-
-function isFileSystemError(err: unknown): boolean {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string';
 }

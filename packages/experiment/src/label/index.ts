@@ -51,6 +51,8 @@ export interface LabelOptions {
   orderSeed?: number;
   /** Review: the two label files. */
   review?: string[];
+  /** The most megapixels an image may declare (default 50). */
+  maxMegapixels?: number;
 }
 
 /** A started labelling run. */
@@ -103,6 +105,7 @@ export async function startLabelling(options: LabelOptions): Promise<LabelRun> {
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(options.port !== undefined ? { port: options.port } : {}),
       title: path.basename(out),
+      ...(options.maxMegapixels !== undefined ? { maxMegapixels: options.maxMegapixels } : {}),
     });
     return {
       mode,

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
-import { decodeImage, toUint8Image, type ImageFormat } from '../data/index.js';
+import { checkPixelLimit, declaredSize, decodeImage, DatasetError, ImageTooLargeError, pixelLimit, toUint8Image, type ImageFormat } from '../data/index.js';
 import { encodeGrayPng, encodePng } from '../report/png.js';
 import { RequestError } from './errors.js';
 import type { LabelItem } from './items.js';
@@ -39,6 +39,8 @@ export interface ServerOptions {
   token?: string;
   /** Shown in the page (the output file's name, say). */
   title?: string;
+  /** The most megapixels an image may declare (default 50); a larger one is refused with 413, unread. */
+  maxMegapixels?: number;
 }
 
 /** A running labeller. */
@@ -140,7 +142,7 @@ export async function startLabelServer(options: ServerOptions): Promise<LabelSer
     if (rawPath.startsWith('/images/')) {
       if (options.mode === 'reader') throw new RequestError(404, 'a reader study serves images by position only');
       const checked = await checkImagePath(options.root!, decodeRequestPath(rawPath.slice('/images/'.length)));
-      return sendImage(res, await readFile(checked.file), checked.format, checked.file, false);
+      return sendImage(res, await readFile(checked.file), checked.format, checked.file, false, pixelLimit(options.maxMegapixels));
     }
     const byPosition = /^\/items\/(\d{1,9})\/image$/.exec(rawPath);
     if (byPosition && options.mode === 'reader') {
@@ -148,7 +150,7 @@ export async function startLabelServer(options: ServerOptions): Promise<LabelSer
       if (!item) throw new RequestError(404, 'no such image');
       const bytes = await readFile(item.file);
       if (bytes.length > MAX_IMAGE_BYTES) throw new RequestError(413, 'the image file is too large to serve');
-      return sendImage(res, bytes, undefined, item.file, true);
+      return sendImage(res, bytes, undefined, item.file, true, pixelLimit(options.maxMegapixels));
     }
     throw new RequestError(404, 'not found');
   }
@@ -317,19 +319,32 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 /**
  * Sends an image: PNG and JPEG as stored, DICOM decoded and sent as PNG (browsers cannot show
  * it). `reencode` sends every format as a fresh PNG, dropping file names and text chunks.
+ * An image declaring more than `maxPixels` is refused (413) before it is decoded or sent: the
+ * browser would decode a decompression bomb as readily as the server.
  */
-function sendImage(res: ServerResponse, bytes: Buffer, format: ImageFormat | undefined, file: string, reencode: boolean): void {
+function sendImage(res: ServerResponse, bytes: Buffer, format: ImageFormat | undefined, file: string, reencode: boolean, maxPixels: number): void {
   let body: Uint8Array = bytes;
   let type = format === 'jpeg' ? 'image/jpeg' : 'image/png';
+  const reason = (error: unknown): string => (error as Error).message.replace(`${file}: `, '');
   if (reencode || format === 'dicom' || format === undefined) {
     let decoded;
     try {
-      decoded = decodeImage(bytes, file);
+      decoded = decodeImage(bytes, file, { maxPixels });
     } catch (error) {
-      throw new RequestError(422, `cannot decode the image: ${(error as Error).message.replace(file, '').replace(/^: /, '')}`);
+      if (error instanceof ImageTooLargeError) throw new RequestError(413, `the image ${reason(error)}`);
+      throw new RequestError(422, `cannot decode the image: ${reason(error)}`);
     }
     body = toPng(toUint8Image(decoded));
     type = 'image/png';
+  } else {
+    try {
+      const { width, height } = declaredSize(bytes, file)!;
+      checkPixelLimit(file, width, height, maxPixels);
+    } catch (error) {
+      if (error instanceof ImageTooLargeError) throw new RequestError(413, `the image ${reason(error)}`);
+      if (error instanceof DatasetError) throw new RequestError(422, `cannot read the image: ${reason(error)}`);
+      throw error;
+    }
   }
   res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': type, 'Content-Length': body.byteLength, 'Cache-Control': 'private, max-age=600' }).end(body);
 }
