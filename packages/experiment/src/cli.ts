@@ -4,6 +4,7 @@ import { shutdownPool } from '@cnn/tensor';
 import { packageVersion } from './version.js';
 import { resolveConfig, SETTING_RULES, type ExperimentConfig } from './config.js';
 import { choiceOption, numberOption, RULES } from './options.js';
+import { printError, printEscaped } from './terminal.js';
 import { DEFAULT_MAX_PIXELS } from './data/index.js';
 import { runExperiment } from './experiment.js';
 import { ExperimentError } from './errors.js';
@@ -17,7 +18,8 @@ import { runLabelCommand, type LabelOptions } from './label/index.js';
 
 /**
  * The `cnn` command. Returns the process exit code; errors are printed as one
- * clear line (their type and message), never as a stack trace for a user mistake.
+ * clear line (their type and message), never as a stack trace for a user mistake. Everything
+ * printed passes through terminal.ts, which escapes the control characters a file may hold.
  */
 export async function main(argv: string[]): Promise<number> {
   const program = new Command()
@@ -58,9 +60,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       const result =
         demo
-          ? await runDefaultExperiment(given, undefined, { pretrainMini })
-          : await runExperiment(resolveConfig(given, configFile));
-      console.log(result.html);
+          ? await runDefaultExperiment(given, printEscaped, { pretrainMini })
+          : await runExperiment(resolveConfig(given, configFile), printEscaped);
+      printEscaped(result.html);
     });
 
   withFeatureOptions(
@@ -72,7 +74,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--shards <n>', 'the number of shards N, when the job system gives only the index (a Kubernetes Indexed Job)', numberOption(RULES.positive))
     .option('--quiet', 'no progress output')
     .action(async (options: FeaturesOptions) => {
-      console.log(formatFeatures(await runFeatures(options)));
+      printEscaped(formatFeatures(await runFeatures(options)));
     });
 
   program
@@ -92,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the report as JSON')
     .action((model: string, options: { prototxt?: string; json?: boolean }) => {
       const report = runInspect(model, { prototxt: options.prototxt });
-      console.log(options.json ? JSON.stringify(report, null, 2) : formatInspect(report));
+      printEscaped(options.json ? JSON.stringify(report, null, 2) : formatInspect(report));
     });
 
   withPreprocessOptions(
@@ -107,7 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--outputs <layers>', 'comma-separated layers: write only their blobs (for timing runs)')
       .option('--allow-missing-weights', 'run even when --weights lacks layers that have parameters (they keep their fillers)'),
   ).action((options: ForwardOptions) => {
-    console.log(formatForward(runForward(options), options.out));
+    printEscaped(formatForward(runForward(options), options.out));
   });
 
   withPreprocessOptions(
@@ -124,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--allow-missing-weights', 'run even when --weights lacks layers that have parameters (they keep their fillers)'),
   ).action((images: string[], options: ClassifyOptions & { json?: boolean }) => {
     const report = runClassify(images, options);
-    console.log(options.json ? JSON.stringify(report, null, 2) : formatClassify(report));
+    printEscaped(options.json ? JSON.stringify(report, null, 2) : formatClassify(report));
     const failures = classifyFailures(report);
     if (failures) throw failures;
   });
@@ -138,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--sha1 <hex>', 'expect this sha1 instead of the published one')
     .option('--quiet', 'no progress bar')
     .action(async (name: string, options: FetchOptions) => {
-      console.log(formatFetch(await fetchModel(name, options)));
+      printEscaped(formatFetch(await fetchModel(name, options)));
     });
 
   program
@@ -161,7 +163,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--max-megapixels <n>', `refuse images declaring more pixels than this (default ${DEFAULT_MAX_PIXELS / 1e6}; guards against decompression bombs)`, numberOption(RULES.rate))
     .option('--review <files...>', 'two label files: step through the images they label differently and settle each')
     .action(async (options: LabelOptions) => {
-      await runLabelCommand(options);
+      await runLabelCommand(options, printEscaped);
     });
 
   try {
@@ -169,8 +171,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;
-    const err = error instanceof Error ? error : new Error(String(error));
-    process.stderr.write(`cnn: ${err.name}: ${err.message}\n`);
+    printError(error instanceof Error ? error : new Error(String(error)));
     return 1;
   } finally {
     await shutdownPool();
