@@ -1,4 +1,4 @@
-import { ShapeError, allocate, formatShape, isShared, sizeOf, type DType, type FloatArray } from '@cnn/tensor';
+import { ShapeError, allocate, findNonFinite, formatShape, isShared, sizeOf, type DType, type FloatArray } from '@cnn/tensor';
 import { Net, type LayerDef, type NetDef, type Phase } from '@cnn/nn';
 import { CaffeFormatError } from './errors.js';
 import { blobShape, type BlobProto, type LayerParameter, type NetParameter } from './schema.js';
@@ -81,12 +81,14 @@ export function blobFits(blob: BlobProto, shape: readonly number[]): boolean {
  * naming them (a caffemodel cut between two layers is still well-formed protobuf, and would
  * otherwise run with fillers and give wrong answers), unless `allowMissingWeights` says they
  * are meant to start from their fillers, as a fine-tuning recipe's renamed classifier is.
+ * A blob holding NaN or infinite values is an error naming the layer and blob (one such value
+ * makes every output it reaches NaN), unless `allowNonFinite` (a tool that reports them).
  * The weights are used in place (no copy) when they sit on shared memory.
  */
 export function buildNet(
   definition: NetParameter,
   weights: NetParameter | undefined,
-  options: { phase?: Phase; dtype?: DType; seed?: number; file?: string; weightsFile?: string; allowMissingWeights?: boolean } = {},
+  options: { phase?: Phase; dtype?: DType; seed?: number; file?: string; weightsFile?: string; allowMissingWeights?: boolean; allowNonFinite?: boolean } = {},
 ): { net: Net; def: NetDef; weights: WeightReport } {
   const def = toNetDef(definition, options.file);
   const weightsFile = options.weightsFile ?? '<weights>';
@@ -110,6 +112,15 @@ export function buildNet(
         `${weightsFile}: layer '${layer}' blob ${index}: the model holds ${formatShape(blobShape(blob))}, ` +
           `the net expects ${formatShape(shape)}. When fine-tuning to a different number of classes, ` +
           `rename the layer in the prototxt (for example '${layer}' -> '${layer}_new') so it starts from its filler instead.`,
+      );
+    }
+    const values = blob.data.subarray(0, sizeOf(shape));
+    const bad = options.allowNonFinite ? undefined : findNonFinite(values);
+    if (bad) {
+      throw new CaffeFormatError(
+        `holds ${bad.count} non-finite value${bad.count > 1 ? 's' : ''} of ${values.length} (${bad.value} at index ${bad.first}): ` +
+          'a damaged or diverged model, every output it reaches would be NaN',
+        { file: weightsFile, layer, blob: index },
       );
     }
     used.add(layer);

@@ -74,6 +74,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
     cache,
     quiet: config.quiet,
     label: 'features',
+    names: items.map((item) => item.name),
   });
   log(`features: ${extraction.computed} computed, ${items.length - extraction.computed} from the cache, in ${extraction.seconds.toFixed(1)} s`);
 
@@ -86,7 +87,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
     const augmentKey = featureKey(config, augmentRecipe, plan.cutLayer);
     const parts: FeatureSet[] = [base.features];
     for (let variant = 1; variant <= config.augment; variant++) {
-      const extra = extractFeatures(model.net, plan, augmentRecipe, images, { cache: { dir: cache.dir, modelKey: augmentKey }, quiet: config.quiet, label: `augmented ${variant}/${config.augment}`, variant });
+      const extra = extractFeatures(model.net, plan, augmentRecipe, images, { cache: { dir: cache.dir, modelKey: augmentKey }, quiet: config.quiet, label: `augmented ${variant}/${config.augment}`, variant, names: base.indices.map((i) => items[i]!.name) });
       augmentedComputed += extra.computed;
       parts.push(extra.features);
     }

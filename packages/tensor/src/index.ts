@@ -2,6 +2,7 @@ export { Tensor, sizeOf, contiguousStrides, sameShape, type NestedArray } from '
 export { allocate, allocateFloat32, dtypeOf, isShared, type AllocOptions, type DType, type FloatArray } from './storage.js';
 export { ShapeError, ArgumentError, WorkerError, formatShape } from './errors.js';
 export { allclose, unravel, type AllcloseResult, type Tolerance } from './allclose.js';
+export { findNonFinite, type NonFinite } from './finite.js';
 export { toNdarray, fromNdarray } from './ndarray.js';
 export { Rng } from './rng.js';
 export { fill, fanNumber, type FillerSpec, type VarianceNorm } from './fillers.js';

@@ -10,6 +10,7 @@ import {
   type WeightReport,
 } from '@cnn/caffe-import';
 import type { LayerSummary } from '@cnn/nn';
+import { findNonFinite } from '@cnn/tensor';
 
 /** Caffemodels recognised by their sha1, with where they come from. */
 export const KNOWN_MODELS: Readonly<Record<string, string>> = {
@@ -32,7 +33,8 @@ export interface StoredLayer {
   top: string[];
   /** Phases the layer is restricted to (`include { phase: TRAIN }`), if any. */
   phase: string | null;
-  blobs: { shape: number[]; count: number }[];
+  /** Each blob's shape, value count, and how many of its values are NaN or infinite (with the first). */
+  blobs: { shape: number[]; count: number; nonFinite: number; firstNonFinite?: { index: number; value: string } }[];
   parameters: number;
 }
 
@@ -81,7 +83,8 @@ export function runInspect(file: string, options: InspectOptions = {}): InspectR
   const stored = (v1 ? model.layers! : (model.layer ?? [])).map((layer, index): StoredLayer => {
     const blobs = (layer.blobs ?? []).map((blob) => {
       const shape = blobShape(blob);
-      return { shape, count: blob.data.length || shapeCount(shape) };
+      const bad = findNonFinite(blob.data);
+      return { shape, count: blob.data.length || shapeCount(shape), nonFinite: bad?.count ?? 0, ...(bad && { firstNonFinite: { index: bad.first, value: String(bad.value) } }) };
     });
     const phases = (layer.include ?? []).map((rule) => rule.phase).filter((p): p is 'TRAIN' | 'TEST' => p !== undefined);
     return {
@@ -109,7 +112,7 @@ export function runInspect(file: string, options: InspectOptions = {}): InspectR
   };
   if (options.prototxt !== undefined) {
     const buildStarted = performance.now();
-    const { net, weights } = buildNet(readNetPrototxtFile(options.prototxt), model, { file: options.prototxt, weightsFile: file, allowMissingWeights: true });
+    const { net, weights } = buildNet(readNetPrototxtFile(options.prototxt), model, { file: options.prototxt, weightsFile: file, allowMissingWeights: true, allowNonFinite: true });
     loadMs += performance.now() - buildStarted;
     report.net = { prototxt: options.prototxt, summary: net.summary(), table: net.summaryTable(), weights };
   }
@@ -146,6 +149,10 @@ export function formatInspect(report: InspectReport): string {
     layer.phase ?? '',
   ]);
   lines.push(...table(['layer', 'type', 'blobs', 'parameters', 'phase'], rows, [3]));
+  const nonFinite = report.layers.flatMap((layer) =>
+    layer.blobs.flatMap((blob, i) => (blob.firstNonFinite ? [`${layer.name} blob ${i}: ${blob.nonFinite} of ${blob.count} (${blob.firstNonFinite.value} at index ${blob.firstNonFinite.index})`] : [])),
+  );
+  if (nonFinite.length > 0) lines.push('', `non-finite values: ${nonFinite.join('; ')}`);
   if (report.net) {
     const { weights } = report.net;
     lines.push('', `net from ${report.net.prototxt}:`, report.net.table, '');

@@ -3,9 +3,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Net } from '@cnn/nn';
 import type { InputRecipe, StoredImage } from '../data/index.js';
-import { Rng } from '@cnn/tensor';
+import { Rng, findNonFinite } from '@cnn/tensor';
 import { netInputSize, toNetInput } from '../data/index.js';
 import { writeFileAtomic } from '../commands/files.js';
+import { ExperimentError } from '../errors.js';
 import { startProgress } from '../progress.js';
 import { entryFileName, readEntry, writeEntry } from './cache-entry.js';
 import type { TransferPlan } from './plan.js';
@@ -59,6 +60,8 @@ export function extractFeatures(
     variant?: number;
     /** Receives a line for each damaged cache file found and recomputed (default: stderr). */
     note?: (line: string) => void;
+    /** The images' names, for errors (default: their positions). */
+    names?: readonly string[];
   } = {},
 ): { features: FeatureSet; computed: number; seconds: number; imagesPerSecond: number } {
   const dimension = plan.featureShape.reduce((p, d) => p * d, 1);
@@ -70,12 +73,24 @@ export function extractFeatures(
     options.variant === undefined ? undefined : new Rng((Math.imul(options.variant, 2654435761) + parseInt(sha1(image.data).slice(0, 8), 16)) >>> 0);
 
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Non-finite features (an overflowing model or recipe) would train a head on NaN: refused
+  // here, before they are cached or trained on.
+  const checkFinite = (row: Float32Array, i: number): void => {
+    const bad = findNonFinite(row);
+    if (!bad) return;
+    throw new ExperimentError(
+      `features at ${plan.cutBlob} of ${options.names?.[i] ?? `image #${i}`} hold ${bad.count} non-finite value${bad.count > 1 ? 's' : ''} of ${row.length} ` +
+        `(${bad.value} at index ${bad.first}): the model or the input recipe overflows; head training would learn nothing from them`,
+    );
+  };
   const missing: number[] = [];
   images.forEach((image, i) => {
     const file = folder ? entry(image) : undefined;
     const cached = file ? readEntry(file, dimension) : undefined;
-    if (cached instanceof Float32Array) data.set(cached, i * dimension);
-    else {
+    if (cached instanceof Float32Array) {
+      checkFinite(cached, i);
+      data.set(cached, i * dimension);
+    } else {
       if (cached) note(`feature cache: ${file} is damaged (${cached.damaged}); recomputed`);
       missing.push(i);
     }
@@ -105,6 +120,7 @@ export function extractFeatures(
     const out = net.blob(plan.cutBlob).data.data;
     chunk.forEach((i, n) => {
       const row = Float32Array.from(out.subarray(n * dimension, (n + 1) * dimension));
+      checkFinite(row, i);
       data.set(row, i * dimension);
       if (folder) writeEntry(entry(images[i]!), row);
     });
