@@ -25,11 +25,31 @@ const server = {
   cutAfter: undefined as number | undefined,
   ignoreRange: false,
   requests: [] as { url: string; range: string | undefined; status: number }[],
+  /** Bytes the endless route has written so far. */
+  streamed: 0,
 };
 
 const httpServer = http.createServer((req, res) => {
   const range = server.ignoreRange ? undefined : req.headers.range;
   const record = (status: number): void => void server.requests.push({ url: req.url ?? '', range: req.headers.range, status });
+  if (req.url === '/endless' || req.url === '/announces-too-much') {
+    // A server that never stops (a misconfigured mirror, an attacker): 64 KiB chunks up to 40 MB,
+    // a bound only so that a client without a size cap ends too. Bytes written are counted.
+    record(200);
+    res.writeHead(200, req.url === '/endless' ? {} : { 'Content-Length': 50_000_000 });
+    let sent = 0;
+    const chunk = Buffer.alloc(65_536, 7);
+    const more = (): void => {
+      while (sent < 40_000_000 && !res.destroyed) {
+        sent += chunk.length;
+        server.streamed = sent;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    more();
+    return;
+  }
   if (req.url !== '/bvlc_reference_caffenet.caffemodel') {
     record(404);
     res.writeHead(404).end('not found');
@@ -131,6 +151,21 @@ describe('fetch-model', () => {
     const result = await fetchModel('caffenet', { url: url(), sha1, dir, quiet: true });
     expect(server.requests.at(-1)?.status).toBe(200);
     expect(readFileSync(result.file).equals(payload)).toBe(true);
+  });
+
+  it('stops an endless stream at the expected size instead of taking all it is sent', async () => {
+    const attempt = fetchModel('caffenet', { url: `${baseUrl}/endless`, sha1, bytes: payload.length, dir, quiet: true });
+    await expect(attempt).rejects.toBeInstanceOf(DownloadError);
+    await expect(attempt).rejects.toThrow(`${baseUrl}/endless: the server sent more than the expected ${payload.length} bytes; stopped there. `);
+    expect(existsSync(path.join(dir, `${FILE}.part`))).toBe(false);
+    // Stopped at the size, not after everything: far less than the 40 MB the server would send.
+    expect(server.streamed).toBeLessThan(10_000_000);
+  });
+
+  it('refuses a response whose Content-Length exceeds the expected size before reading it', async () => {
+    const attempt = fetchModel('caffenet', { url: `${baseUrl}/announces-too-much`, sha1, bytes: payload.length, dir, quiet: true });
+    await expect(attempt).rejects.toThrow(`${baseUrl}/announces-too-much: the server announces 50000000 bytes, more than the expected ${payload.length}; nothing was kept`);
+    expect(existsSync(path.join(dir, `${FILE}.part`))).toBe(false);
   });
 
   it('reports an HTTP error with its status', async () => {

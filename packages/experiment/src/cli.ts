@@ -138,6 +138,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--dir <dir>', 'where to save it (default models/<model folder>)')
     .option('--url <url>', "download from here instead of the zoo's address")
     .option('--sha1 <hex>', 'expect this sha1 instead of the published one')
+    .option('--bytes <n>', 'expect this size instead of the published one (nothing past it is downloaded)', numberOption(RULES.positive))
     .option('--quiet', 'no progress bar')
     .action(async (name: string, options: FetchOptions) => {
       printEscaped(formatFetch(await fetchModel(name, options)));

@@ -1,9 +1,8 @@
+import { once } from 'node:events';
 import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { startProgress } from '../progress.js';
 import { CommandError, DownloadError } from './errors.js';
 import { sha1File } from './files.js';
@@ -36,6 +35,8 @@ export const MODEL_ZOO: Readonly<Record<string, ZooEntry>> = {
 export interface FetchOptions {
   url?: string;
   sha1?: string;
+  /** Expect this size instead of the published one: nothing past it is downloaded. */
+  bytes?: number;
   dir?: string;
   quiet?: boolean;
   /** Give up when no data arrives for this long (default 60 s); the partial file is kept. */
@@ -61,6 +62,8 @@ const MAX_REDIRECTS = 5;
  * request (a server that ignores Range sends the whole file, which then replaces it). At the
  * end the sha1 of the whole file is checked, and only a file with the published sha1 is
  * renamed to its final name: a wrong one is deleted, so nothing corrupt is left to be loaded.
+ * Nothing past the published size is taken: a response announcing more is refused unread, and
+ * a stream that goes on is cut there (then checked, and deleted unless its sha1 is right).
  */
 export async function fetchModel(name: string, options: FetchOptions = {}): Promise<FetchResult> {
   const entry = MODEL_ZOO[name];
@@ -81,29 +84,32 @@ export async function fetchModel(name: string, options: FetchOptions = {}): Prom
     return { file: dest, bytes: statSync(dest).size, sha1, resumedFrom: 0, alreadyPresent: true };
   }
 
+  const limit = options.bytes ?? entry.bytes;
   const resumedFrom = existsSync(part) ? statSync(part).size : 0;
-  await download(url, part, resumedFrom, options);
+  const { overran } = await download(url, part, resumedFrom, limit, options);
   const bytes = statSync(part).size;
   const sha1 = sha1File(part);
   if (sha1 !== expected) {
     rmSync(part, { force: true });
-    throw new DownloadError(
-      `${url}: the downloaded file (${bytes} bytes) has sha1 ${sha1}, expected ${expected}; it was deleted (run again to download it afresh)`,
-    );
+    const what = overran ? `the server sent more than the expected ${limit} bytes; stopped there. The first ${limit}` : `the downloaded file (${bytes} bytes)`;
+    throw new DownloadError(`${url}: ${what} ha${overran ? 've' : 's'} sha1 ${sha1}, expected ${expected}; it was deleted (run again to download it afresh)`);
   }
   renameSync(part, dest);
   return { file: dest, bytes, sha1, resumedFrom, alreadyPresent: false };
 }
 
-/** Fetches `url` into `part`, continuing from `offset` bytes already there. */
-async function download(url: string, part: string, offset: number, options: FetchOptions): Promise<void> {
+/**
+ * Fetches `url` into `part`, continuing from `offset` bytes already there, and never past
+ * `limit` bytes in all; `overran` says the server had more to send than that.
+ */
+async function download(url: string, part: string, offset: number, limit: number, options: FetchOptions): Promise<{ overran: boolean }> {
   let response = await request(url, offset > 0 ? { Range: `bytes=${offset}-` } : {}, options.timeoutMs);
   let start = offset;
   if (response.statusCode === 416 && offset > 0) {
     // Nothing left past `offset`: either the .part is already complete or it is longer than the file.
     const total = Number(/\/(\d+)$/.exec(response.headers['content-range'] ?? '')?.[1]);
     response.resume();
-    if (total === offset) return;
+    if (total === offset) return { overran: false };
     rmSync(part, { force: true });
     response = await request(url, {}, options.timeoutMs);
     start = 0;
@@ -124,18 +130,29 @@ async function download(url: string, part: string, offset: number, options: Fetc
 
   const length = Number(response.headers['content-length']);
   const total = Number.isFinite(length) ? start + length : undefined;
+  if (total !== undefined && total > limit) {
+    response.destroy();
+    if (start === 0) rmSync(part, { force: true });
+    throw new DownloadError(`${url}: the server announces ${total} bytes, more than the expected ${limit}; nothing was kept`);
+  }
   const megabytes = (bytes: number): number => Math.round(bytes / 1e5) / 10;
-  const progress = startProgress(`downloading ${path.basename(part, '.part')}`, total === undefined ? 0 : megabytes(total), 'MB', options.quiet);
+  const progress = startProgress(`downloading ${path.basename(part, '.part')}`, megabytes(total ?? limit), 'MB', options.quiet);
   let received = start;
-  const counter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      received += chunk.length;
-      progress.update(megabytes(received));
-      done(null, chunk);
-    },
-  });
+  let overran = false;
+  const file = createWriteStream(part, { flags: start > 0 ? 'a' : 'w' });
   try {
-    await pipeline(response, counter, createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }));
+    for await (const chunk of response as AsyncIterable<Buffer>) {
+      const room = limit - received;
+      const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      received += piece.length;
+      progress.update(megabytes(received));
+      if (!file.write(piece)) await once(file, 'drain');
+      // Leaving the loop destroys the response: nothing more is read.
+      if (chunk.length > room) {
+        overran = true;
+        break;
+      }
+    }
   } catch (error) {
     throw new DownloadError(
       `${url}: the download broke off after ${received}${total === undefined ? '' : ` of ${total}`} bytes ` +
@@ -143,10 +160,12 @@ async function download(url: string, part: string, offset: number, options: Fetc
     );
   } finally {
     progress.stop();
+    await new Promise<void>((resolve, reject) => file.end((error?: Error | null) => (error ? reject(error) : resolve())));
   }
-  if (total !== undefined && received !== total) {
+  if (!overran && total !== undefined && received !== total) {
     throw new DownloadError(`${url}: the server closed the connection after ${received} of ${total} bytes; run the same command again to resume from ${part}`);
   }
+  return { overran };
 }
 
 /** A GET of `url` following redirects; resolves with the response (its body not yet read). */
