@@ -16,6 +16,7 @@ import {
   type SourceImage,
 } from './items.js';
 import { startLabelServer, type LabelMode, type LabelServer, type RunItem } from './server.js';
+import { realTarget } from './paths.js';
 import { LabelStore, LABEL_COLUMNS, READER_COLUMNS } from './store.js';
 
 export { LabelError, RequestError } from './errors.js';
@@ -80,7 +81,8 @@ export async function startLabelling(options: LabelOptions): Promise<LabelRun> {
   const readerOnly = (['experiment', 'split', 'seed', 'splitColumn', 'orderSeed'] as const).filter((key) => options[key] !== undefined);
   if (mode !== 'reader' && readerOnly.length > 0) throw new LabelError(`${readerOnly.map(flag).join(', ')} ${readerOnly.length === 1 ? 'applies' : 'apply'} only to --reader-study`);
   if (options.port !== undefined && !(options.port >= 0 && options.port <= 65535)) throw new LabelError(`--port ${options.port}: use 0-65535`);
-  const out = path.resolve(options.out);
+  const out = await realTarget(options.out);
+  await refuseManifestAsOut(options, out);
   const notes: string[] = [];
   let prepared: { items: RunItem[]; classes: string[] | undefined; root?: string };
   if (mode === 'reader') prepared = await readerItems(options, notes);
@@ -196,6 +198,22 @@ function runItem(image: SourceImage & { rel?: string }, key: string, sourceLabel
   if (image.rel !== undefined) item.rel = image.rel;
   if (sourceLabel !== undefined) item.sourceLabel = sourceLabel;
   return item;
+}
+
+/** The manifest a data folder may hold (path,label[,study][,split]), as `cnn experiment --data DIR` reads it. */
+const DATA_MANIFEST = 'manifest.csv';
+
+/**
+ * Refuses an `--out` that is the data set's own manifest (the `--data` CSV, or the manifest.csv
+ * of the `--data` folder), however spelt: a label file written there replaces the ground truth.
+ */
+async function refuseManifestAsOut(options: LabelOptions, out: string): Promise<void> {
+  if (options.data === undefined) return;
+  const info = await stat(path.resolve(options.data)).catch(() => undefined);
+  const manifest = await realTarget(info?.isDirectory() ? path.join(options.data, DATA_MANIFEST) : options.data);
+  if (manifest === out) {
+    throw new LabelError(`--out ${options.out} is the data set's own manifest (${manifest}): labels written there would replace the ground truth; give another file`);
+  }
 }
 
 /** The folder a data source names its images against: the folder, or a CSV's folder. */

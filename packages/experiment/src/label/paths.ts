@@ -1,7 +1,26 @@
-import { open, realpath, stat } from 'node:fs/promises';
+import { open, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { detectFormat, type ImageFormat } from '../data/index.js';
 import { RequestError } from './errors.js';
+
+/**
+ * The real path `file` stands for, symlinks resolved, whether it exists yet or not (then its
+ * folder's real path and its name; a dangling symlink, its target). Locks and writes go there:
+ * a symlink or another spelling of the same file must reach the same lock, and a rename over a
+ * symlink would replace the link instead of the file it points to.
+ */
+export async function realTarget(file: string): Promise<string> {
+  const absolute = path.resolve(file);
+  try {
+    return await realpath(absolute);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const link = await readlink(absolute).catch(() => undefined);
+  if (link !== undefined) return realTarget(path.resolve(path.dirname(absolute), link));
+  const parent = path.dirname(absolute);
+  return parent === absolute ? absolute : path.join(await realTarget(parent), path.basename(absolute));
+}
 
 /** The largest image the server reads into memory (a DICOM series file can be big; anything larger is refused). */
 export const MAX_IMAGE_BYTES = 512 << 20;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseCsv } from '../data/index.js';
 import { writeFileAtomic } from '../report/write.js';
 import { LabelError } from './errors.js';
+import { realTarget } from './paths.js';
 
 /** One row of a label file. The last row given for a path wins. */
 export interface LabelRecord {
@@ -68,14 +69,15 @@ export class LabelStore {
 
   /**
    * Opens (or starts) the label file at `file`: reads the rows already there, removes
-   * temporary files that a killed writer left beside it, and takes the lock.
+   * temporary files that a killed writer left beside it, and takes the lock. All of it happens
+   * at the file's real path (`file` property), so a symlink to a file in use is refused too.
    *
    * @throws LabelError when the file is not a label CSV (no path and label columns), or another
    *   live process holds its lock
    */
   static async open(file: string, options: StoreOptions = {}): Promise<LabelStore> {
-    const absolute = path.resolve(file);
-    await mkdir(path.dirname(absolute), { recursive: true });
+    await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    const absolute = await realTarget(file);
     const lockFile = options.lock === false ? undefined : await takeLock(absolute);
     try {
       await removeDeadTemps(absolute);
