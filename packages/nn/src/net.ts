@@ -5,6 +5,10 @@ import type { Layer, Phase, PretrainedSource } from './layer.js';
 import { layerIncluded, type LayerDef, type NetDef, type NetState } from './net-def.js';
 import { insertSplits } from './splits.js';
 import { createLayer } from './registry.js';
+import { ClipLayer } from './layers/clip.js';
+import { ConvolutionLayer } from './layers/convolution.js';
+import { ReLULayer } from './layers/relu.js';
+import type { Clamp } from './kernels/convolution.js';
 
 /** Builds a layer from its definition; `createLayer` knows every layer type of this package. */
 export type LayerFactory = (def: LayerDef) => Layer;
@@ -68,6 +72,8 @@ export class Net {
   private readonly lossWeights: number[][] = [];
   private readonly layerNeedsBackward: boolean[] = [];
   private readonly bottomNeedsBackward: boolean[][] = [];
+  /** Per layer: the clamp of the in-place activation after it that its epilogue runs (see `fusableClamp`). */
+  private readonly fusedClamps: (Clamp | undefined)[];
   /** Names of the blobs no layer reads: the net's outputs. */
   readonly outputNames: string[];
   /** Names of the blobs filled by the caller (the tops of Input layers). */
@@ -102,6 +108,7 @@ export class Net {
     }
     this.outputNames = [...this.blobsByName.keys()].filter((name) => !consumed.has(name) || this.isLossTop(name));
     this.planBackward();
+    this.fusedClamps = this.layers.map((_, i) => this.fusableClamp(i));
   }
 
   /** The blob called `name` (its latest version when layers work in place). */
@@ -171,11 +178,37 @@ export class Net {
     const to = range.to === undefined ? this.layers.length - 1 : this.resolve(range.to);
     let loss = 0;
     for (let i = from; i <= to; i++) {
+      // A caller that watches each layer's tops sees the convolution's own outputs, unfused.
+      const clamp = range.afterLayer || i + 1 > to ? undefined : this.fusedClamps[i];
+      if (clamp) {
+        (this.layers[i] as ConvolutionLayer).forward(this.bottoms[i]!, this.tops[i]!, clamp);
+        const activation = this.layers[i + 1]!;
+        if (activation instanceof ClipLayer) activation.forwardFused();
+        loss += this.weightedLoss(i) + this.weightedLoss(i + 1);
+        i++;
+        continue;
+      }
       this.layers[i]!.forward(this.bottoms[i]!, this.tops[i]!);
       loss += this.weightedLoss(i);
       range.afterLayer?.(i, this.layers[i]!, this.tops[i]!);
     }
     return loss;
+  }
+
+  /**
+   * The clamp a Convolution at `index` can run in its epilogue for the layer after it: a ReLU
+   * (no negative slope) or a Clip working in place on the convolution's only top, the common
+   * Caffe pattern. The forward then skips that layer; its backward still runs (ReLU's reads
+   * the clamped top, which is all it needs; Clip's see `ClipLayer.forwardFused`).
+   */
+  private fusableClamp(index: number): Clamp | undefined {
+    const [layer, next] = [this.layers[index], this.layers[index + 1]];
+    const top = this.tops[index]![0];
+    if (!(layer instanceof ConvolutionLayer) || this.tops[index]!.length !== 1 || !next) return undefined;
+    if (this.bottoms[index + 1]![0] !== top || this.tops[index + 1]![0] !== top) return undefined;
+    if (next instanceof ReLULayer && next.negativeSlope === 0) return { min: 0, max: Infinity };
+    if (next instanceof ClipLayer) return { min: next.min, max: next.max };
+    return undefined;
   }
 
   /**

@@ -138,6 +138,9 @@ export function convolutionBackwardReference(
  * unfolding runs in parallel too and the GEMMs need no synchronisation. Each thread
  * unfolds into its own band of one column buffer, allocated here (workers cannot
  * allocate on the wasm heap), and the backend readies every thread for its GEMMs.
+ *
+ * With `clamp`, the outputs are clamped as they are finished (see `Clamp`): the layer's
+ * in-place ReLU or Clip after it then has nothing left to do.
  */
 export function convolutionForwardFast(
   x: FloatArray,
@@ -145,43 +148,67 @@ export function convolutionForwardFast(
   bias: FloatArray | undefined,
   y: FloatArray,
   s: ConvolutionShape,
+  clamp?: Clamp,
 ): void {
   if (isDepthwise(s)) {
-    depthwiseForwardFast(x, weight, bias, y, s);
+    depthwiseForwardFast(x, weight, bias, y, s, clamp);
     return;
   }
   if (winogradPays(s)) {
     convolutionForwardWinograd(x, weight, bias, y, s);
+    if (clamp) clampInPlace(y, s.num * s.numOutput * gemmSizes(s).positions, clamp);
     return;
   }
   const m = gemmSizes(s);
   const threads = Math.min(getThreads(), s.num);
+  const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
   if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
     const columns = m.unfold ? columnBuffer(threads * m.colSize, x) : x;
     getBackend().prepareGemms(threads, m.outputsPerGroup, m.positions, m.rowsPerGroup);
-    getPool().run(forwardPartRef, convolutionForwardPart, [x, weight, bias ?? weight, y, columns], [...shapeScalars(s), bias ? 1 : 0], threads);
+    getPool().run(forwardPartRef, convolutionForwardPart, [x, weight, bias ?? weight, y, columns], [...shapeScalars(s), bias ? 1 : 0, low, high], threads);
     return;
   }
-  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x);
+  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x, clamp);
+}
+
+/**
+ * An activation y = min(max(y, min), max) run in a convolution's epilogue, on its outputs while
+ * they are fresh in cache, instead of as a layer of its own: ReLU is { min: 0, max: Infinity },
+ * Caffe's Clip (ReLU6 in MobileNet) its own bounds. The result is the same float as the separate
+ * layer's (clamping a rounded float to representable bounds rounds the same).
+ */
+export interface Clamp {
+  min: number;
+  max: number;
+}
+
+/** y = min(max(y, min), max) over `count` floats; ReLU's through the backend's own loop where it has one. */
+function clampInPlace(y: FloatArray, count: number, { min, max }: Clamp): void {
+  if (min === 0 && max === Infinity && getBackend().layers.reluForward(y, y, count, 0)) return;
+  for (let i = 0; i < count; i++) y[i] = Math.min(Math.max(y[i]!, min), max);
 }
 
 const forwardPartRef: KernelRef = { module: import.meta.url, name: 'convolutionForwardPart' };
 
 /**
  * The pool's part of a batch forward: a band of the batch's images, on one thread, with
- * its band of the column buffer (arrays: x, weight, bias or a placeholder, y, columns).
+ * its band of the column buffer (arrays: x, weight, bias or a placeholder, y, columns;
+ * scalars: the shape, whether there is a bias, the clamp's bounds or +-Infinity).
  */
 export const convolutionForwardPart: PartKernel = ([x, weight, bias, y, columns], scalars, part, parts) => {
   const s = shapeOfScalars(scalars);
   const m = gemmSizes(s);
   const [first, end] = partRange(s.num, part, parts);
   const col = m.unfold ? columns!.subarray(part * m.colSize, (part + 1) * m.colSize) : x!;
-  forwardImages(x!, weight!, scalars[14] ? bias : undefined, y!, s, first, end, col);
+  const [low, high] = [scalars[15]!, scalars[16]!];
+  const clamp = low === -Infinity && high === Infinity ? undefined : { min: low, max: high };
+  forwardImages(x!, weight!, scalars[14] ? bias : undefined, y!, s, first, end, col, clamp);
 };
 
 /**
  * The forward of images [first, end) of the batch (see convolutionForwardFast), unfolding
- * each into `col` (or, with no unfolding to do, reading the image itself: `col` is `x`).
+ * each into `col` (or, with no unfolding to do, reading the image itself: `col` is `x`),
+ * then adding the bias and clamping each image's outputs.
  */
 function forwardImages(
   x: FloatArray,
@@ -192,6 +219,7 @@ function forwardImages(
   first: number,
   end: number,
   col: FloatArray,
+  clamp?: Clamp,
 ): void {
   const m = gemmSizes(s);
   for (let n = first; n < end; n++) {
@@ -206,7 +234,15 @@ function forwardImages(
         c: yImage + g * m.outputsPerGroup * m.positions,
       });
     }
-    if (bias) {
+    if (clamp) {
+      // The epilogue: bias and activation in one pass over the image's outputs.
+      const { min, max } = clamp;
+      for (let o = 0; o < s.numOutput; o++) {
+        const b = bias ? bias[o]! : 0;
+        const start = yImage + o * m.positions;
+        for (let p = start; p < start + m.positions; p++) y[p] = Math.min(Math.max(y[p]! + b, min), max);
+      }
+    } else if (bias) {
       for (let o = 0; o < s.numOutput; o++) {
         const b = bias[o]!;
         const start = yImage + o * m.positions;

@@ -21,6 +21,8 @@ export class ClipLayer extends Layer {
   readonly min: number;
   readonly max: number;
   private inside = new Uint8Array(0);
+  /** Whether the last forward ran in the convolution's epilogue (`forwardFused`), leaving `inside` unset. */
+  private fused = false;
 
   constructor(name: string, params: ClipParams = {}) {
     super(name);
@@ -44,7 +46,18 @@ export class ClipLayer extends Layer {
     if (this.inside.length < bottom[0]!.count) this.inside = new Uint8Array(bottom[0]!.count);
   }
 
+  /**
+   * Called by the net instead of `forward` when the convolution below ran this clamp in its
+   * epilogue, in place: the input is gone, so the backward takes its mask from the output,
+   * passing the gradient where min < y < max. That differs from the mask of `forward` only at
+   * inputs exactly equal to min or max, the kinks, where either one-sided slope is a subgradient.
+   */
+  forwardFused(): void {
+    this.fused = true;
+  }
+
   forward(bottom: readonly Blob[], top: readonly Blob[]): void {
+    this.fused = false;
     const x = bottom[0]!.data.data;
     const y = top[0]!.data.data;
     const { min, max, inside } = this;
@@ -59,6 +72,12 @@ export class ClipLayer extends Layer {
     if (!propagateDown[0]) return;
     const dy = top[0]!.diff.data;
     const dx = bottom[0]!.diff.data;
+    if (this.fused) {
+      const y = top[0]!.data.data;
+      const { min, max } = this;
+      for (let i = 0, n = bottom[0]!.count; i < n; i++) dx[i] = y[i]! > min && y[i]! < max ? dy[i]! : 0;
+      return;
+    }
     const inside = this.inside;
     for (let i = 0, n = bottom[0]!.count; i < n; i++) dx[i] = inside[i] ? dy[i] : 0;
   }

@@ -1,7 +1,7 @@
 import { ShapeError, convOutputSize, formatShape, sameShape, type FillerSpec } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
-import { convolutionBackwardFast, convolutionForwardFast, type ConvolutionShape } from '../kernels/convolution.js';
+import { convolutionBackwardFast, convolutionForwardFast, type Clamp, type ConvolutionShape } from '../kernels/convolution.js';
 
 /**
  * Convolution parameters (Caffe's ConvolutionParameter). `pad`, `kernelSize`, `stride`
@@ -145,10 +145,14 @@ export class ConvolutionLayer extends Layer {
     for (const t of top) t.reshape([num, this.numOutput, outH, outW]);
   }
 
-  forward(bottom: readonly Blob[], top: readonly Blob[]): void {
+  /**
+   * With `clamp`, the outputs come out clamped (the epilogue of the in-place ReLU or Clip that
+   * follows, which the net then skips; see `Clamp`).
+   */
+  forward(bottom: readonly Blob[], top: readonly Blob[], clamp?: Clamp): void {
     const [weight, bias] = this.params as [Param, Param | undefined];
     for (let i = 0; i < bottom.length; i++) {
-      convolutionForwardFast(bottom[i]!.data.data, weight.data.data, bias?.data.data, top[i]!.data.data, this.shape!);
+      convolutionForwardFast(bottom[i]!.data.data, weight.data.data, bias?.data.data, top[i]!.data.data, this.shape!, clamp);
     }
   }
 

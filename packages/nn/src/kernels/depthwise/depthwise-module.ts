@@ -8,7 +8,7 @@ import { FunctionBuilder, HEAP_IMPORT, ValType, addTo, countDown, encodeModule, 
  * consecutive inputs (one unaligned load), at stride 2 the even lanes of two loads (a
  * shuffle). Other strides, and the scatter of dx at stride 2, go a float at a time.
  *
- *   forwardPlane          y = bias + sum of taps, one output plane from its input plane
+ *   forwardPlane          y = clamp(bias + sum of taps), one output plane from its input plane
  *   inputGradientPlane    dx_row[ox * stride + shift] += w * dy_row[ox], added into a zeroed dx plane
  *   weightGradientPlane   dWeight[tap] += sum over rows and ox of dy_row[ox] * x_row[ox * stride + shift]
  *
@@ -176,14 +176,15 @@ function tapRun(
 }
 
 /**
- * forwardPlane(x, weight, y, bias, geometry...): output plane y from input plane x and the
- * kernelH x kernelW filter at weight, every row first set to bias, then each tap added over
- * the outputs it reaches.
+ * forwardPlane(x, weight, y, bias, low, high, geometry...): output plane y from input plane x
+ * and the kernelH x kernelW filter at weight, every row first set to bias, then each tap added
+ * over the outputs it reaches, then clamped to [low, high] (+-Infinity: not clamped).
  */
 function forwardPlane(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, f32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
-  const [x, weight, y, bias] = [0, 1, 2, 3];
-  const g = geometry(4);
+  const f = new FunctionBuilder([i32, i32, i32, f32, f32, f32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
+  const [x, weight, y, bias, low, high] = [0, 1, 2, 3, 4, 5];
+  const g = geometry(6);
+  const [lowv, highv] = [f.local(v128), f.local(v128)];
   const [oy, ky, kx, iy, yRow, xp, yp, tapWeight, scratch] = [i32, i32, i32, i32, i32, i32, i32, i32, i32].map((type) => f.local(type));
   const w = f.local(f32);
   const wv = f.local(v128);
@@ -191,6 +192,8 @@ function forwardPlane(): FunctionBuilder {
   const t = tapLocals(f);
 
   f.localGet(bias).f32x4Splat().localSet(biasv);
+  f.localGet(low).f32x4Splat().localSet(lowv);
+  f.localGet(high).f32x4Splat().localSet(highv);
   f.localGet(y).localSet(yRow);
   forUpTo(f, oy, g.outH, () => {
     f.localGet(yRow).localSet(yp);
@@ -220,6 +223,13 @@ function forwardPlane(): FunctionBuilder {
       });
       f.localGet(tapWeight).localGet(g.kernelW).i32Const(FLOAT).i32Mul().i32Add().localSet(tapWeight);
     });
+    // The finished row, clamped to [low, high] while it is in cache.
+    f.localGet(yRow).localSet(yp);
+    lanesThenRest(
+      f, g.outW, [yp],
+      () => f.localGet(yp).localGet(yp).v128Load(0, UNALIGNED).localGet(lowv).f32x4Max().localGet(highv).f32x4Min().v128Store(0, UNALIGNED),
+      () => f.localGet(yp).localGet(yp).f32Load().localGet(low).f32Max().localGet(high).f32Min().f32Store(),
+    );
     f.localGet(yRow).localGet(g.outW).i32Const(FLOAT).i32Mul().i32Add().localSet(yRow);
   });
   return f;

@@ -1,6 +1,6 @@
 import { convOutputSize, getBackend, heapIndex, instantiateOnHeap, type FloatArray } from '@cnn/tensor';
 import type { ConvolutionShape } from '../convolution-shape.js';
-import type { ConvolutionGradients } from '../convolution.js';
+import type { Clamp, ConvolutionGradients } from '../convolution.js';
 import { depthwiseKernelModule } from './depthwise-module.js';
 
 /*
@@ -41,13 +41,14 @@ function geometry(s: ConvolutionShape): number[] {
   return [s.height, s.width, outH, outW, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW];
 }
 
-/** The forward of input channels [first, end) of every image (see `depthwiseForwardFast`). */
+/** The forward of input channels [first, end) of every image, clamped (see `depthwiseForwardFast`). */
 export function wasmDepthwiseForward(
   x: FloatArray,
   weight: FloatArray,
   bias: FloatArray | undefined,
   y: FloatArray,
   s: ConvolutionShape,
+  clamp: Clamp,
   first: number,
   end: number,
 ): boolean {
@@ -64,7 +65,7 @@ export function wasmDepthwiseForward(
       const c = Math.floor(o / multiplier);
       const xPlane = xAt + (n * s.channels + c) * s.height * s.width * FLOAT;
       const yPlane = yAt + (n * s.numOutput + o) * outH * outW * FLOAT;
-      forwardPlane(xPlane, weightAt + o * taps * FLOAT, yPlane, bias ? bias[o]! : 0, ...g);
+      forwardPlane(xPlane, weightAt + o * taps * FLOAT, yPlane, bias ? bias[o]! : 0, clamp.min, clamp.max, ...g);
     }
   }
   return true;

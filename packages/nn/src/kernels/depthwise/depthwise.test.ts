@@ -98,6 +98,13 @@ function backward(kernel: typeof depthwiseBackwardReference, o: Operands, s: Con
   return grads;
 }
 
+const unclamped = { min: -Infinity, max: Infinity };
+
+/** The activation a fused ReLU or Clip applies: each value clamped to [min, max]. */
+function clamped(y: FloatArray, { min, max }: { min: number; max: number }): FloatArray {
+  return y.map((v) => Math.min(Math.max(v, min), max));
+}
+
 function expectClose(actual: FloatArray | undefined, expected: FloatArray | undefined, tolerance: number, what: string): void {
   const t = (a: FloatArray) => Tensor.fromArray(a, [a.length], { dtype: 'float64' });
   const result = allclose(t(actual!), t(expected!), { atol: tolerance, rtol: tolerance });
@@ -127,13 +134,17 @@ describe('depthwise fast kernels against the reference', () => {
   ] as const;
   for (const { dtype, backend, threads, shared, tolerance } of settings) {
     describe(`${dtype}, ${backend} backend, ${threads} thread(s)`, () => {
-      it.each(cases.map((s) => [label(s), s] as const))('forward (with and without bias) and backward (dx written, dW and db added into) %s', (_, s) => {
+      it.each(cases.map((s) => [label(s), s] as const))('forward (with and without bias, clamped) and backward (dx written, dW and db added into) %s', (_, s) => {
         setBackend(backend);
         setThreads(threads);
         const o = operands(s, dtype, shared, 2);
         for (const withBias of [true, false]) {
           expectClose(forward(depthwiseForwardFast, o, s, withBias, dtype, shared), forward(depthwiseForwardReference, o, s, withBias, dtype, false), tolerance, 'y');
         }
+        const clamp = { min: 0, max: 0.5 };
+        const y = allocate(o.ySize, { dtype, shared }).fill(NaN);
+        depthwiseForwardFast(o.x, o.weight, o.bias, y, s, clamp);
+        expectClose(y, clamped(forward(depthwiseForwardReference, o, s, true, dtype, false), clamp), tolerance, 'clamped y');
         const fast = backward(depthwiseBackwardFast, o, s, shared);
         const reference = backward(depthwiseBackwardReference, o, s, false);
         expectClose(fast.dx, reference.dx, tolerance, 'dx');
@@ -166,8 +177,9 @@ describe('wasm SIMD depthwise kernels, called directly on every channel', () => 
     setBackend('wasm');
     const o = operands(s, 'float32', true, 5);
     const y = allocate(o.ySize, { dtype: 'float32', shared: true }).fill(NaN);
-    expect(wasmDepthwiseForward(o.x, o.weight, o.bias, y, s, 0, s.channels)).toBe(true);
-    expectClose(y, forward(depthwiseForwardReference, o, s, true, 'float32', false), 2e-5, 'y');
+    const clamp = { min: -0.5, max: 0.75 };
+    expect(wasmDepthwiseForward(o.x, o.weight, o.bias, y, s, clamp, 0, s.channels)).toBe(true);
+    expectClose(y, clamped(forward(depthwiseForwardReference, o, s, true, 'float32', false), clamp), 2e-5, 'y');
     const grads = { dx: copy(o.x, true, NaN), dWeight: copy(o.dWeight0, true), dBias: copy(o.dBias0, true) };
     expect(wasmDepthwiseBackward(o.x, o.weight, o.dy, grads, s, 0, s.channels)).toBe(true);
     const reference = backward(depthwiseBackwardReference, o, s, false);
@@ -180,9 +192,9 @@ describe('wasm SIMD depthwise kernels, called directly on every channel', () => 
     const s = shape(1, 2, 5, 5, 3, 1, 1);
     setBackend('wasm');
     const f64 = operands(s, 'float64', true, 6);
-    expect(wasmDepthwiseForward(f64.x, f64.weight, undefined, copy(f64.x, true), s, 0, 2)).toBe(false);
+    expect(wasmDepthwiseForward(f64.x, f64.weight, undefined, copy(f64.x, true), s, unclamped, 0, 2)).toBe(false);
     const offHeap = operands(s, 'float32', false, 6);
-    expect(wasmDepthwiseForward(offHeap.x, offHeap.weight, undefined, copy(offHeap.x, false), s, 0, 2)).toBe(false);
+    expect(wasmDepthwiseForward(offHeap.x, offHeap.weight, undefined, copy(offHeap.x, false), s, unclamped, 0, 2)).toBe(false);
     setBackend('js');
     const onJs = operands(s, 'float32', true, 6);
     expect(wasmDepthwiseBackward(onJs.x, onJs.weight, onJs.x, { dx: copy(onJs.x, true) }, s, 0, 2)).toBe(false);

@@ -1,6 +1,6 @@
 import { convOutputSize, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
 import { shapeOfScalars, shapeScalars, type ConvolutionShape } from '../convolution-shape.js';
-import type { ConvolutionGradients } from '../convolution.js';
+import type { Clamp, ConvolutionGradients } from '../convolution.js';
 import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
 
 /*
@@ -113,12 +113,19 @@ const MIN_PARALLEL_WORK = 1 << 19;
  * input is inside the row (`tapRange`), so the inner loop is a plain multiply-add with no tests.
  * The channels are shared out over the pool's threads (all images of a channel to one thread),
  * which keeps every thread busy at batch 1 too. The wasm backend runs the planes in SIMD
- * (depthwise-module.ts).
+ * (depthwise-module.ts). Each finished row is clamped to [clamp.min, clamp.max] (see `Clamp`).
  */
-export function depthwiseForwardFast(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
+export function depthwiseForwardFast(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+  clamp: Clamp = { min: -Infinity, max: Infinity },
+): void {
   const parts = partsFor(s, [x, weight, y, ...(bias ? [bias] : [])]);
   const arrays = [x, weight, bias ?? weight, y];
-  const scalars = [...shapeScalars(s), bias ? 1 : 0];
+  const scalars = [...shapeScalars(s), bias ? 1 : 0, clamp.min, clamp.max];
   if (parts === 1) depthwiseForwardPart(arrays, scalars, 0, 1);
   else getPool().run(forwardPartRef, depthwiseForwardPart, arrays, scalars, parts);
 }
@@ -152,15 +159,19 @@ function partsFor(s: ConvolutionShape, arrays: FloatArray[]): number {
 const forwardPartRef: KernelRef = { module: import.meta.url, name: 'depthwiseForwardPart' };
 const backwardPartRef: KernelRef = { module: import.meta.url, name: 'depthwiseBackwardPart' };
 
-/** The pool's part of the forward: input channels [first, end) of every image (arrays: x, weight, bias or a placeholder, y). */
+/**
+ * The pool's part of the forward: input channels [first, end) of every image (arrays: x,
+ * weight, bias or a placeholder, y; scalars: the shape, whether there is a bias, the clamp's bounds).
+ */
 export const depthwiseForwardPart: PartKernel = ([x, weight, bias, y], scalars, part, parts) => {
   const s = shapeOfScalars(scalars);
   const [first, end] = partRange(s.channels, part, parts);
   const b = scalars[14] ? bias! : undefined;
-  if (wasmDepthwiseForward(x!, weight!, b, y!, s, first, end)) return;
+  const clamp = { min: scalars[15]!, max: scalars[16]! };
+  if (wasmDepthwiseForward(x!, weight!, b, y!, s, clamp, first, end)) return;
   const multiplier = s.numOutput / s.channels;
   for (let n = 0; n < s.num; n++) {
-    for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x!, weight!, b, y!, s, n, o);
+    for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x!, weight!, b, y!, s, clamp, n, o);
   }
 };
 
@@ -195,8 +206,8 @@ export const depthwiseBackwardPart: PartKernel = ([x, weight, dy, dx, dWeight, d
   }
 };
 
-/** Output plane o of image n: the bias, then each tap's multiply-add over the rows. */
-function forwardPlane(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, n: number, o: number): void {
+/** Output plane o of image n: the bias, then each tap's multiply-add over the rows, then the clamp. */
+function forwardPlane(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, clamp: Clamp, n: number, o: number): void {
   const [outH, outW] = convOutputSize(s);
   const c = Math.floor(o / (s.numOutput / s.channels));
   const plane = (n * s.channels + c) * s.height * s.width;
@@ -215,6 +226,7 @@ function forwardPlane(x: FloatArray, weight: FloatArray, bias: FloatArray | unde
         for (let ox = first; ox < end; ox++) y[yRow + ox] += w * x[xRow + ox * s.strideW]!;
       }
     }
+    for (let ox = 0; ox < outW; ox++) y[yRow + ox] = Math.min(Math.max(y[yRow + ox]!, clamp.min), clamp.max);
   }
 }
 
