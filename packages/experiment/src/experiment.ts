@@ -24,7 +24,9 @@ import {
   perClassMetrics,
   readerComparison,
   renderAndWriteReport,
+  sampleIndices,
   tsne,
+  TSNE_MAX_POINTS,
   writeFileAtomic,
   type MisclassifiedCase,
   type Report,
@@ -148,9 +150,10 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, test.indices) : undefined;
   const readerCorrect = readerLabels ? test.indices.map((i, k) => (readerLabels.byItem.has(i) ? readerLabels.byItem.get(i) === test.labels[k] : undefined)) : undefined;
 
-  // t-SNE of the penultimate features of the training set
+  // t-SNE of the penultimate features of the training set, or of a seeded sample of it (exact t-SNE costs n^2)
   const tsneStarted = performance.now();
-  const trainHidden = predict(head.net, plan, train.features, true).penultimate!;
+  const tsneRows = sampleIndices(train.features.count, TSNE_MAX_POINTS, config.seed);
+  const trainHidden = predict(head.net, plan, selectRows(train.features, tsneRows), true).penultimate!;
   const map = tsne(trainHidden.data, trainHidden.count, trainHidden.dimension, { seed: config.seed });
   const tsneSeconds = (performance.now() - tsneStarted) / 1000;
 
@@ -233,6 +236,8 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
       augmented_features_computed: augmentedComputed,
       train_seconds: head.seconds,
       tsne_seconds: tsneSeconds,
+      // The map's points: every training row, or a sample of TSNE_MAX_POINTS of them.
+      tsne_points: tsneRows.length,
       ...(scratch ? { scratch_seconds: scratch.seconds } : {}),
     },
   };
@@ -259,7 +264,14 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   await writeFileAtomic(join(out, 'experiment.json'), `${JSON.stringify(config, null, 2)}\n`);
   report.timing.total_seconds = (performance.now() - started) / 1000;
   await renderAndWriteReport(out, report, {
-    tsne: { embedding: map.embedding, labels: train.labels, caption: `t-SNE of the ${plan.penultimateBlob} features of the ${train.indices.length} training images` },
+    tsne: {
+      embedding: map.embedding,
+      labels: tsneRows.map((row) => train.labels[row]!),
+      caption:
+        tsneRows.length < train.features.count
+          ? `t-SNE of the ${plan.penultimateBlob} features of a random sample of ${tsneRows.length} of the ${train.features.count} training rows (exact t-SNE grows as n², so larger sets are sampled)`
+          : `t-SNE of the ${plan.penultimateBlob} features of the ${train.indices.length} training images`,
+    },
     conv1: conv1 && conv1.shape.length === 4 && conv1.shape[1] === 3 ? { weights: conv1.data.data, shape: conv1.shape as [number, number, number, number], channelOrder: recipe.channelOrder } : undefined,
     thumbnails,
   });

@@ -14,7 +14,7 @@ export {
   type ClassScores,
   type ReaderComparison,
 } from './metrics.js';
-export { tsne, type TsneOptions, type TsneResult } from './tsne.js';
+export { sampleIndices, tsne, TSNE_MAX_POINTS, type TsneOptions, type TsneResult } from './tsne.js';
 export { pcaScores } from './pca.js';
 export { escapeXml, niceTicks, PALETTE, classStyle, svgDocument } from './svg.js';
 export { lineChart, trainingCurvesChart, movingAverage, type Panel, type Series, type LineChartOptions } from './line-chart.js';
