@@ -4,6 +4,7 @@ import { headSuite } from './suites/head.js';
 import { loadSuite } from './suites/load.js';
 import { peersSuite } from './suites/peers.js';
 import { resultsPath } from './results.js';
+import { scaleSuite } from './suites/scale.js';
 
 /** The benchmark suites by name, as `--suite` takes them. */
 export const suites: Record<string, () => Promise<void>> = {
@@ -13,6 +14,7 @@ export const suites: Record<string, () => Promise<void>> = {
   head: headSuite,
   load: loadSuite,
   peers: peersSuite,
+  scale: scaleSuite,
 };
 
 /** Runs the named suites in order; each writes its section of bench/RESULTS.md. */

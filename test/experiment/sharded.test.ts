@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../../packages/experiment/src/data/index.js';
 import { readEntry } from '../../packages/experiment/src/transfer/cache-entry.js';
-import { resolveConfig, runExperiment, shardItems, writeSyntheticArchive, type Report } from '@cnn/experiment';
+import { resolveConfig, runExperiment, shardItems, writeMobileNetAtSide, writeSyntheticArchive, type Report } from '@cnn/experiment';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { mobilenet } from './paths.js';
 
@@ -38,15 +38,10 @@ function cnn(args: string[], env: NodeJS.ProcessEnv = {}, started?: (child: Retu
   });
 }
 
-/** The fixture MobileNet's deploy.prototxt at side x side, written into `dir`, with the fixture weights. */
+/** The fixture MobileNet at side x side (writeMobileNetAtSide), with the fixture weights. */
 function smallMobileNet(dir: string, side: number): { prototxt: string; weights: string } {
   const fixture = mobilenet();
-  const text = readFileSync(fixture.prototxt, 'utf8');
-  const resized = text.replace(/dim: 160\n\s*dim: 160/, `dim: ${side}\n  dim: ${side}`).replace(/kernel_size: 5\n(\s*)stride: 1/, 'global_pooling: true');
-  if (resized === text || !resized.includes('global_pooling')) throw new Error(`${fixture.prototxt}: its input or pool6 is no longer where this test expects them`);
-  const prototxt = join(dir, `mobilenet_${side}.prototxt`);
-  writeFileSync(prototxt, resized);
-  return { prototxt, weights: fixture.weights };
+  return { prototxt: writeMobileNetAtSide(fixture.prototxt, side, join(dir, `mobilenet_${side}.prototxt`)), weights: fixture.weights };
 }
 
 /** The `features: N computed` number of a `cnn features` run. */

@@ -3,7 +3,7 @@ export { runExperiment, type ExperimentResult } from './experiment.js';
 export { resolveConfig, DEFAULTS, type ExperimentConfig } from './config.js';
 export { ExperimentError } from './errors.js';
 export { runDefaultExperiment, writePhantomDataset, type DemoOptions } from './demo/default.js';
-export { writeSyntheticArchive, type ArchiveOptions } from './demo/archive.js';
+export { writeMobileNetAtSide, writeSyntheticArchive, type ArchiveOptions } from './demo/archive.js';
 export { defaultBase, SHIPPED_BASE, SHIPPED_BASE_DIR, CAFFENET_DIR, CAFFENET_WEIGHTS, type BaseModel } from './transfer/base.js';
 export {
   gradCam,

@@ -1,6 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '@cnn/tensor';
+import { ExperimentError } from '../errors.js';
 import { encodeGrayPng } from '../report/index.js';
 
 /** The shape of a generated archive. */
@@ -56,4 +57,21 @@ export function writeSyntheticArchive(dir: string, options: ArchiveOptions): { d
     }
   }
   return { dir, studies };
+}
+
+/**
+ * A MobileNet v1 deploy.prototxt (the shipped base's or the fixtures') at another input side,
+ * written to `out`: the input dims become `side`, and the fixed 5 x 5 average pool at the end
+ * becomes a global one, so the net takes any side. At 64 x 64 a forward costs a sixth of
+ * 160 x 160 with the same weights and layers: the cheap real base of scale tests and benchmarks.
+ */
+export function writeMobileNetAtSide(prototxt: string, side: number, out: string): string {
+  const text = readFileSync(prototxt, 'utf8');
+  const input = /(input_shape\s*\{\s*dim:\s*\d+\s*dim:\s*3\s*)dim:\s*\d+(\s*)dim:\s*\d+/;
+  const pool = /(pool:\s*AVE\s*)kernel_size:\s*\d+\s*stride:\s*1/;
+  if (!input.test(text) || !pool.test(text)) {
+    throw new ExperimentError(`${prototxt}: expected a MobileNet deploy.prototxt (input_shape 1 x 3 x S x S and an AVE pool of stride 1)`);
+  }
+  writeFileSync(out, text.replace(input, `$1dim: ${side}$2dim: ${side}`).replace(pool, '$1global_pooling: true'));
+  return out;
 }
