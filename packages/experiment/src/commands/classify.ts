@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { DatasetError, isFileSystemError } from '../data/index.js';
 import { CommandError } from './errors.js';
 import { describeRecipe, imageToInput, loadForCommand, netInput, recipeFromFlags, setNetInput, type PreprocessFlags } from './input.js';
+import { rankClasses, scoreBlob, type ClassScore } from './scores.js';
+
+export type { ClassScore } from './scores.js';
 
 /** Options of `cnn classify`. */
 export interface ClassifyOptions extends PreprocessFlags {
@@ -15,13 +18,6 @@ export interface ClassifyOptions extends PreprocessFlags {
   top?: number;
   /** Run even when the weights lack layers that have parameters (they keep their fillers). */
   allowMissingWeights?: boolean;
-}
-
-/** One of an image's best classes. */
-export interface ClassScore {
-  index: number;
-  label: string | null;
-  probability: number;
 }
 
 /** The result for one image: its best classes, or why it could not be classified (then `top` is empty). */
@@ -62,11 +58,9 @@ export function runClassify(images: readonly string[], options: ClassifyOptions)
   const recipe = recipeFromFlags(options, input);
   const channels = input.shape[1] ?? 3;
 
-  const lastLayer = net.layers.length - 1;
-  const blobName = options.blob ?? net.blobsOf(lastLayer).tops[0]?.name;
-  if (blobName === undefined) throw new CommandError(`${options.prototxt}: the last layer has no top blob to read classes from; name one with --blob`);
-  const producer = [...net.layers.keys()].reverse().find((i) => net.blobsOf(i).tops.some((top) => top.name === blobName));
-  const softmaxApplied = producer === undefined || net.layers[producer]!.type !== 'Softmax';
+  const output = scoreBlob(net, options.blob);
+  if (output === undefined) throw new CommandError(`${options.prototxt}: the last layer has no top blob to read classes from; name one with --blob`);
+  const { blob: blobName, softmaxApplied } = output;
   const labels = options.labels ? readLabels(options.labels) : undefined;
   const count = options.top ?? 5;
 
@@ -91,13 +85,7 @@ export function runClassify(images: readonly string[], options: ClassifyOptions)
           '(a labels file with a background line 0, or the wrong one?)',
       );
     }
-    const scores = Array.from(blob.data.data.subarray(0, classes));
-    const probabilities = softmaxApplied ? softmax(scores) : scores;
-    const order = probabilities.map((p, index) => ({ p, index })).sort((a, b) => b.p - a.p || a.index - b.index);
-    return {
-      image,
-      top: order.slice(0, count).map(({ p, index }) => ({ index, label: labels?.[index] ?? null, probability: p })),
-    };
+    return { image, top: rankClasses(Array.from(blob.data.data.subarray(0, classes)), softmaxApplied, labels, count) };
   });
   return {
     model: { prototxt: options.prototxt, weights: options.weights, loadMs: Math.round(model.loadMs) },
@@ -105,13 +93,6 @@ export function runClassify(images: readonly string[], options: ClassifyOptions)
     preprocess: describeRecipe(recipe, options),
     results,
   };
-}
-
-function softmax(scores: number[]): number[] {
-  const max = Math.max(...scores);
-  const exps = scores.map((s) => Math.exp(s - max));
-  const sum = exps.reduce((a, b) => a + b, 0);
-  return exps.map((e) => e / sum);
 }
 
 /** The text `cnn classify` prints: per image, its best classes with probabilities. */

@@ -1,20 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { blobShape, loadModel, readBinaryprotoFile, type LoadedModel } from '@cnn/caffe-import';
-import type { Net } from '@cnn/nn';
 import {
   decodeImage,
   makeRecipe,
   meanImage,
-  netInputSize,
   pixelLimit,
-  toGray,
-  toNetInput,
   validateRecipe,
   type InputRecipe,
-  type RasterImage,
   type RecipePreset,
 } from '../data/index.js';
 import { CommandError } from './errors.js';
+import { rasterToInput, type NetInput } from './net-input.js';
+
+export { netInput, setNetInput, type NetInput } from './net-input.js';
 
 /**
  * The preprocessing flags shared by `cnn forward` and `cnn classify`, as commander hands them
@@ -38,12 +36,6 @@ export interface PreprocessFlags {
   maxMegapixels?: number;
 }
 
-/** The net's input blob: its name and shape `[N, C, H, W]`. */
-export interface NetInput {
-  name: string;
-  shape: readonly number[];
-}
-
 /** A loaded model and how long it took to be ready to run. */
 export interface ModelForCommand extends LoadedModel {
   loadMs: number;
@@ -58,25 +50,6 @@ export function loadForCommand(prototxt: string, weights: string | undefined, al
   const started = performance.now();
   const model = loadModel({ prototxt, weights, allowMissingWeights });
   return { ...model, loadMs: performance.now() - started };
-}
-
-/** The first input blob of the net (the top of its Input layer, or its `input:` field). */
-export function netInput(net: Net, prototxt: string): NetInput {
-  const name = net.inputNames[0];
-  if (name === undefined) {
-    throw new CommandError(`${prototxt}: the net has no input blob (no Input layer and no 'input:' field), so there is nothing to feed`);
-  }
-  return { name, shape: net.blob(name).shape };
-}
-
-/** Puts `values` of `shape` into the net's input blob, reshaping the whole net when the shape changed. */
-export function setNetInput(net: Net, input: NetInput, shape: readonly number[], values: Float32Array): void {
-  const blob = net.blob(input.name);
-  if (shape.length !== blob.shape.length || shape.some((d, i) => d !== blob.shape[i])) {
-    blob.reshape(shape);
-    net.reshape();
-  }
-  blob.data.data.set(values.subarray(0, blob.count));
 }
 
 /** `"1,3,227,227"` -> `[1, 3, 227, 227]`; every dimension a positive integer. */
@@ -168,19 +141,10 @@ export function describeRecipe(recipe: InputRecipe, flags: PreprocessFlags): Rec
 }
 
 /**
- * Decodes an image file (PNG, JPEG or DICOM, told by its bytes) and applies the recipe:
- * `[channels, S, S]` with S = crop or resize. A 1-channel net (LeNet) gets the image's
- * luminance; a 3-channel net gets its colours (gray images replicated) in the recipe's order.
- * An image declaring more than `maxMegapixels` (default 50) is refused before it is decoded.
+ * Decodes an image file (PNG, JPEG or DICOM, told by its bytes) and applies the recipe (see
+ * rasterToInput). An image declaring more than `maxMegapixels` (default 50) is refused before
+ * it is decoded.
  */
 export function imageToInput(file: string, recipe: InputRecipe, channels: number, maxMegapixels?: number): { values: Float32Array; side: number } {
-  const image: RasterImage = decodeImage(readFileSync(file), file, { maxPixels: pixelLimit(maxMegapixels) });
-  const side = netInputSize(recipe);
-  if (channels === 3) return { values: toNetInput(image, recipe), side };
-  if (channels === 1) {
-    // A gray image goes to every channel of toNetInput's output; plane 0 is the one we need.
-    const planes = toNetInput(toGray(image), recipe);
-    return { values: planes.slice(0, side * side), side };
-  }
-  throw new CommandError(`the net's input has ${channels} channels; images can feed 1- or 3-channel inputs only (use a raw tensor with --shape)`);
+  return rasterToInput(decodeImage(readFileSync(file), file, { maxPixels: pixelLimit(maxMegapixels) }), recipe, channels);
 }

@@ -1,11 +1,9 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { hostname, networkInterfaces } from 'node:os';
+import type { Server, ServerResponse } from 'node:http';
 import { checkPixelLimit, declaredSize, decodeImage, DatasetError, ImageTooLargeError, pixelLimit, toUint8Image, type ImageFormat } from '../data/index.js';
 import { encodeGrayPng, encodePng } from '../report/png.js';
 import { RequestError } from './errors.js';
+import { checkSameOrigin, checkToken, COMMON_HEADERS, readJsonBody, sendJson, startLocalServer, type LocalRequest } from '../http/local-server.js';
 import type { LabelItem } from './items.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page.js';
 import { checkImagePath, decodeRequestPath, MAX_IMAGE_BYTES, toUrlPath } from './paths.js';
@@ -53,8 +51,8 @@ export interface LabelServer {
   close(): Promise<void>;
 }
 
-/** The largest request body taken (a label is a few dozen bytes). */
-const MAX_BODY_BYTES = 16 << 10;
+/** The header the page sends the token in. */
+const TOKEN_HEADER = 'x-label-token';
 /** Longest time on one image a reader study records (a day: anything beyond is a tab left open, not reading). */
 const MAX_SECONDS = 86_400;
 
@@ -78,48 +76,16 @@ const MAX_SECONDS = 86_400;
  */
 export async function startLabelServer(options: ServerOptions): Promise<LabelServer> {
   if (options.mode !== 'reader' && options.root === undefined) throw new Error('startLabelServer: a label or review run needs the served folder (root)');
-  const token = options.token ?? randomBytes(24).toString('base64url');
-  const host = options.host ?? '127.0.0.1';
-  const allowedHosts = new Set<string>();
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      const status = error instanceof RequestError ? error.status : 500;
-      const message = error instanceof Error ? error.message : String(error);
-      if (!res.headersSent) sendJson(res, status, { error: message });
-      else res.destroy();
-    });
-  });
-  // A request that is not HTTP at all never reaches the handler: answer 400 and drop the connection.
-  server.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
-  });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  for (const name of hostNames(host)) allowedHosts.add(`${name}:${port}`.toLowerCase());
-
   const state = new RunState(options);
+  const local = await startLocalServer(options, handle);
+  const { token } = local;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const hostHeader = (req.headers.host ?? '').toLowerCase();
-    if (!allowedHosts.has(hostHeader)) throw new RequestError(403, 'wrong Host header');
-    const rawUrl = req.url ?? '';
-    if (!rawUrl.startsWith('/')) throw new RequestError(400, 'the request target must be a path');
-    const rawPath = rawUrl.split(/[?#]/, 1)[0]!;
-    const method = req.method ?? '';
+  async function handle(request: LocalRequest): Promise<void> {
+    const { req, res, rawPath, method } = request;
 
     if (rawPath === '/api/label') {
       if (method !== 'POST') throw new RequestError(405, 'use POST');
-      checkToken(String(req.headers['x-label-token'] ?? ''), token);
+      checkToken(request, token, TOKEN_HEADER, 'cnn label', false);
       checkSameOrigin(req);
       const body = await readJsonBody(req);
       sendJson(res, 200, await state.apply(body));
@@ -137,7 +103,7 @@ export async function startLabelServer(options: ServerOptions): Promise<LabelSer
         res.writeHead(204).end();
         return;
     }
-    checkToken(String(req.headers['x-label-token'] ?? new URLSearchParams(rawUrl.slice(rawPath.length).split('#', 1)[0]).get('token') ?? ''), token);
+    checkToken(request, token, TOKEN_HEADER, 'cnn label', true);
     if (rawPath === '/api/state') return sendJson(res, 200, state.snapshot());
     if (rawPath.startsWith('/images/')) {
       if (options.mode === 'reader') throw new RequestError(404, 'a reader study serves images by position only');
@@ -155,20 +121,7 @@ export async function startLabelServer(options: ServerOptions): Promise<LabelSer
     throw new RequestError(404, 'not found');
   }
 
-  // On a wildcard address the browser on this machine still reaches the server through loopback.
-  const shownHost = isWildcard(host) ? '127.0.0.1' : urlHost(host);
-  const url = `http://${shownHost}:${port}/?token=${encodeURIComponent(token)}`;
-  return {
-    url,
-    port,
-    token,
-    server,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: `${local.origin}/?token=${encodeURIComponent(token)}`, port: local.port, token, server: local.server, close: local.close };
 }
 
 /** The run's images and labels as the page sees them, and the one place labels change. */
@@ -245,75 +198,11 @@ export function shortcutKey(i: number): string | null {
   return null;
 }
 
-/** Names under which the browser may address this server (what the Host header may say, without the port). */
-function hostNames(host: string): string[] {
-  const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
-  if (isWildcard(host)) {
-    // Listening everywhere on purpose: any of this machine's own names and addresses.
-    names.add(hostname());
-    for (const list of Object.values(networkInterfaces())) for (const info of list ?? []) names.add(urlHost(info.address));
-  } else {
-    names.add(urlHost(host));
-  }
-  return [...names];
-}
-
-function isWildcard(host: string): boolean {
-  return host === '0.0.0.0' || host === '::';
-}
-
-function urlHost(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-/** Everything but the page needs the run's token (compared in constant time). */
-function checkToken(given: string, token: string): void {
-  const a = Buffer.from(given);
-  const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new RequestError(403, 'missing or wrong token: open the address that cnn label printed');
-}
-
-/** A write must not come from another site's page. */
-function checkSameOrigin(req: IncomingMessage): void {
-  const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${req.headers.host}`) throw new RequestError(403, 'cross-origin write refused');
-}
-
-async function readJsonBody(req: IncomingMessage): Promise<unknown> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') throw new RequestError(415, 'send application/json');
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new RequestError(413, 'request body too large');
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new RequestError(413, 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch {
-    throw new RequestError(400, 'the body is not valid JSON');
-  }
-}
-
-const COMMON_HEADERS = {
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  'Cross-Origin-Resource-Policy': 'same-origin',
-};
-
 /** The page may load only its own script, style and images, and be framed by nobody. */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 function sendText(res: ServerResponse, body: string, type: string): void {
   res.writeHead(200, { ...COMMON_HEADERS, 'Content-Type': type, 'Cache-Control': 'no-store', 'Content-Security-Policy': CSP }).end(body);
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify(value));
 }
 
 /**
