@@ -33,6 +33,7 @@ export { SplitLayer } from './layers/split.js';
 export * from './kernels/convolution.js';
 export { convolutionForwardWinograd, winogradApplies, winogradForwardPart } from './kernels/winograd.js';
 export { updatePart } from './kernels/solver-update.js';
+export { depthwiseForwardPart, depthwiseBackwardPart } from './kernels/depthwise/depthwise.js';
 export * from './kernels/inner-product.js';
 export * from './kernels/pooling.js';
 export * from './kernels/lrn.js';

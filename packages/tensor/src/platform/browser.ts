@@ -1,4 +1,4 @@
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, WorkerError } from '../errors.js';
 import { createFailureBuffer, readFailure } from '../pool/failure-buffer.js';
 import { POOL_WORKER_NAME, type PoolWorkerHandle, type PoolWorkerInit } from '../pool/protocol.js';
 
@@ -13,6 +13,8 @@ import { POOL_WORKER_NAME, type PoolWorkerHandle, type PoolWorkerInit } from '..
 interface WebWorker {
   postMessage(message: unknown): void;
   terminate(): void;
+  onmessage: (() => void) | null;
+  onerror: ((event: { message?: string }) => void) | null;
 }
 
 /** The globals read here; any may be missing. */
@@ -54,8 +56,14 @@ export function startPoolWorker(init: PoolWorkerInit): PoolWorkerHandle {
   }
   const failure = createFailureBuffer();
   const worker = new web.Worker(web.location.href, { type: 'module', name: POOL_WORKER_NAME });
+  // The worker's one message says it is serving (see pool/web-worker.ts).
+  const started = new Promise<void>((resolve, reject) => {
+    worker.onmessage = () => resolve();
+    worker.onerror = (event) => reject(new WorkerError(`a pool worker could not start: ${event.message ?? 'no reason given'}`));
+  });
   worker.postMessage({ ...init, failure });
   return {
+    started,
     post: (job) => worker.postMessage(job),
     failure: () => readFailure(failure),
     close: async () => worker.terminate(),

@@ -40,6 +40,7 @@ export function startPoolWorker(init: PoolWorkerInit): PoolWorkerHandle {
   worker.unref();
   port1.unref();
   return {
+    started: Promise.resolve(),
     post: (job) => port1.postMessage(job),
     failure: () => receiveMessageOnPort(port1)?.message as WorkerReply | undefined,
     // The workers are unref'd so that an idle pool never keeps the process alive; while we wait for

@@ -88,6 +88,11 @@ export class ThreadPool {
     }
   }
 
+  /** Settles once every worker takes jobs (see PoolWorkerHandle.started); a page awaits it before the first job. */
+  async started(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.started));
+  }
+
   /** Stops the workers. Called by `shutdownPool`; the process can also just exit. */
   async close(): Promise<void> {
     for (let index = 0; index < this.workers.length; index++) {
@@ -134,6 +139,17 @@ export function getPool(): ThreadPool {
     void old?.close();
   }
   return sharedPool;
+}
+
+/**
+ * The process-wide pool, once its workers run. In a page, call it after setThreads and before
+ * the first parallel kernel: a browser starts workers only while their creator is idle, and
+ * the kernels block it.
+ */
+export async function startPool(): Promise<ThreadPool> {
+  const pool = getPool();
+  await pool.started();
+  return pool;
 }
 
 /** Stops the process-wide pool's workers; the next parallel call starts a new pool. */

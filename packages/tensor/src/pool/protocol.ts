@@ -55,6 +55,12 @@ export interface PoolWorkerInit {
 
 /** The pool's handle on one started worker, whatever the host (see platform/). */
 export interface PoolWorkerHandle {
+  /**
+   * Settles once the worker runs and takes jobs. A browser starts a worker only after the
+   * thread that created it returns to its event loop, so a page must await this before the
+   * first job (which blocks that thread); Node's workers start on their own.
+   */
+  started: Promise<void>;
   /** Sends a job; the caller then flips the worker's state to Pending. */
   post(job: Job): void;
   /** The report of a worker whose state is Failed, read while the caller waits. */

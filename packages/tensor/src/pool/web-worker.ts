@@ -17,6 +17,7 @@ import { attachHeap, markHeapWorker } from '../wasm/heap.js';
 interface WorkerScope {
   name?: string;
   onmessage: ((event: { data: unknown }) => void) | null;
+  postMessage(message: unknown): void;
 }
 
 const scope = globalThis as unknown as WorkerScope;
@@ -39,6 +40,7 @@ export function servePoolWorker(kernels: Readonly<Record<string, unknown>>): voi
     if (!init) {
       init = data as PoolWorkerInit & { failure: Uint8Array };
       if (init.heap) attachHeap(init.heap, init.thread);
+      scope.postMessage('started');
       return;
     }
     const { control, slot, failure } = init;
