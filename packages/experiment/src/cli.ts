@@ -15,6 +15,7 @@ import { formatFeatures, runFeatures, type FeaturesOptions } from './commands/fe
 import { formatForward, runForward, type ForwardOptions } from './commands/forward.js';
 import { formatInspect, runInspect } from './commands/inspect.js';
 import { runLabelCommand, type LabelOptions } from './label/index.js';
+import { runServeCommand, type ServeCommandOptions } from './serve/index.js';
 
 /**
  * The `cnn` command. Returns the process exit code; errors are printed as one
@@ -167,6 +168,17 @@ export async function main(argv: string[]): Promise<number> {
       await runLabelCommand(options, printEscaped);
     });
 
+  withPreprocessOptions(
+    program
+      .command('serve')
+      .description("local web pages running the library in the browser: /learn (a convolution step by step, a small CNN training live) and /classify (a model in the page)")
+      .option('--model <dir>', "an experiment's output folder (deploy.prototxt, retrained.caffemodel, classes.txt; its experiment.json gives the input recipe)")
+      .option('--port <n>', 'port to listen on (default: a free one)', numberOption(RULES.port))
+      .option('--host <address>', 'interface to listen on (default 127.0.0.1; 0.0.0.0 opens it to the network)'),
+  ).action(async (options: ServeCommandOptions) => {
+    await runServeCommand(options, printEscaped);
+  });
+
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;
@@ -207,7 +219,7 @@ function withFeatureOptions(command: Command): Command {
     .option('--cache-dir <dir>', 'where features are cached between runs');
 }
 
-/** The image preprocessing flags that `forward` and `classify` share (see commands/input.ts). */
+/** The image preprocessing flags that `forward`, `classify` and `serve` share (see commands/input.ts). */
 function withPreprocessOptions(command: Command): Command {
   return command
     .option('--preset <name>', 'caffenet (BGR, mean 104/117/123, resize 256, crop 227) or mobilenet (RGB, (x - 128) / 128, resize to the input)', choiceOption(PRESETS))

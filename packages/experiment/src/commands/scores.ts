@@ -34,7 +34,8 @@ export function rankClasses(scores: readonly number[], softmaxApplied: boolean, 
   return order.slice(0, count).map(({ p, index }) => ({ index, label: labels?.[index] ?? null, probability: p }));
 }
 
-function softmax(scores: readonly number[]): number[] {
+/** `exp(s_i - max) / sum_j exp(s_j - max)`: probabilities from scores (logits). */
+export function softmax(scores: readonly number[]): number[] {
   const max = Math.max(...scores);
   const exps = scores.map((s) => Math.exp(s - max));
   const sum = exps.reduce((a, b) => a + b, 0);
