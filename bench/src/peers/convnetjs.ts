@@ -1,6 +1,6 @@
 import convnetjs from 'convnetjs';
 import { transpose4 } from './layout.js';
-import { classes, imageShape, logitsLayer, type CaffeNetOp } from './reference.js';
+import type { NetOp } from './reference.js';
 import type { Outputs, Runner, RunnerSetup } from './runner.js';
 
 type Vol = convnetjs.Vol;
@@ -33,7 +33,7 @@ function concatChannels(parts: readonly Vol[]): Vol {
  * A convolution as one ConvLayer per channel group (convnetjs has no groups): split the input's
  * channels, convolve, concatenate. Each filter takes its OIHW slice reordered to convnetjs's HWC.
  */
-function convolution(op: Extract<CaffeNetOp, { kind: 'conv' }>): Step {
+function convolution(op: Extract<NetOp, { kind: 'conv' }>): Step {
   const [channels, height, width] = op.input as [number, number, number];
   const inPerGroup = channels / op.group;
   const outPerGroup = op.outChannels / op.group;
@@ -51,7 +51,7 @@ function convolution(op: Extract<CaffeNetOp, { kind: 'conv' }>): Step {
 }
 
 /** A FullyConnLayer; fc6's weight columns go from Caffe's C, H, W order to the H, W, C of convnetjs's volumes. */
-function fullyConnected(op: Extract<CaffeNetOp, { kind: 'fc' }>): Step {
+function fullyConnected(op: Extract<NetOp, { kind: 'fc' }>): Step {
   const [channels, height = 1, width = 1] = op.input as [number, number?, number?];
   const layer = new convnetjs.FullyConnLayer({ in_sx: width, in_sy: height, in_depth: channels, num_neurons: op.outputs });
   const inputs = channels * height * width;
@@ -61,7 +61,7 @@ function fullyConnected(op: Extract<CaffeNetOp, { kind: 'fc' }>): Step {
   return (input) => layer.forward(input);
 }
 
-function step(op: CaffeNetOp): Step {
+function step(op: NetOp): Step {
   const [channels, height = 1, width = 1] = op.input as [number, number?, number?];
   const size = { in_sx: width, in_sy: height, in_depth: channels };
   switch (op.kind) {
@@ -86,6 +86,8 @@ function step(op: CaffeNetOp): Step {
       const layer = new convnetjs.SoftmaxLayer(size);
       return (input) => layer.forward(input);
     }
+    default:
+      throw new Error(`${op.name}: convnetjs runs CaffeNet's layers only (no ${op.kind})`);
   }
 }
 
@@ -95,6 +97,7 @@ function step(op: CaffeNetOp): Step {
  */
 export async function convnetjsRunner(setup: RunnerSetup): Promise<Runner> {
   const steps = setup.ops.map((op) => ({ name: op.name, run: step(op) }));
+  const { classes, logits, imageShape } = setup.model;
   const [channels, height, width] = imageShape;
   const imageSize = channels * height * width;
   const images = Array.from({ length: setup.batch }, (_, b) => {
@@ -103,12 +106,12 @@ export async function convnetjsRunner(setup: RunnerSetup): Promise<Runner> {
     return volume;
   });
   const forward = (): Outputs => {
-    const outputs = { fc8: new Float32Array(setup.batch * classes), prob: new Float32Array(setup.batch * classes) };
+    const outputs = { logits: new Float32Array(setup.batch * classes), prob: new Float32Array(setup.batch * classes) };
     images.forEach((image, b) => {
       let volume = image;
       for (const { name, run } of steps) {
         volume = run(volume);
-        if (name === logitsLayer) outputs.fc8.set(volume.w, b * classes);
+        if (name === logits) outputs.logits.set(volume.w, b * classes);
       }
       outputs.prob.set(volume.w, b * classes);
     });

@@ -1,6 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-web';
-import { caffeNetOnnx, onnxNames } from './onnx-caffenet.js';
-import { imageShape } from './reference.js';
+import { netOnnx, onnxInput } from './onnx-net.js';
 import type { Runner, RunnerSetup } from './runner.js';
 
 /**
@@ -13,8 +12,9 @@ interface OnnxRuntime {
 }
 
 async function onnxRunner(ort: OnnxRuntime, options: InferenceSession.SessionOptions, setup: RunnerSetup): Promise<Runner> {
-  const session = await ort.InferenceSession.create(caffeNetOnnx(setup.ops), { graphOptimizationLevel: 'all', ...options });
-  const feeds = { [onnxNames.input]: new ort.Tensor('float32', setup.images, [setup.batch, ...imageShape]) };
+  const { model } = setup;
+  const session = await ort.InferenceSession.create(netOnnx(model, setup.ops), { graphOptimizationLevel: 'all', ...options });
+  const feeds = { [onnxInput]: new ort.Tensor('float32', setup.images, [setup.batch, ...model.imageShape]) };
   const read = (tensor: Tensor | undefined): Float32Array => {
     if (!(tensor?.data instanceof Float32Array)) throw new Error('onnxruntime returned no float32 output');
     return tensor.data;
@@ -22,11 +22,11 @@ async function onnxRunner(ort: OnnxRuntime, options: InferenceSession.SessionOpt
   return {
     async: true,
     async forward() {
-      await session.run(feeds, [onnxNames.prob]);
+      await session.run(feeds, [model.prob]);
     },
     async outputs() {
-      const result = await session.run(feeds, [onnxNames.logits, onnxNames.prob]);
-      return { fc8: read(result[onnxNames.logits]), prob: read(result[onnxNames.prob]) };
+      const result = await session.run(feeds, [model.logits, model.prob]);
+      return { logits: read(result[model.logits]), prob: read(result[model.prob]) };
     },
     dispose: () => session.release(),
   };

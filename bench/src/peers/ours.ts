@@ -1,5 +1,4 @@
 import { setBackend, setThreads, type BackendName } from '@cnn/tensor';
-import { logitsLayer, probLayer, referenceNet } from './reference.js';
 import type { Runner, RunnerSetup } from './runner.js';
 
 /**
@@ -10,14 +9,14 @@ import type { Runner, RunnerSetup } from './runner.js';
 export async function oursRunner(backend: BackendName, setup: RunnerSetup): Promise<Runner> {
   setBackend(backend);
   setThreads(setup.threads);
-  const net = referenceNet(setup.batch);
+  const net = setup.model.net(setup.batch);
   net.blob('data').data.data.set(setup.images);
   return {
     async: false,
     forward: () => void net.forward(),
     async outputs() {
       net.forward();
-      return { fc8: Float32Array.from(net.blob(logitsLayer).data.data), prob: Float32Array.from(net.blob(probLayer).data.data) };
+      return { logits: Float32Array.from(net.blob(setup.model.logits).data.data), prob: Float32Array.from(net.blob(setup.model.prob).data.data) };
     },
     dispose: async () => {},
   };

@@ -1,9 +1,9 @@
 import type { Net } from '@cnn/nn';
-import type { CaffeNetOp } from './reference.js';
+import type { NetOp, PeerModel } from './reference.js';
 
-/** What a forward pass ends in, each [batch, 1000] row-major: fc8 (before the softmax) and prob. */
+/** What a forward pass ends in, each [batch, classes] row-major: the logits (before the softmax) and prob. */
 export interface Outputs {
-  fc8: Float32Array;
+  logits: Float32Array;
   prob: Float32Array;
 }
 
@@ -21,12 +21,13 @@ export type Runner = {
 
 /** What every system's `open` gets. */
 export interface RunnerSetup {
-  /** This project's CaffeNet: the reference, whose parameters the peers copy (our own runner runs it). */
+  model: PeerModel;
+  /** This project's net: the reference, whose parameters the peers copy (our own runner runs it). */
   net: Net;
   /** The net's layers with its weights (see reference.ts), what the peers build from. */
-  ops: readonly CaffeNetOp[];
+  ops: readonly NetOp[];
   batch: number;
-  /** NCHW [batch, 3, 227, 227]. */
+  /** NCHW [batch, ...model.imageShape]. */
   images: Float32Array;
   threads: number;
 }

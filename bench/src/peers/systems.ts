@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { simdSupported } from '@cnn/tensor';
+import { openCvPython } from './opencv-python.js';
+import type { PeerModel } from './reference.js';
 import type { Runner, RunnerSetup } from './runner.js';
 
 /** The batch sizes and thread counts of the table's columns. */
@@ -13,7 +15,7 @@ export interface System {
   id: string;
   label: string;
   /** Why the system does not run a configuration (the cell says so), or undefined when it does. */
-  skip(batch: number, threads: number): string | undefined;
+  skip(model: PeerModel, batch: number, threads: number): string | undefined;
   open(setup: RunnerSetup): Promise<Runner>;
 }
 
@@ -32,10 +34,13 @@ function version(name: string): string {
 }
 
 /** A single-threaded system's 2-thread cells. */
-const singleThreaded = (reason: string) => (_batch: number, threads: number) => (threads > 1 ? reason : undefined);
+const singleThreaded = (reason: string) => (_model: PeerModel, _batch: number, threads: number) => (threads > 1 ? reason : undefined);
 
 /** Slow systems run batch 1 only: a batch of 64 would take minutes per sample. */
-const tooSlowAt64 = 'too slow: skipped';
+export const tooSlowAt64 = 'too slow: skipped';
+
+/** The plain JavaScript peers run CaffeNet only (convnetjs has no depthwise convolution; tfjs's cpu backend would take minutes). */
+const caffeNetOnly = (model: PeerModel): string | undefined => (model.id === 'caffenet' ? undefined : 'CaffeNet only');
 
 /** The systems in table order: this project first, then what a user would pick instead. */
 export function systems(): System[] {
@@ -51,7 +56,7 @@ export function systems(): System[] {
     {
       id: 'tfjs-cpu',
       label: `tfjs ${tfjs}, cpu backend`,
-      skip: (batch, threads) => singleThreaded('single-threaded (JavaScript)')(batch, threads) ?? (batch > 1 ? tooSlowAt64 : undefined),
+      skip: (model, batch, threads) => caffeNetOnly(model) ?? singleThreaded('single-threaded (JavaScript)')(model, batch, threads) ?? (batch > 1 ? tooSlowAt64 : undefined),
       open: async (setup) => (await import('./tfjs.js')).tfjsRunner('cpu', setup),
     },
     {
@@ -59,6 +64,12 @@ export function systems(): System[] {
       label: `tfjs ${tfjs}, wasm backend`,
       skip: singleThreaded('single-threaded in Node'),
       open: async (setup) => (await import('./tfjs.js')).tfjsRunner('wasm', setup),
+    },
+    {
+      id: 'opencv',
+      label: `OpenCV ${openCvPython()?.version ?? '(cv2 not importable: apt-get install -y python3-opencv)'} dnn (Python, native)`,
+      skip: () => undefined,
+      open: async (setup) => (await import('./opencv.js')).openCvRunner(setup),
     },
     {
       id: 'ort-web',
@@ -75,7 +86,7 @@ export function systems(): System[] {
     {
       id: 'convnetjs',
       label: `convnetjs ${version('convnetjs')}`,
-      skip: (batch, threads) => singleThreaded('single-threaded (JavaScript)')(batch, threads) ?? (batch > 1 ? tooSlowAt64 : undefined),
+      skip: (model, batch, threads) => caffeNetOnly(model) ?? singleThreaded('single-threaded (JavaScript)')(model, batch, threads) ?? (batch > 1 ? tooSlowAt64 : undefined),
       open: async (setup) => (await import('./convnetjs.js')).convnetjsRunner(setup),
     },
   ];

@@ -1,17 +1,32 @@
 import * as tf from '@tensorflow/tfjs';
 import { transpose4 } from './layout.js';
-import { imageShape, logitsLayer, type CaffeNetOp } from './reference.js';
+import type { NetOp } from './reference.js';
 import type { Runner, RunnerSetup } from './runner.js';
 
 /** One layer as tfjs ops: NHWC [N, H, W, C] in, or [N, features] after the first fc. */
 type Step = (x: tf.Tensor) => tf.Tensor;
 
+/** The activation fused into a convolution or fc: the ReLU or ReLU6 (Clip 0..6) that follows it, if any. */
+type Activation = 'linear' | 'relu' | 'relu6';
+
+/**
+ * A depthwise convolution (one input channel per group, MobileNet's): tf.depthwiseConv2d, with
+ * Caffe's [C, 1, kh, kw] filters as tfjs's [kh, kw, C, 1].
+ */
+function depthwise(op: Extract<NetOp, { kind: 'conv' }>, activation: Activation, held: tf.Tensor[]): Step {
+  const filter = tf.tensor4d(transpose4(op.weight, [op.outChannels, 1, op.kernel, op.kernel], [2, 3, 0, 1]), [op.kernel, op.kernel, op.outChannels, 1]);
+  const bias = tf.tensor1d(op.bias);
+  held.push(filter, bias);
+  return (x) => tf.fused.depthwiseConv2d({ x: x as tf.Tensor4D, filter, strides: op.stride, pad: op.pad, bias, activation });
+}
+
 /**
  * A grouped convolution from tfjs ops (tf.conv2d has no groups): split the input channels,
  * convolve each group with its slice of the filters, concatenate. Caffe's OIHW weights become
- * tfjs's HWIO, one filter tensor per group; the ReLU that follows is fused, as tf.layers would.
+ * tfjs's HWIO, one filter tensor per group; the activation that follows is fused, as tf.layers would.
  */
-function convolution(op: Extract<CaffeNetOp, { kind: 'conv' }>, relu: boolean, held: tf.Tensor[]): Step {
+function convolution(op: Extract<NetOp, { kind: 'conv' }>, activation: Activation, held: tf.Tensor[]): Step {
+  if (op.group > 1 && op.group === op.input[0] && op.group === op.outChannels) return depthwise(op, activation, held);
   const outPerGroup = op.outChannels / op.group;
   const inPerGroup = op.input[0]! / op.group;
   const size = outPerGroup * inPerGroup * op.kernel * op.kernel;
@@ -20,7 +35,6 @@ function convolution(op: Extract<CaffeNetOp, { kind: 'conv' }>, relu: boolean, h
     bias: tf.tensor1d(op.bias.subarray(g * outPerGroup, (g + 1) * outPerGroup)),
   }));
   held.push(...groups.flatMap((group) => [group.filter, group.bias]));
-  const activation = relu ? 'relu' : 'linear';
   const convolve = (x: tf.Tensor4D, group: (typeof groups)[number]): tf.Tensor4D =>
     tf.fused.conv2d({ x, filter: group.filter, strides: op.stride, pad: op.pad, bias: group.bias, activation });
   return (x) => {
@@ -38,32 +52,43 @@ function convolution(op: Extract<CaffeNetOp, { kind: 'conv' }>, relu: boolean, h
  * alone is right). fc6's input is NHWC pool5 flattened in H, W, C order, so its (out, C*H*W)
  * weights, viewed as [out, C, H, W], become [H, W, C, out].
  */
-function fullyConnected(op: Extract<CaffeNetOp, { kind: 'fc' }>, relu: boolean, held: tf.Tensor[]): Step {
+function fullyConnected(op: Extract<NetOp, { kind: 'fc' }>, activation: Activation, held: tf.Tensor[]): Step {
   const inputs = op.weight.length / op.outputs;
   const [c, h = 1, w = 1] = op.input;
   const b = tf.tensor2d(transpose4(op.weight, [op.outputs, c!, h, w], [2, 3, 1, 0]), [inputs, op.outputs]);
   const bias = tf.tensor1d(op.bias);
   held.push(b, bias);
-  const activation = relu ? 'relu' : 'linear';
   return (x) => tf.fused.matMul({ a: x.reshape([x.shape[0]!, inputs]), b, bias, activation });
 }
 
 /** The ops as tfjs steps, named after their layer; the weight tensors they hold are added to `held`. */
-function buildSteps(ops: readonly CaffeNetOp[], held: tf.Tensor[]): { step: Step; name: string }[] {
+function buildSteps(ops: readonly NetOp[], held: tf.Tensor[]): { step: Step; name: string }[] {
   const steps: { step: Step; name: string }[] = [];
+  /** The activation op i is, if tfjs can fuse it into the layer before. */
+  const fusable = (i: number): Activation => {
+    const op = ops[i];
+    if (op?.kind === 'relu') return 'relu';
+    return op?.kind === 'clip' && op.min === 0 && op.max === 6 ? 'relu6' : 'linear';
+  };
+  const fused = (i: number): boolean => fusable(i) !== 'linear' && (ops[i - 1]?.kind === 'conv' || ops[i - 1]?.kind === 'fc');
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i]!;
-    const fuseRelu = ops[i + 1]?.kind === 'relu';
     switch (op.kind) {
       case 'conv':
-        steps.push({ step: convolution(op, fuseRelu, held), name: op.name });
+        steps.push({ step: convolution(op, fusable(i + 1), held), name: op.name });
         break;
       case 'fc':
-        steps.push({ step: fullyConnected(op, fuseRelu, held), name: op.name });
+        steps.push({ step: fullyConnected(op, fusable(i + 1), held), name: op.name });
         break;
       case 'relu':
         // Fused into the convolution or fc before it (every ReLU in CaffeNet follows one).
-        if (ops[i - 1]?.kind !== 'conv' && ops[i - 1]?.kind !== 'fc') steps.push({ step: (x) => tf.relu(x), name: op.name });
+        if (!fused(i)) steps.push({ step: (x) => tf.relu(x), name: op.name });
+        break;
+      case 'clip':
+        if (!fused(i)) steps.push({ step: (x) => tf.clipByValue(x, op.min, op.max), name: op.name });
+        break;
+      case 'globalAvgPool':
+        steps.push({ step: (x) => tf.mean(x, [1, 2]), name: op.name });
         break;
       case 'maxPool':
         steps.push({ step: (x) => tf.maxPool(x as tf.Tensor4D, op.kernel, op.stride, 'valid'), name: op.name });
@@ -81,7 +106,7 @@ function buildSteps(ops: readonly CaffeNetOp[], held: tf.Tensor[]): { step: Step
 }
 
 /**
- * CaffeNet in TensorFlow.js ops, NHWC, on the `cpu` backend (plain JavaScript kernels) or the
+ * The net in TensorFlow.js ops, NHWC, on the `cpu` backend (plain JavaScript kernels) or the
  * `wasm` backend (XNNPACK; single-threaded under Node, where tfjs does not enable its threads).
  */
 export async function tfjsRunner(backend: 'cpu' | 'wasm', setup: RunnerSetup): Promise<Runner> {
@@ -89,31 +114,32 @@ export async function tfjsRunner(backend: 'cpu' | 'wasm', setup: RunnerSetup): P
   if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not start`);
   const held: tf.Tensor[] = [];
   const steps = buildSteps(setup.ops, held);
+  const { imageShape, logits } = setup.model;
   const [channels, height, width] = imageShape;
   const input = tf.tensor4d(transpose4(setup.images, [setup.batch, channels, height, width], [0, 2, 3, 1]), [setup.batch, height, width, channels]);
   held.push(input);
-  const run = (): { fc8: tf.Tensor; prob: tf.Tensor } =>
+  const run = (): { logits: tf.Tensor; prob: tf.Tensor } =>
     tf.tidy(() => {
       let x: tf.Tensor = input;
-      let fc8: tf.Tensor | undefined;
+      let found: tf.Tensor | undefined;
       for (const { step, name } of steps) {
         x = step(x);
-        if (name === logitsLayer) fc8 = x;
+        if (name === logits) found = x;
       }
-      if (!fc8) throw new Error(`the net has no ${logitsLayer}`);
-      return { fc8, prob: x };
+      if (!found) throw new Error(`the net has no ${logits}`);
+      return { logits: found, prob: x };
     });
   return {
     async: false,
     forward() {
-      const { fc8, prob } = run();
-      prob.dataSync(); // the cpu and wasm backends compute eagerly; this reads the result back
-      tf.dispose([fc8, prob]);
+      const outputs = run();
+      outputs.prob.dataSync(); // the cpu and wasm backends compute eagerly; this reads the result back
+      tf.dispose([outputs.logits, outputs.prob]);
     },
     async outputs() {
-      const { fc8, prob } = run();
-      const result = { fc8: Float32Array.from(await fc8.data()), prob: Float32Array.from(await prob.data()) };
-      tf.dispose([fc8, prob]);
+      const outputs = run();
+      const result = { logits: Float32Array.from(await outputs.logits.data()), prob: Float32Array.from(await outputs.prob.data()) };
+      tf.dispose([outputs.logits, outputs.prob]);
       return result;
     },
     async dispose() {

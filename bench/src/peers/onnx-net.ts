@@ -1,24 +1,25 @@
 import { encodeOnnxModel, type OnnxNode, type OnnxTensor } from './onnx-writer.js';
-import { imageShape, logitsLayer, probLayer, type CaffeNetOp } from './reference.js';
+import type { NetOp, PeerModel } from './reference.js';
 
-/** Names of the graph's input and outputs. */
-export const onnxNames = { input: 'data', logits: logitsLayer, prob: probLayer } as const;
+/** The name of the graph's input; its outputs are named after the model's logits and prob layers. */
+export const onnxInput = 'data';
 
 /**
- * CaffeNet as an ONNX model (opset 13), NCHW like Caffe, with the batch dimension symbolic so
- * one session serves batch 1 and 64. Input `data` [N, 3, 227, 227]; outputs `fc8` (before the
- * softmax, for the correctness check) and `prob` [N, 1000].
+ * A net as an ONNX model (opset 13), NCHW like Caffe, with the batch dimension symbolic so
+ * one session serves batch 1 and 64. Input `data` [N, C, H, W]; outputs the logits (before the
+ * softmax, for the correctness check) and `prob` [N, classes].
  *
  * Caffe's layers map one to one: Conv keeps OIHW weights and takes `group`; ONNX's LRN scales
  * the sum of squares by alpha / size, as Caffe does, so alpha passes unchanged; MaxPool without
- * ceil_mode rounds down, which `caffeNetOps` has checked changes nothing here; InnerProduct is
+ * ceil_mode rounds down, which `netOps` has checked changes nothing here; InnerProduct is
  * Gemm with transB = 1 on the (out, in) weights, after a Flatten for fc6 whose C, H, W order is
- * Caffe's.
+ * Caffe's; Clip takes its bounds as scalar initializers; a whole-map average pooling is
+ * GlobalAveragePool.
  */
-export function caffeNetOnnx(ops: readonly CaffeNetOp[]): Uint8Array {
+export function netOnnx(model: PeerModel, ops: readonly NetOp[]): Uint8Array {
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [];
-  let current: string = onnxNames.input;
+  let current: string = onnxInput;
   const add = (node: Omit<OnnxNode, 'outputs'>, output = node.name): void => {
     nodes.push({ ...node, outputs: [output] });
     current = output;
@@ -44,6 +45,14 @@ export function caffeNetOnnx(ops: readonly CaffeNetOp[]): Uint8Array {
       }
       case 'relu':
         add({ opType: 'Relu', name: op.name, inputs: [current] });
+        break;
+      case 'clip':
+        initializers.push({ name: `${op.name}_min`, dims: [], data: Float32Array.of(op.min) });
+        initializers.push({ name: `${op.name}_max`, dims: [], data: Float32Array.of(op.max) });
+        add({ opType: 'Clip', name: op.name, inputs: [current, `${op.name}_min`, `${op.name}_max`] });
+        break;
+      case 'globalAvgPool':
+        add({ opType: 'GlobalAveragePool', name: op.name, inputs: [current] });
         break;
       case 'maxPool':
         add({
@@ -84,21 +93,21 @@ export function caffeNetOnnx(ops: readonly CaffeNetOp[]): Uint8Array {
   }
   const last = ops.at(-1);
   const logits = ops.at(-2);
-  if (last?.kind !== 'softmax' || logits?.kind !== 'fc' || last.name !== probLayer || logits.name !== logitsLayer) {
-    throw new Error(`expected the net to end in ${logitsLayer} then Softmax ${probLayer}`);
+  if (last?.kind !== 'softmax' || logits?.kind !== 'fc' || last.name !== model.prob || logits.name !== model.logits) {
+    throw new Error(`expected the net to end in ${model.logits} then Softmax ${model.prob}`);
   }
   return encodeOnnxModel({
     irVersion: 7,
     opsetVersion: 13,
     producerName: '@cnn/bench',
     graph: {
-      name: 'CaffeNet',
+      name: model.id,
       nodes,
       initializers,
-      inputs: [{ name: onnxNames.input, shape: ['N', ...imageShape] }],
+      inputs: [{ name: onnxInput, shape: ['N', ...model.imageShape] }],
       outputs: [
-        { name: onnxNames.logits, shape: ['N', logits.outputs] },
-        { name: onnxNames.prob, shape: ['N', logits.outputs] },
+        { name: model.logits, shape: ['N', logits.outputs] },
+        { name: model.prob, shape: ['N', logits.outputs] },
       ],
     },
   });
