@@ -216,6 +216,7 @@ function withFeatureOptions(command: Command): Command {
     .option('--freeze-until <layer>', 'last frozen layer (default: the last pooling before the first fully connected layer)')
     .option('--keep-colour', 'keep images carrying colour (Doppler, coloured marks) instead of excluding them')
     .option('--max-megapixels <n>', `skip and list images declaring more pixels than this (default ${DEFAULT_MAX_PIXELS / 1e6}; guards against decompression bombs)`, numberOption(SETTING_RULES.maxMegapixels))
+    .option('--allow-outside-data', 'use manifest paths and symlinks that lead outside the data folder (default: refused and listed)')
     .option('--cache-dir <dir>', 'where features are cached between runs');
 }
 

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { LoadOptions } from './data/index.js';
 import { ExperimentError } from './errors.js';
 import { checkNumberSetting, RULES, type NumberRule } from './options.js';
 import { defaultBase } from './transfer/base.js';
@@ -66,6 +68,8 @@ export interface ExperimentConfig {
   /** The run uses generated demo data (shown as a banner in the report). */
   synthetic?: boolean;
   title?: string;
+  /** Use manifest paths and symlinks that lead outside the data folder (default: refused and listed). */
+  allowOutsideData?: boolean;
   /** The most megapixels an image may declare; larger files are skipped and listed (default 50). */
   maxMegapixels?: number;
   /** No progress bars (tests). */
@@ -133,7 +137,7 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
     } catch (error) {
       throw new ExperimentError(`--config ${configFile}: ${(error as Error).message}`);
     }
-    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'maxMegapixels', 'synthetic', 'title', 'quiet']);
+    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'maxMegapixels', 'allowOutsideData', 'synthetic', 'title', 'quiet']);
     const unknown = Object.keys(fromFile).filter((key) => !known.has(key));
     if (unknown.length > 0) throw new ExperimentError(`--config ${configFile}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].sort().join(', ')}`);
   }
@@ -158,4 +162,18 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
     if (problem !== undefined) throw new ExperimentError(problem);
   }
   return config;
+}
+
+/**
+ * How a run reads its data set, the same for `cnn experiment`, `cnn features` and a reader study
+ * of its report (the split depends on every item, so all three must see the same items): the
+ * split column, whether paths may lead outside the data folder, and the run's own output and
+ * cache folders left out of the scan when they sit inside the data folder.
+ */
+export function datasetOptions(config: Partial<Pick<ExperimentConfig, 'splitColumn' | 'allowOutsideData' | 'out' | 'cacheDir'>>): LoadOptions {
+  return {
+    ...(config.splitColumn !== undefined ? { splitColumn: config.splitColumn } : {}),
+    allowOutside: config.allowOutsideData === true,
+    exclude: [config.out, config.cacheDir].flatMap((dir) => (dir !== undefined ? [path.resolve(dir)] : [])),
+  };
 }

@@ -3,17 +3,19 @@ import { basename, join, resolve } from 'node:path';
 import { readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
 import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
 import {
+  dataSummaryLines,
   loadDataset,
   pixelLimit,
   prepareImages,
   splitByStudy,
   splitTable,
+  summariseData,
   type DatasetItem,
   type InputRecipe,
   type Split,
   type StoredImage,
 } from './data/index.js';
-import type { ExperimentConfig } from './config.js';
+import { datasetOptions, type ExperimentConfig } from './config.js';
 import { ExperimentError } from './errors.js';
 import { readReaderLabels } from './reader.js';
 import {
@@ -57,14 +59,14 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
   checkWritable(out);
 
   // Data
-  const dataset = await loadDataset(config.data, { splitColumn: config.splitColumn });
-  const split = splitByStudy(dataset.items, { seed: config.seed, fractions: config.split });
+  const dataset = await loadDataset(config.data, datasetOptions(config));
+  const split = splitByStudy(dataset.items, { seed: config.seed, fractions: config.split, classes: dataset.classes });
   log(`data: ${dataset.items.length} images of ${dataset.classes.length} classes from ${dataset.source}`);
   const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) });
   const items = prepared.items;
   const classes = dataset.classes;
-  if (prepared.excluded.length > 0) log(`excluded: ${prepared.excluded.length} image(s) carrying colour (see the report)`);
-  if (prepared.problems.length > 0) log(`skipped: ${prepared.problems.length} unreadable image(s) (see the report)`);
+  const dataSummary = summariseData(dataset, split.warnings, prepared);
+  for (const line of dataSummaryLines(dataSummary, dataset)) log(line);
 
   // Model, cut at the frozen base
   const { model, recipe, plan, cache } = loadFrozenBase(config, classes.length);
@@ -205,11 +207,11 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
         validation: { images: table.total.val, studies: table.studies.val },
         test: { images: table.total.test, studies: table.studies.test },
         total: { images: table.total.total, studies: table.studies.total },
-        excluded: prepared.excluded.length + prepared.problems.length,
+        excluded: dataSummary.excluded.length,
       },
       split: table.rows.map((row) => ({ class: row.name, train: row.train, validation: row.val, test: row.test, total: row.total })),
-      excluded: [...prepared.excluded, ...prepared.problems, ...dataset.problems],
-      problems: [...dataset.warnings, ...split.warnings, ...dataset.notes, ...prepared.notes],
+      excluded: dataSummary.excluded,
+      problems: [...dataSummary.warnings, ...dataSummary.notes],
     },
     training: {
       iterations: head.loss.length,

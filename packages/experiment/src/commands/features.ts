@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { resolveConfig, type ExperimentConfig } from '../config.js';
+import { datasetOptions, resolveConfig, type ExperimentConfig } from '../config.js';
 import { loadDataset, pixelLimit, screenImage, type Problem, type StoredImage } from '../data/index.js';
 import { startProgress } from '../progress.js';
 import { extractFeatures } from '../transfer/features.js';
@@ -53,7 +53,7 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
   const { config: configFile, shard: shardText, shards, ...given } = options;
   const config = resolveConfig(given, configFile);
   const shard = shardText !== undefined ? parseShard(shardText) : shardFromEnvironment(env, shards);
-  const dataset = await loadDataset(config.data, { splitColumn: config.splitColumn });
+  const dataset = await loadDataset(config.data, datasetOptions(config));
   const items = shardItems(dataset.items, shard);
   const base = loadFrozenBase(config, dataset.classes.length);
 

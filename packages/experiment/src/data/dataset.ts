@@ -1,9 +1,10 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv, type CsvRecord } from './csv.js';
 import { describeUnknownFormat, detectFormat } from './decode.js';
 import { DatasetError, messageOf } from './errors.js';
+import { isInside } from './inside.js';
 
 /** The three parts of a run: train fits, val tunes (curves, early stopping), test is scored once at the end. */
 export type Split = 'train' | 'val' | 'test';
@@ -60,6 +61,18 @@ export interface LoadOptions {
    * belongs to the study named by that subfolder (`study042`), across all classes. Default true.
    */
   studyFromSubfolder?: boolean;
+  /**
+   * Use files outside the data folder: CSV paths that lead out of the CSV's folder (`../x.png`,
+   * `/etc/hostname`), symlinks in a data folder that point out of it. Default false: such files
+   * are refused and listed as problems, since a manifest from elsewhere should not read any file
+   * it names.
+   */
+  allowOutside?: boolean;
+  /**
+   * Folder only: folders not to scan (absolute paths), such as the run's own output and cache
+   * folders when they sit inside the data folder; a note lists the ones met.
+   */
+  exclude?: readonly string[];
 }
 
 /** Column names accepted for each role in a CSV header (compared lower-case, trimmed). */
@@ -81,11 +94,17 @@ const LIST_LIMIT = 10;
  * Folder: each subfolder is a class (names sorted unless options.classes); files anywhere below it
  * are images when their first bytes are PNG, JPEG or DICOM (detectFormat); a file named like an
  * image whose content is not is a problem; other files are ignored with a note. Hidden entries
- * (starting with '.') are ignored.
+ * (starting with '.') are ignored. Symlinks to files and folders are followed while they stay
+ * inside the data folder; one leading outside (unless allowOutside), a broken one, a loop, and
+ * a second path to an image already found are problems, never dropped in silence. A folder
+ * holding `manifest.csv` is read through that manifest (a note says so): its studies and splits
+ * are what the data's authors meant, and class folders alone would make every frame of a clip
+ * its own study.
  *
  * CSV: a header row naming at least the path and label columns (see CSV_COLUMN_ALIASES), then
  * `path,label[,study][,split]` rows; paths are relative to the CSV's folder. Rows with missing
- * files or empty fields are problems.
+ * files or empty fields, and paths leading outside the CSV's folder (unless allowOutside), are
+ * problems.
  *
  * Without study information each image is its own study (a note says so, since correlated
  * images of one patient would then leak across splits). A study under two labels is a warning.
@@ -101,7 +120,14 @@ export async function loadDataset(source: string, options: LoadOptions = {}): Pr
   } catch (err) {
     throw new DatasetError('data source not found (give a folder of class subfolders or a CSV manifest)', { file: source }, { cause: err });
   }
-  const raw = isDirectory ? await readFolder(resolved, options) : await readCsv(resolved, options);
+  const manifest = path.join(resolved, 'manifest.csv');
+  let raw: RawDataset;
+  if (isDirectory && (await isFile(manifest))) {
+    raw = await readCsv(manifest, options);
+    raw.notes.unshift(`${source} holds manifest.csv: its labels, studies and splits are used, not the class folders (give the CSV as --data to say so explicitly)`);
+  } else {
+    raw = isDirectory ? await readFolder(resolved, options) : await readCsv(resolved, options);
+  }
   return finish(raw, options);
 }
 
@@ -118,16 +144,17 @@ interface RawDataset extends Omit<Dataset, 'classes' | 'items'> {
 
 async function readFolder(root: string, options: LoadOptions): Promise<RawDataset> {
   const raw: RawDataset = { source: root, kind: 'folder', items: [], warnings: [], notes: [], problems: [], declared: new Map() };
-  const entries = (await readdir(root, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
-  const classDirs = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
-  const loose = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
+  const scan = await startScan(root, options, raw.problems);
+  const entries = await scan.list(root);
+  const classDirs = entries.filter((e) => e.kind === 'folder');
+  const loose = entries.filter((e) => e.kind === 'file').map((e) => e.name);
   if (loose.length > 0) raw.notes.push(`ignored ${loose.length} file(s) at the top level, outside any class folder: ${listSome(loose)}`);
   const byFolder = options.studyFromSubfolder ?? true;
   const ignored: string[] = [];
   let nested = 0;
   for (const dir of classDirs) {
-    raw.declared.set(dir, `class folder ${path.join(root, dir)}`);
-    for (const file of await walk(path.join(root, dir))) {
+    raw.declared.set(dir.name, `class folder ${dir.path}`);
+    for (const file of await scan.walk(dir.path)) {
       const name = path.relative(root, file);
       let head: Uint8Array;
       try {
@@ -147,9 +174,10 @@ async function readFolder(root: string, options: LoadOptions): Promise<RawDatase
       const parts = name.split(path.sep);
       const fromFolder = byFolder && parts.length > 2;
       if (fromFolder) nested++;
-      raw.items.push({ path: file, name, labelName: dir, study: fromFolder ? parts[1]! : name });
+      raw.items.push({ path: file, name, labelName: dir.name, study: fromFolder ? parts[1]! : name });
     }
   }
+  if (scan.skipped.length > 0) raw.notes.push(`did not scan ${listSome(scan.skipped)} (the run's own output or cache folder)`);
   if (ignored.length > 0) raw.notes.push(`ignored ${ignored.length} non-image file(s): ${listSome(ignored)}`);
   if (nested > 0) {
     raw.notes.push(
@@ -184,6 +212,7 @@ async function readCsv(file: string, options: LoadOptions): Promise<RawDataset> 
     raw.notes.push('no study column: each image is its own study; if several images come from one patient or exam, add a study column, or the split can leak');
   }
   const folder = path.dirname(file);
+  const realFolder = await realpath(folder);
   const seen = new Map<string, number>();
   for (const { fields, line } of rows) {
     const cell = (i: number | undefined): string => (i === undefined ? '' : (fields[i] ?? '').trim());
@@ -210,6 +239,11 @@ async function readCsv(file: string, options: LoadOptions): Promise<RawDataset> 
     seen.set(full, line);
     if (!(await isFile(full))) {
       raw.problems.push({ path: full, line, reason: `line ${line}: file not found` });
+      continue;
+    }
+    const real = await realpath(full);
+    if (!options.allowOutside && !isInside(realFolder, real)) {
+      raw.problems.push({ path: full, line, reason: `line ${line}: ${name} lies outside the manifest's folder ${folder}${real !== full ? ` (it leads to ${real})` : ''}; refused (--allow-outside-data uses it)` });
       continue;
     }
     const splitText = cell(columns.split);
@@ -335,16 +369,82 @@ export function studyLabelConflicts(items: readonly DatasetItem[], classes: read
   ];
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  for (const e of entries) {
-    const full = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(full)));
-    else if (e.isFile()) out.push(full);
+/** A folder entry as the scan sees it: symlinks already followed to what they lead to. */
+interface ScanEntry {
+  name: string;
+  /** The path under the data folder (through any symlinks), as items are named. */
+  path: string;
+  kind: 'file' | 'folder';
+}
+
+/**
+ * Walks a data folder following symlinks safely: each folder and each file is taken once by
+ * its real path (a second path to it, a loop back to an ancestor among them, is a problem
+ * naming both), links that lead outside the data folder are problems unless allowOutside, and
+ * broken links are problems. Hidden entries and the excluded folders are not scanned.
+ */
+async function startScan(root: string, options: LoadOptions, problems: Problem[]) {
+  const realRoot = await realpath(root);
+  const exclude = new Set((options.exclude ?? []).map((dir) => path.resolve(dir)));
+  /** Real path -> the first path it was reached by. */
+  const seen = new Map<string, string>([[realRoot, root]]);
+  const skipped: string[] = [];
+
+  /** What `full` is once followed, or undefined (with a problem recorded) when it cannot be used. */
+  async function follow(full: string): Promise<'file' | 'folder' | undefined> {
+    let real: string;
+    try {
+      real = await realpath(full);
+    } catch (err) {
+      const target = await readlink(full).catch(() => '?');
+      problems.push({ path: full, reason: `broken symlink (to ${target}): ${messageOf(err)}` });
+      return undefined;
+    }
+    if (!options.allowOutside && real !== realRoot && !isInside(realRoot, real)) {
+      problems.push({ path: full, reason: `symlink leads outside the data folder, to ${real}; refused (--allow-outside-data follows it)` });
+      return undefined;
+    }
+    const info = await stat(real);
+    const kind = info.isDirectory() ? 'folder' : info.isFile() ? 'file' : undefined;
+    if (kind === undefined) return undefined;
+    const first = seen.get(real);
+    if (first !== undefined) {
+      const what = isInside(real, full) ? 'a symlink loop back to' : `the same ${kind} as`;
+      problems.push({ path: full, reason: `${what} ${first}; skipped so nothing is counted twice` });
+      return undefined;
+    }
+    seen.set(real, full);
+    return kind;
   }
-  return out;
+
+  async function list(dir: string): Promise<ScanEntry[]> {
+    const out: ScanEntry[] = [];
+    const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const full = path.join(dir, e.name);
+      if (exclude.has(full)) {
+        skipped.push(full);
+        continue;
+      }
+      if (!e.isDirectory() && !e.isFile() && !e.isSymbolicLink()) continue;
+      const kind = await follow(full);
+      if (kind !== undefined) out.push({ name: e.name, path: full, kind });
+    }
+    return out;
+  }
+
+  /** Every file below `dir`, in name order, depth first. */
+  async function walk(dir: string): Promise<string[]> {
+    const files: string[] = [];
+    for (const entry of await list(dir)) {
+      if (entry.kind === 'folder') files.push(...(await walk(entry.path)));
+      else files.push(entry.path);
+    }
+    return files;
+  }
+
+  return { list, walk, skipped };
 }
 
 /** The first 132 bytes: enough for every signature detectFormat knows. */

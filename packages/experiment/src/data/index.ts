@@ -1,4 +1,5 @@
 export { DatasetError, isFileSystemError, messageOf, type DataLocation } from './errors.js';
+export { isInside } from './inside.js';
 export { createImage, toUint8Image, type FloatImage, type RasterImage } from './image.js';
 export { declaredSize, decodeImage, detectFormat, describeUnknownFormat, type DecodeOptions, type DecodedImage, type ImageFormat } from './decode.js';
 export { checkPixelLimit, DEFAULT_MAX_PIXELS, ImageTooLargeError, pixelLimit } from './limits.js';
@@ -47,4 +48,4 @@ export {
   type SplitTable,
 } from './split.js';
 export { prepareImages, screenImage, type PrepareOptions, type PreparedImages, type ScreenedImage, type StoredImage } from './screen.js';
-export { dataReportMarkdown, type DataReport } from './report.js';
+export { dataReportMarkdown, dataSummaryLines, summariseData, type DataReport, type DataSummary } from './report.js';

@@ -3,6 +3,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Rng } from '@cnn/tensor';
 import { CSV_COLUMN_ALIASES, DEFAULT_FRACTIONS, detectFormat, loadDataset, parseCsv, parseSplit, splitByStudy, type Split, type SplitFractions } from '../data/index.js';
+import { datasetOptions } from '../config.js';
 import { LabelError } from './errors.js';
 import { isInside } from './paths.js';
 import type { LabelRecord } from './store.js';
@@ -175,6 +176,7 @@ export interface ReaderImages {
  */
 export async function readerStudyImages(source: ReaderSource): Promise<ReaderImages> {
   let { data, split, seed, fractions, splitColumn } = source;
+  let runFolders: Pick<ExperimentSettings, 'out' | 'cacheDir' | 'allowOutsideData'> = {};
   let classes: string[] | undefined;
   let excluded = new Set<string>();
   if (source.experiment !== undefined) {
@@ -186,11 +188,12 @@ export async function readerStudyImages(source: ReaderSource): Promise<ReaderIma
     split ??= 'test';
     classes = report.classes;
     excluded = report.excluded;
+    runFolders = report;
   }
   if (data === undefined) throw new LabelError('a reader study needs --data (a folder or CSV of images) or --experiment <report.json>');
   if (split === undefined) return { images: (await listImages(data)).images, problems: [] };
 
-  const dataset = await loadDataset(data, splitColumn !== undefined ? { splitColumn } : {});
+  const dataset = await loadDataset(data, datasetOptions({ ...runFolders, splitColumn }));
   const result = splitByStudy(dataset.items, { seed: seed ?? 1, fractions: fractions ?? DEFAULT_FRACTIONS, classes: dataset.classes });
   const images = result.items
     .filter((item) => item.split === split && !excluded.has(item.path))
@@ -206,11 +209,15 @@ interface ExperimentSettings {
   splitColumn?: string;
   classes?: string[];
   excluded: Set<string>;
+  /** The run's settings that decide which files its data scan saw (see datasetOptions). */
+  out?: string;
+  cacheDir?: string;
+  allowOutsideData?: boolean;
 }
 
 async function readReport(file: string): Promise<ExperimentSettings> {
   let report: {
-    config?: { data?: unknown; seed?: unknown; split?: unknown; splitColumn?: unknown };
+    config?: { data?: unknown; seed?: unknown; split?: unknown; splitColumn?: unknown; out?: unknown; cacheDir?: unknown; allowOutsideData?: unknown };
     classes?: unknown;
     dataset?: { excluded?: { path?: unknown }[] };
   };
@@ -225,6 +232,9 @@ async function readReport(file: string): Promise<ExperimentSettings> {
   if (typeof config.seed === 'number') settings.seed = config.seed;
   if (isFractions(config.split)) settings.fractions = config.split;
   if (typeof config.splitColumn === 'string') settings.splitColumn = config.splitColumn;
+  if (typeof config.out === 'string') settings.out = config.out;
+  if (typeof config.cacheDir === 'string') settings.cacheDir = config.cacheDir;
+  if (config.allowOutsideData === true) settings.allowOutsideData = true;
   if (Array.isArray(report.classes) && report.classes.every((c) => typeof c === 'string')) settings.classes = report.classes as string[];
   for (const entry of report.dataset?.excluded ?? []) if (typeof entry.path === 'string') settings.excluded.add(entry.path);
   return settings;

@@ -1,7 +1,9 @@
 import { open, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { detectFormat, type ImageFormat } from '../data/index.js';
+import { detectFormat, isInside, type ImageFormat } from '../data/index.js';
 import { RequestError } from './errors.js';
+
+export { isInside };
 
 /**
  * The real path `file` stands for, symlinks resolved, whether it exists yet or not (then its
@@ -56,11 +58,6 @@ export function decodeRequestPath(raw: string): string[] {
   });
 }
 
-/** True when `child` lies strictly below `parent` (both absolute and normalised). */
-export function isInside(parent: string, child: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
-}
 
 /** An image file the server may send. */
 export interface CheckedImage {
