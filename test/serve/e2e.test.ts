@@ -4,7 +4,10 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runClassify } from '../../packages/experiment/src/commands/classify.js';
+import { loadModel } from '@cnn/caffe-import';
+import { decodeImage, mobilenetRecipe, toNetInput } from '../../packages/experiment/src/data/index.js';
 import { encodePng } from '../../packages/experiment/src/report/png.js';
+import { gradCam, lastConvolution, overlaySaliency } from '../../packages/experiment/src/saliency/index.js';
 import { readServedModel, startServeServer, type ServeServer } from '../../packages/experiment/src/serve/index.js';
 // @ts-expect-error: the bundler script is plain JavaScript (run by npm run build), without type declarations
 import { bundleWeb } from '../../packages/experiment/web/build.mjs';
@@ -86,7 +89,7 @@ async function open(route: string, settings: string): Promise<Page> {
 }
 
 describe('cnn serve in Chromium', () => {
-  it('/classify is cross-origin isolated and gives cnn classify\'s top class and probability for a chosen PNG', async () => {
+  it('/classify is cross-origin isolated, gives cnn classify\'s top class and probability for a chosen PNG, and the library\'s Grad-CAM overlay', async () => {
     const page = await open('/classify', 'backend=wasm&threads=2');
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(await page.textContent('[data-testid=engine]')).toContain('backend wasm (SIMD), 2 threads');
@@ -98,6 +101,19 @@ describe('cnn serve in Chromium', () => {
     const best = cli.results[0]!.top[0]!;
     expect(await page.textContent('[data-testid=top1]')).toBe(best.label);
     expect(Number(await page.textContent('#top1-probability'))).toBeCloseTo(best.probability, 3);
+    // The Grad-CAM overlay drawn is the library's (gradCam at the last convolution, overlaySaliency) in Node.
+    const { net } = loadModel({ prototxt: path.join(modelDir, 'deploy.prototxt'), weights: path.join(modelDir, 'retrained.caffemodel') });
+    const decoded = decodeImage(readFileSync(image), image);
+    const cam = gradCam(net, toNetInput(decoded, mobilenetRecipe(160)), lastConvolution(net), best.index);
+    const expected = overlaySaliency(decoded, cam).rgba;
+    const drawn = await page.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>('canvas.saliency')!;
+      return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
+    });
+    expect(drawn).toHaveLength(expected.length);
+    const differences = drawn.map((v, i) => Math.abs(v - expected[i]!));
+    expect(Math.max(...differences)).toBeLessThanOrEqual(3);
+    expect(differences.filter((d) => d > 0).length).toBeLessThan(0.01 * drawn.length);
     await page.screenshot({ path: path.join(REPO_ROOT, 'docs/serve-classify.png') });
     await page.close();
   });

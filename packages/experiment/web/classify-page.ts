@@ -107,7 +107,14 @@ async function classify(engine: Engine, files: readonly File[]): Promise<void> {
         bar.style.width = `${(100 * score.probability).toFixed(1)}%`;
         item.append(`${score.label ?? `class ${score.index}`}  ${score.probability.toFixed(4)}`);
       }
-      card.appendChild(document.createElement('p')).textContent = `forward in ${result.milliseconds.toFixed(0)} ms`;
+      const { saliency } = result;
+      const heat = card.appendChild(document.createElement('canvas'));
+      heat.className = 'saliency';
+      heat.width = saliency.width;
+      heat.height = saliency.height;
+      heat.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(saliency.rgba), saliency.width, saliency.height), 0, 0);
+      heat.title = `Grad-CAM of the top class at ${saliency.layer}, over the image as the net saw it`;
+      card.appendChild(document.createElement('p')).textContent = `forward in ${result.milliseconds.toFixed(0)} ms; Grad-CAM at ${saliency.layer}`;
       const best = result.top[0]!;
       $('top1').textContent = best.label ?? `class ${best.index}`;
       $('top1-probability').textContent = best.probability.toFixed(4);

@@ -79,7 +79,10 @@ export interface LearnProgress {
 /** A classified image. */
 export interface Classified {
   top: ClassScore[];
+  /** The forward pass and ranking, without the saliency map. */
   milliseconds: number;
+  /** Grad-CAM of the top class at `layer`, over the image as the net saw it, as RGBA pixels. */
+  saliency: { layer: string; width: number; height: number; rgba: Uint8Array };
 }
 
 /** A model the engine opened. */

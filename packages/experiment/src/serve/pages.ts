@@ -90,7 +90,7 @@ export const CLASSIFY_HTML = shell(
 </section>
 <section id="drop">
   <h2>Images</h2>
-  <p>Choose or drop PNG or JPEG images. Top class: <strong data-testid="top1" id="top1">-</strong> <span id="top1-probability"></span></p>
+  <p>Choose or drop PNG or JPEG images: their top classes, and where the evidence for the first lies (Grad-CAM). Top class: <strong data-testid="top1" id="top1">-</strong> <span id="top1-probability"></span></p>
   <input id="image" type="file" accept="image/png,image/jpeg" multiple>
   <div id="results" class="row"></div>
 </section>`,
