@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../../packages/experiment/src/data/index.js';
-import { writeMobileNetAtSide, writeSyntheticArchive } from '@cnn/experiment';
+import { shardItems, writeMobileNetAtSide, writeSyntheticArchive } from '@cnn/experiment';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { mobilenet } from './paths.js';
 
@@ -80,8 +80,8 @@ describe('docs/SCALE.md', () => {
     expect(entries(cache)).toBe(images);
   }, 120_000);
 
-  it('the Kubernetes Indexed Job: every index with --shards = completions, run by the image entry point, fills the cache', async () => {
-    const { work, archive, modelFlags, images } = await setUp();
+  it('the Kubernetes Indexed Job: a pod of each index, with --shards = completions, run by the image entry point, extracts its shard', async () => {
+    const { work, archive, modelFlags } = await setUp();
     const job = block('yaml');
     expect(job).toMatch(/completionMode: Indexed/);
     const completions = Number(/completions: (\d+)/.exec(job)?.[1]);
@@ -92,14 +92,19 @@ describe('docs/SCALE.md', () => {
     const entrypoint = JSON.parse(/ENTRYPOINT (\[.*\])/.exec(block('dockerfile'))![1]!) as string[];
     const [node, cli] = [entrypoint[0]!, entrypoint[1]!.replace('/opt/cnn', REPO_ROOT)];
     expect(node).toBe('node');
+    // Three of the pods (the first, one between, the last): each extracts exactly its shard.
+    const dataset = await loadDataset(archive);
+    const indices = [0, Math.floor(completions / 2), completions - 1];
     const pods = await Promise.all(
-      [...Array(completions).keys()].map((index) => run(process.execPath, [cli, ...mounted, ...modelFlags, '--quiet'], { JOB_COMPLETION_INDEX: String(index), CNN_THREADS: '1' })),
+      indices.map((index) => run(process.execPath, [cli, ...mounted, ...modelFlags, '--quiet'], { JOB_COMPLETION_INDEX: String(index), CNN_THREADS: '1' })),
     );
-    pods.forEach((pod, index) => {
+    pods.forEach((pod, k) => {
       expect(pod.code, pod.stderr).toBe(0);
-      expect(pod.stdout).toContain(`shard ${index}/${completions} (JOB_COMPLETION_INDEX=${index}`);
+      expect(pod.stdout).toContain(`shard ${indices[k]}/${completions} (JOB_COMPLETION_INDEX=${indices[k]}`);
+      expect(computed(pod.stdout)).toBe(shardItems(dataset.items, { index: indices[k]!, count: completions, source: 'test' }).length);
     });
-    expect(pods.map((pod) => computed(pod.stdout)).reduce((a, b) => a + b)).toBe(images);
-    expect(entries(mounted[mounted.indexOf('--cache-dir') + 1]!)).toBe(images);
+    const extracted = pods.map((pod) => computed(pod.stdout)).reduce((a, b) => a + b);
+    expect(extracted).toBeGreaterThan(0);
+    expect(entries(mounted[mounted.indexOf('--cache-dir') + 1]!)).toBe(extracted);
   }, 180_000);
 });

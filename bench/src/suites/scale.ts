@@ -84,7 +84,8 @@ function fitLine(xs: number[], ys: number[]): { a: number; b: number } {
   return { a: my - b * mx, b };
 }
 
-function archive(root: string, images: number): { dir: string; studies: number } {
+/** The archive of `images` images under `root`, generated once and reused by later runs (marked complete when whole). */
+export function scaleArchive(root: string, images: number): { dir: string; studies: number } {
   const dir = path.join(root, `data-${images}`);
   const done = path.join(dir, '.complete');
   if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as { dir: string; studies: number };
@@ -152,7 +153,7 @@ export async function scaleSuite(): Promise<void> {
   const prototxt = writeMobileNetAtSide(base.prototxt, side, path.join(root, `mobilenet_v1_0.5_${side}.prototxt`));
   const rows: Row[] = [];
   for (const images of sizes) {
-    const { dir, studies } = archive(root, images);
+    const { dir, studies } = scaleArchive(root, images);
     const work = path.join(root, `run-${images}`);
     rmSync(work, { recursive: true, force: true });
     mkdirSync(work, { recursive: true });
