@@ -132,11 +132,13 @@ function tableOf(rows: Row[], side: number): string {
     const features = fitLine(xs, rows.map((row) => row.features.wallSeconds));
     const experiment = fitLine(xs, rows.map((row) => row.experiment.wallSeconds));
     const memory = rows.map((row) => row.features.peakMiB);
+    const experimentMemory = fitLine(xs, rows.map((row) => row.experiment.peakMiB));
     lines.push(
       '',
       `Fitted (least squares over the ${rows.length} sizes): \`cnn features\` ${(features.b * 1000).toFixed(2)} ms per image + ${features.a.toFixed(1)} s; ` +
         `\`cnn experiment\` on a full cache ${(experiment.b * 1000).toFixed(2)} ms per image + ${experiment.a.toFixed(1)} s. ` +
-        `Extraction peak RSS from ${Math.min(...memory).toFixed(0)} to ${Math.max(...memory).toFixed(0)} MiB over ${Math.min(...xs).toLocaleString('en-US')}-${Math.max(...xs).toLocaleString('en-US')} images.`,
+        `Extraction peak RSS from ${Math.min(...memory).toFixed(0)} to ${Math.max(...memory).toFixed(0)} MiB over ${Math.min(...xs).toLocaleString('en-US')}-${Math.max(...xs).toLocaleString('en-US')} images; ` +
+        `the experiment's grows by ${(experimentMemory.b * 1024).toFixed(1)} KiB per image.`,
     );
   }
   return lines.join('\n');
