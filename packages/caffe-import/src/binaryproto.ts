@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { guardDecode } from './caffemodel.js';
 import { CaffeFormatError } from './errors.js';
 import type { BlobProto, NetParameter } from './schema.js';
-import { describeNotBinaryProto } from './sniff.js';
+import { MAX_BINARY_BYTES, readFileSniffed } from './file-read.js';
+import { describeNotBinaryProto, sniffBinaryProto } from './sniff.js';
 import { WireDecoder } from './wire.js';
 
 /**
@@ -51,7 +51,10 @@ function looksLikeNet(bytes: Uint8Array): boolean {
   }
 }
 
-/** Reads a `.binaryproto` file from disk (see readBinaryproto). File-system errors are passed through. */
+/**
+ * Reads a `.binaryproto` file from disk (see readBinaryproto), its head checked before the rest
+ * is read (readFileSniffed). Other file-system errors are passed through.
+ */
 export function readBinaryprotoFile(path: string): BlobProto {
-  return readBinaryproto(readFileSync(path), path);
+  return readBinaryproto(readFileSniffed(path, { kind: '.binaryproto', maxBytes: MAX_BINARY_BYTES, sniff: sniffBinaryProto('.binaryproto') }), path);
 }

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { CaffeFormatError } from './errors.js';
 import type { BlobProto, NetParameter } from './schema.js';
-import { describeNotBinaryProto } from './sniff.js';
+import { MAX_BINARY_BYTES, readFileSniffed } from './file-read.js';
+import { describeNotBinaryProto, sniffBinaryProto } from './sniff.js';
 import { WireDecoder } from './wire.js';
 
 /**
@@ -99,7 +99,10 @@ function describeFields(net: NetParameter): string {
   return keys.length === 0 ? 'no known fields' : `fields: ${keys.join(', ')}`;
 }
 
-/** Reads a `.caffemodel` file from disk (see readCaffemodel). File-system errors are passed through. */
+/**
+ * Reads a `.caffemodel` file from disk (see readCaffemodel), its head checked before the rest is
+ * read (readFileSniffed). Other file-system errors are passed through.
+ */
 export function readCaffemodelFile(path: string): NetParameter {
-  return readCaffemodel(readFileSync(path), path);
+  return readCaffemodel(readFileSniffed(path, { kind: '.caffemodel', maxBytes: MAX_BINARY_BYTES, sniff: sniffBinaryProto('.caffemodel') }), path);
 }

@@ -1,11 +1,11 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { allocate, pinWhileViewed, type DType } from '@cnn/tensor';
 import type { Net, NetDef, Phase } from '@cnn/nn';
 import { buildNet, type WeightReport } from './build.js';
 import { readCaffemodel } from './caffemodel.js';
-import { CaffeFormatError } from './errors.js';
+import { MAX_BINARY_BYTES, readFileSniffed } from './file-read.js';
 import { readNetPrototxtFile } from './prototxt.js';
 import type { NetParameter } from './schema.js';
+import { sniffBinaryProto } from './sniff.js';
 
 /**
  * Reads a whole file into shared memory, so that the weight blobs viewed in it can be
@@ -17,24 +17,25 @@ export function readFileShared(path: string): Uint8Array {
   return readFileOwned(path).bytes;
 }
 
-/** `readFileShared`, also returning the array that owns the memory (to pin views of the file to). */
+/**
+ * `readFileShared`, also returning the array that owns the memory (to pin views of the file
+ * to). The file's head is checked first (readFileSniffed): memory is allocated only for a file
+ * that may be a caffemodel of a supported size.
+ */
 function readFileOwned(path: string): { bytes: Uint8Array; owner: Float32Array } {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const owner = allocate(Math.ceil(size / 4), { shared: true }) as Float32Array;
-    const bytes = new Uint8Array(owner.buffer, owner.byteOffset, size);
-    pinWhileViewed(owner, [bytes]);
-    let at = 0;
-    while (at < size) {
-      const read = readSync(fd, bytes, at, size - at, at);
-      if (read === 0) throw new CaffeFormatError(`${path}: the file shrank while it was read (${at} of ${size} bytes)`, { file: path, offset: at });
-      at += read;
-    }
-    return { bytes, owner };
-  } finally {
-    closeSync(fd);
-  }
+  let owner: Float32Array | undefined;
+  const bytes = readFileSniffed(path, {
+    kind: '.caffemodel',
+    maxBytes: MAX_BINARY_BYTES,
+    sniff: sniffBinaryProto('.caffemodel'),
+    allocate: (size) => {
+      owner = allocate(Math.ceil(size / 4), { shared: true }) as Float32Array;
+      const view = new Uint8Array(owner.buffer, owner.byteOffset, size);
+      pinWhileViewed(owner, [view]);
+      return view;
+    },
+  });
+  return { bytes, owner: owner! };
 }
 
 /** A Caffe model loaded as an nn net. */

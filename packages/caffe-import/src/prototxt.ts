@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { blobProblem } from './blob.js';
 import { CaffeFormatError } from './errors.js';
 import { enumDef, messageDef, type BlobProto, type FieldDef, type MessageDef, type NetParameter, type SolverParameter } from './schema.js';
+import { MAX_TEXT_BYTES, readFileSniffed } from './file-read.js';
 import { describeNotPrototxt } from './sniff.js';
 
 /*
@@ -509,15 +509,8 @@ export function parseSolverPrototxt(text: string, file = '<string>'): SolverPara
  * gives the offset of the first offending byte.
  */
 export function decodeTextFile(bytes: Uint8Array, file: string): string {
-  const limit = Math.min(bytes.length, 1 << 16);
-  for (let i = 0; i < limit; i++) {
-    if (bytes[i] === 0) {
-      throw new CaffeFormatError(
-        'contains binary data (a NUL byte), not protobuf text: a binary .caffemodel or .binaryproto given where a .prototxt was expected? Read it with readCaffemodel / readBinaryproto',
-        { file, offset: i },
-      );
-    }
-  }
+  const binary = findNul(bytes.subarray(0, 1 << 16));
+  if (binary) throw new CaffeFormatError(binary.why, { file, offset: binary.offset });
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -526,6 +519,16 @@ export function decodeTextFile(bytes: Uint8Array, file: string): string {
       offset: firstInvalidUtf8(bytes),
     });
   }
+}
+
+/** The first NUL byte of `bytes`, a sign of binary content, or null (the head check of a prototxt). */
+function findNul(bytes: Uint8Array): { why: string; offset: number } | null {
+  const offset = bytes.indexOf(0);
+  if (offset < 0) return null;
+  return {
+    why: 'contains binary data (a NUL byte), not protobuf text: a binary .caffemodel or .binaryproto given where a .prototxt was expected? Read it with readCaffemodel / readBinaryproto',
+    offset,
+  };
 }
 
 /** The offset of the first byte that breaks UTF-8 (structure only: lead and continuation bytes). */
@@ -546,7 +549,8 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
 
 /** Reads and parses a prototxt file of `messageType` from disk (see parsePrototxt). */
 export function readPrototxtFile(path: string, messageType = 'NetParameter'): Record<string, unknown> {
-  return parsePrototxt(decodeTextFile(readFileSync(path), path), path, messageType);
+  const bytes = readFileSniffed(path, { kind: '.prototxt', maxBytes: MAX_TEXT_BYTES, sniff: findNul });
+  return parsePrototxt(decodeTextFile(bytes, path), path, messageType);
 }
 
 /** Reads a net prototxt file (NetParameter) from disk. */

@@ -96,6 +96,36 @@ export function describeNotBinaryProto(bytes: Uint8Array, kind: string): string 
 }
 
 /**
+ * Why `head`, the first bytes of a file, cannot start a protobuf message, or null: all zero
+ * bytes (a preallocated or never-written file), or a first field tag with field number 0 or a
+ * wire type that does not exist. Checked on the head alone, so a huge file of zeros is refused
+ * without being read.
+ */
+export function describeBadStart(head: Uint8Array): { why: string; offset: number } | null {
+  if (head.length === 0) return null;
+  if (head.every((b) => b === 0)) {
+    return { why: `starts with ${head.length} zero bytes: a file that was allocated but never written (an interrupted copy or download?), not a protobuf message`, offset: 0 };
+  }
+  let tag = 0;
+  for (let i = 0; i < Math.min(5, head.length); i++) {
+    tag += (head[i]! & 0x7f) * 2 ** (7 * i);
+    if (head[i]! < 0x80) break;
+  }
+  if (tag >>> 3 === 0) return { why: 'field number 0 in a tag: the data is corrupt or not a protobuf message', offset: 0 };
+  const wire = tag & 7;
+  if (wire === 4 || wire > 5) return { why: `invalid wire type ${wire} in the first tag: the data is corrupt or not a protobuf message`, offset: 0 };
+  return null;
+}
+
+/** The head check of a binary protobuf file of `kind` (readFileSniffed): the file kinds it is not, then its first tag. */
+export function sniffBinaryProto(kind: string): (head: Uint8Array) => { why: string; offset?: number } | null {
+  return (head) => {
+    const wrong = describeNotBinaryProto(head, kind);
+    return wrong ? { why: wrong, offset: 0 } : describeBadStart(head);
+  };
+}
+
+/**
  * Returns why a decoded text cannot be a prototxt (NUL bytes of binary content, a Git LFS
  * pointer, an HTML page), or null.
  */
