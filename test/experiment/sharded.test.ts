@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -112,7 +112,7 @@ describe('cnn features: shards into one cache', () => {
     }
   }, 180_000);
 
-  it('a shard killed midway leaves only whole entries, and its rerun computes exactly the rest', async () => {
+  it('a shard killed midway leaves only whole entries; its rerun computes exactly the rest and clears old temporaries', async () => {
     const work = mkdtempSync(join(tmpdir(), 'cnn-shard-kill-'));
     const { dir: data } = writeSyntheticArchive(join(work, 'data'), { images: 96, imagesPerStudy: 6, seed: 5 });
     const model = smallMobileNet(work, 96);
@@ -146,11 +146,24 @@ describe('cnn features: shards into one cache', () => {
     const key = readdirSync(cache)[0]!;
     for (const name of entries(cache)) expect(readEntry(join(cache, key, name), 512), name).toBeInstanceOf(Float32Array);
 
+    // What killed writers leave: a temporary of a writer dead for two hours (on another host), and one
+    // a writer may still be filling (a minute old). The rerun removes the first and leaves the second.
+    const stale = join(cache, key, '.0123-64x64.feat.tmp-pod-a-1-0badf00d');
+    const recent = join(cache, key, '.4567-64x64.feat.tmp-pod-b-1-0abcdef0');
+    for (const [file, age] of [[stale, 2 * 3600], [recent, 60]] as const) {
+      writeFileSync(file, 'partial');
+      const then = Date.now() / 1000 - age;
+      utimesSync(file, then, then);
+    }
+
     const rerun = await cnn(args);
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(computed(rerun)).toBe(mine - left);
     expect(rerun.stdout).toContain(`${left} from the cache`);
     expect(entries(cache)).toHaveLength(mine);
+    expect(existsSync(stale)).toBe(false);
+    expect(existsSync(recent)).toBe(true);
+    expect(rerun.stdout).toContain('removed 1 temporary file(s) of writers killed over an hour ago');
     const again = await cnn(args);
     expect(computed(again)).toBe(0);
   }, 180_000);

@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetOptions, resolveConfig, type ExperimentConfig } from '../config.js';
 import { loadDataset, pixelLimit, screenImage, type Problem, type StoredImage } from '../data/index.js';
@@ -5,6 +6,7 @@ import { startProgress } from '../progress.js';
 import { extractFeatures } from '../transfer/features.js';
 import { loadFrozenBase } from '../transfer/frozen.js';
 import { parseShard, shardFromEnvironment, shardItems, type Shard } from '../transfer/shard.js';
+import { removeStaleTemporaries } from './files.js';
 
 /** The options of `cnn features`: the experiment's data, model, recipe and cache settings, and the shard. */
 export interface FeaturesOptions extends Partial<ExperimentConfig> {
@@ -34,6 +36,8 @@ export interface FeaturesSummary {
   imagesPerSecond: number;
   /** The cache folder of this model, recipe and cut. */
   cacheFolder: string;
+  /** Temporary files of killed writers found in it and removed. */
+  staleRemoved: number;
 }
 
 /**
@@ -41,6 +45,9 @@ export interface FeaturesSummary {
  * (64 KiB each) and their features are held at once, whatever the size of the data set.
  */
 const STREAM_BATCH = 64;
+
+/** A temporary file in the cache this old was left by a writer that died (writing an entry takes milliseconds). */
+const STALE_TEMPORARY_MS = 60 * 60 * 1000;
 
 /**
  * `cnn features`: the features of one shard of the data set (a study never spans two),
@@ -56,6 +63,9 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
   const dataset = await loadDataset(config.data, datasetOptions(config));
   const items = shardItems(dataset.items, shard);
   const base = loadFrozenBase(config, dataset.classes.length);
+  const cacheFolder = join(base.cache.dir, base.cache.modelKey);
+  mkdirSync(cacheFolder, { recursive: true });
+  const staleRemoved = removeStaleTemporaries(cacheFolder, STALE_TEMPORARY_MS);
 
   const started = performance.now();
   const progress = startProgress(`features ${shard.index}/${shard.count}`, items.length, 'images', config.quiet);
@@ -91,7 +101,8 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
     problems,
     seconds: (performance.now() - started) / 1000,
     imagesPerSecond: computeSeconds > 0 ? computed / computeSeconds : 0,
-    cacheFolder: join(base.cache.dir, base.cache.modelKey),
+    cacheFolder,
+    staleRemoved,
   };
 }
 
@@ -104,7 +115,7 @@ export function formatFeatures(summary: FeaturesSummary): string {
       `${summary.excluded} excluded for colour, ${summary.problems.length} unreadable, in ${summary.seconds.toFixed(1)} s`,
     ...summary.problems.slice(0, 10).map((problem) => `unreadable: ${problem.path}: ${problem.reason}`),
     ...(summary.problems.length > 10 ? [`unreadable: and ${summary.problems.length - 10} more`] : []),
-    `cache: ${summary.cacheFolder}`,
+    `cache: ${summary.cacheFolder}` + (summary.staleRemoved > 0 ? ` (removed ${summary.staleRemoved} temporary file(s) of writers killed over an hour ago)` : ''),
   ];
   return lines.join('\n');
 }

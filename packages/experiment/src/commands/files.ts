@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { CommandError } from './errors.js';
@@ -26,6 +26,31 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     rmSync(temporary, { force: true });
     throw error;
   }
+}
+
+/** writeFileAtomic's temporary names: `.<target>.tmp-<host>-<pid>-<8 hex digits>`. */
+const TEMPORARY = /^\..+\.tmp-.+-\d+-[0-9a-f]{8}$/;
+
+/**
+ * Removes from `dir` the temporaries of writeFileAtomic older than `maxAgeMs`: what writers
+ * killed mid-write left. Writing one file takes milliseconds, so an old temporary's writer is
+ * gone, on whichever host it ran (a pid cannot be checked across machines). Returns how many.
+ */
+export function removeStaleTemporaries(dir: string, maxAgeMs: number, now = Date.now()): number {
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    if (!TEMPORARY.test(name)) continue;
+    const file = join(dir, name);
+    try {
+      if (now - statSync(file).mtimeMs > maxAgeMs) {
+        rmSync(file, { force: true });
+        removed++;
+      }
+    } catch {
+      // Renamed or removed by its writer or another cleaner meanwhile: nothing left to do.
+    }
+  }
+  return removed;
 }
 
 /** The first `count` values of a float array as raw little-endian float32 bytes (the fixtures' `.f32`). */
