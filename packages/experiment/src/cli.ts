@@ -164,6 +164,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--order-seed <n>', 'reader study: seed of the random order (default 1)', numberOption(RULES.integer))
     .option('--max-megapixels <n>', `refuse images declaring more pixels than this (default ${DEFAULT_MAX_PIXELS / 1e6}; guards against decompression bombs)`, numberOption(RULES.rate))
     .option('--review <files...>', 'two label files: step through the images they label differently and settle each')
+    .option('--model <dir>', "an experiment's output folder: its model suggests a label (with its confidence) for each image; the file records whether the label is the suggestion (not in reader studies)")
+    .option('--order <order>', 'study (images of one study together) or uncertainty (the least confident suggestions first; needs --model)', choiceOption(LABEL_ORDERS))
     .action(async (options: LabelOptions) => {
       await runLabelCommand(options, printEscaped);
     });
@@ -234,6 +236,7 @@ function withPreprocessOptions(command: Command): Command {
 }
 
 const PRESETS = ['caffenet', 'mobilenet'] as const;
+const LABEL_ORDERS = ['study', 'uncertainty'] as const;
 const CHANNEL_ORDERS = ['BGR', 'RGB'] as const;
 
 interface BenchModule {

@@ -17,11 +17,14 @@ import {
 } from './items.js';
 import { startLabelServer, type LabelMode, type LabelServer, type RunItem } from './server.js';
 import { realTarget } from './paths.js';
-import { LabelStore, LABEL_COLUMNS, READER_COLUMNS } from './store.js';
+import { ASSISTED_COLUMNS, LabelStore, LABEL_COLUMNS, READER_COLUMNS } from './store.js';
+import { openModelDir, type ModelDir } from '../commands/model-dir.js';
+import { suggestLabels } from './suggest.js';
 
 export { LabelError, RequestError } from './errors.js';
 export { checkImagePath, decodeRequestPath, isInside } from './paths.js';
-export { LabelStore, LABEL_COLUMNS, READER_COLUMNS, csvField, type LabelRecord } from './store.js';
+export { LabelStore, LABEL_COLUMNS, READER_COLUMNS, ASSISTED_COLUMNS, csvField, type LabelRecord } from './store.js';
+export { suggestLabels, type Suggestion } from './suggest.js';
 export { startLabelServer, shortcutKey, type LabelMode, type LabelServer, type RunItem, type ServerOptions } from './server.js';
 export { listImages, readerStudyImages, seededShuffle, groupByStudy, labelKey, type LabelItem } from './items.js';
 
@@ -54,6 +57,10 @@ export interface LabelOptions {
   review?: string[];
   /** The most megapixels an image may declare (default 50). */
   maxMegapixels?: number;
+  /** Label runs: an experiment's output folder whose model suggests a label for each image. */
+  model?: string;
+  /** Label runs: `study` (images of one study together, the default) or `uncertainty` (the model's least confident first). */
+  order?: string;
 }
 
 /** A started labelling run. */
@@ -79,6 +86,10 @@ export async function startLabelling(options: LabelOptions): Promise<LabelRun> {
   if (mode === 'review' && options.readerStudy) throw new LabelError('--review and --reader-study are two different runs; give one');
   if (options.classes !== undefined && options.classesFile !== undefined) throw new LabelError('give --classes or --classes-file, not both');
   const readerOnly = (['experiment', 'split', 'seed', 'splitColumn', 'orderSeed'] as const).filter((key) => options[key] !== undefined);
+  // A reader study measures the reader alone: a suggestion would be the model's answer in the reader's column.
+  if (options.model !== undefined && mode !== 'label') throw new LabelError(`--model suggests labels in a labelling run only, never in a ${mode === 'reader' ? 'reader study' : 'review'}`);
+  if (options.order !== undefined && options.order !== 'study' && options.order !== 'uncertainty') throw new LabelError(`--order ${options.order}: use study or uncertainty`);
+  if (options.order === 'uncertainty' && options.model === undefined) throw new LabelError('--order uncertainty needs --model (the model says how sure it is)');
   if (mode !== 'reader' && readerOnly.length > 0) throw new LabelError(`${readerOnly.map(flag).join(', ')} ${readerOnly.length === 1 ? 'applies' : 'apply'} only to --reader-study`);
   if (options.port !== undefined && !(options.port >= 0 && options.port <= 65535)) throw new LabelError(`--port ${options.port}: use 0-65535`);
   const out = await realTarget(options.out);
@@ -89,11 +100,14 @@ export async function startLabelling(options: LabelOptions): Promise<LabelRun> {
   else if (mode === 'review') prepared = await reviewItems(options, out, notes);
   else prepared = await labelItems(options, out, notes);
 
-  const classes = givenClasses(options) ?? prepared.classes;
+  const model = options.model !== undefined ? openModelDir(options.model) : undefined;
+  const classes = givenClasses(options) ?? model?.classes ?? prepared.classes;
   if (classes === undefined) throw new LabelError('give the classes: --classes a,b,c or --classes-file FILE (one name a line)');
   checkClasses(classes);
+  if (model) prepared.items = withSuggestions(prepared.items, model, classes, options, notes);
 
-  const store = await LabelStore.open(out, { columns: mode === 'reader' ? READER_COLUMNS : LABEL_COLUMNS });
+  const columns = mode === 'reader' ? READER_COLUMNS : model ? ASSISTED_COLUMNS : LABEL_COLUMNS;
+  const store = await LabelStore.open(out, { columns });
   try {
     const unknown = [...new Set(store.all().map((r) => r.label).filter((label) => !classes.includes(label)))];
     if (unknown.length > 0) notes.push(`${out} holds labels that are not among the classes (kept in the file): ${unknown.join(', ')}`);
@@ -125,6 +139,22 @@ export async function startLabelling(options: LabelOptions): Promise<LabelRun> {
     await store.close();
     throw error;
   }
+}
+
+/**
+ * The items with the model's suggestions, in the order asked for: `uncertainty` puts the
+ * images the model is least sure of first (a simple active-learning loop: label those, retrain,
+ * label the next least sure). The model's classes must be among the run's.
+ */
+function withSuggestions(items: RunItem[], model: ModelDir, classes: readonly string[], options: LabelOptions, notes: string[]): RunItem[] {
+  const foreign = model.classes.filter((name) => !classes.includes(name));
+  if (foreign.length > 0) throw new LabelError(`--model ${options.model}: its classes ${foreign.join(', ')} are not among the run's classes (${classes.join(', ')})`);
+  const { suggestions, problems } = suggestLabels(model, items.map((item) => item.file), options.maxMegapixels);
+  notes.push(...summarise('without a suggestion (the model could not read them)', problems));
+  const suggested = items.map((item, i) => (suggestions[i] ? { ...item, suggestion: suggestions[i] } : item));
+  if (options.order !== 'uncertainty') return suggested;
+  // Unreadable images last; ties keep the study order (the sort is stable).
+  return suggested.sort((a, b) => (a.suggestion?.confidence ?? Infinity) - (b.suggestion?.confidence ?? Infinity));
 }
 
 /** The lines `cnn label` prints once the server runs. */

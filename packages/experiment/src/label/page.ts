@@ -53,7 +53,7 @@ export const PAGE_HTML = `<!doctype html>
       <summary>Keys</summary>
       <p><kbd>1</kbd>-<kbd>9</kbd>, then letters: the class on the button.
       <kbd>&larr;</kbd> <kbd>&rarr;</kbd> back and forward, <kbd>Space</kbd> skip,
-      <kbd>Backspace</kbd> undo, <kbd>+</kbd> <kbd>-</kbd> zoom, <kbd>0</kbd> reset the view.
+      <kbd>Backspace</kbd> undo, <kbd>Enter</kbd> take the model's suggestion, <kbd>+</kbd> <kbd>-</kbd> zoom, <kbd>0</kbd> reset the view.
       Every label is saved to the file the moment it is given.</p>
     </details>
   </aside>
@@ -89,6 +89,8 @@ button:disabled { opacity: 0.4; cursor: default; }
 #classes button { text-align: left; display: flex; align-items: center; gap: 8px; }
 #classes button.current { background: #17406b; border-color: var(--accent); }
 #classes button.proposed { border-style: dashed; border-color: #d7a13b; }
+#classes button.suggested { border-style: dashed; border-color: #b48cff; }
+#suggestion { color: #c9b2ff; }
 kbd { display: inline-block; min-width: 1.5em; text-align: center; font: 12px ui-monospace, monospace; background: var(--bg); border: 1px solid var(--line); border-radius: 3px; padding: 0 4px; }
 .row { display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
 #view label { display: flex; justify-content: space-between; align-items: center; gap: 8px; color: var(--dim); }
@@ -235,10 +237,18 @@ export const PAGE_JS = `'use strict';
     } else if (item.sourceLabel) {
       hint.textContent = 'source label: ' + item.sourceLabel;
     }
+    // The model's guess (cnn label --model), never sent in a reader study; Enter takes it.
+    if (item.suggestion) {
+      const line = document.createElement('div');
+      line.id = 'suggestion';
+      line.textContent = 'model suggests: ' + item.suggestion.label + ' (' + (100 * item.suggestion.confidence).toFixed(1) + '%) \u00b7 Enter takes it';
+      hint.append(line);
+    }
     for (const button of $('classes').children) {
       const name = run.classes[Number(button.dataset.index)];
       button.classList.toggle('current', item.label === name);
       button.classList.toggle('proposed', !!item.review && (item.review.a.label === name || item.review.b.label === name));
+      button.classList.toggle('suggested', !!item.suggestion && item.suggestion.label === name);
     }
     $('back').disabled = pos === 0;
     $('forward').disabled = pos >= items.length - 1;
@@ -389,6 +399,7 @@ export const PAGE_JS = `'use strict';
     else if (key === '+' || key === '=') zoomBy(1.25);
     else if (key === '-') zoomBy(0.8);
     else if (key === '0') resetView();
+    else if (key === 'Enter' && run.items[pos].suggestion) assign(run.classes.indexOf(run.items[pos].suggestion.label));
     else {
       const i = run.keys.indexOf(key.toLowerCase());
       if (i < 0) return;

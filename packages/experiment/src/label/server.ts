@@ -5,6 +5,7 @@ import { encodeGrayPng, encodePng } from '../report/png.js';
 import { RequestError } from './errors.js';
 import { checkSameOrigin, checkToken, COMMON_HEADERS, readJsonBody, sendJson, startLocalServer, type LocalRequest } from '../http/local-server.js';
 import type { LabelItem } from './items.js';
+import type { Suggestion } from './suggest.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './page.js';
 import { checkImagePath, decodeRequestPath, MAX_IMAGE_BYTES, toUrlPath } from './paths.js';
 import type { LabelRecord, LabelStore } from './store.js';
@@ -14,6 +15,8 @@ export type LabelMode = 'label' | 'reader' | 'review';
 
 /** An image of the run as the server holds it. */
 export interface RunItem extends LabelItem {
+  /** The model's suggestion (`cnn label --model`; never in a reader study). */
+  suggestion?: Suggestion;
   /** The path below the served folder (label and review runs; a reader study serves by position and needs none). */
   rel?: string;
 }
@@ -155,6 +158,7 @@ class RunState {
         out.name = item.name;
         out.study = item.study;
         if (item.sourceLabel !== undefined) out.sourceLabel = item.sourceLabel;
+        if (item.suggestion) out.suggestion = item.suggestion;
         if (item.review) out.review = { a: pick(item.review.a), b: pick(item.review.b) };
         return out;
       }),
@@ -177,6 +181,8 @@ class RunState {
       else {
         const record: LabelRecord = { path: key, label, labeller, timestamp: new Date().toISOString() };
         if (mode === 'reader' && typeof seconds === 'number') record.seconds = seconds;
+        const suggestion = mode === 'label' ? items[index]!.suggestion : undefined;
+        if (suggestion) record.extra = { suggestion: suggestion.label, suggestion_taken: label === suggestion.label ? 'yes' : 'no' };
         await store.set(record);
       }
     } catch (error) {

@@ -24,6 +24,8 @@ export interface LabelRecord {
 export const LABEL_COLUMNS = ['path', 'label', 'labeller', 'timestamp'] as const;
 /** The columns of a reader study's file: a label file plus the time on each image. */
 export const READER_COLUMNS = [...LABEL_COLUMNS, 'seconds'] as const;
+/** The columns of a model-assisted run's file: a label file plus the model's suggestion and whether the label is it. */
+export const ASSISTED_COLUMNS = [...LABEL_COLUMNS, 'suggestion', 'suggestion_taken'] as const;
 
 /** Options of LabelStore.open. */
 export interface StoreOptions {
