@@ -30,7 +30,7 @@ const MAX_PAGES = 65536;
 const ALIGN = 64;
 /** Threads the scratch table has room for (main thread + workers). */
 export const MAX_HEAP_THREADS = 256;
-/** The scratch table: two int32 per thread. */
+/** The scratch table: two uint32 per thread (a byte address may pass 2 GiB: int32 would turn it negative). */
 const HEADER = MAX_HEAP_THREADS * 2 * 4;
 const FLOAT = 4;
 
@@ -45,7 +45,7 @@ interface ThreadHeap {
   /** A float32 view of the whole memory as this thread last saw it. */
   floats: Float32Array;
   /** The scratch table. */
-  table: Int32Array;
+  table: Uint32Array;
   /** 0 on the main thread, 1 + the worker's index in a pool worker. */
   thread: number;
 }
@@ -105,7 +105,7 @@ function attach(memory: WasmMemory, thread: number): void {
     memory,
     buffers: new WeakSet([buffer]),
     floats: new Float32Array(buffer),
-    table: new Int32Array(buffer, 0, HEADER / 4),
+    table: new Uint32Array(buffer, 0, HEADER / 4),
     thread,
   };
 }
