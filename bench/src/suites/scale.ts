@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeMobileNetAtSide, writeSyntheticArchive, type Report } from '@cnn/experiment';
@@ -22,11 +22,15 @@ const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
 interface Timed {
   wallSeconds: number;
+  /** User + system CPU time of the process (all its threads): less sensitive than wall time to a shared machine's load. */
+  cpuSeconds: number;
   peakMiB: number;
 }
 
 interface Row {
   images: number;
+  /** The machine's 1-minute load average when the size started and when it ended: other work shares the cores. */
+  load: [number, number];
   studies: number;
   features: Timed;
   experiment: Timed;
@@ -54,8 +58,10 @@ function timedCnn(args: string[], work: string): Timed {
   const time = readFileSync(timeFile, 'utf8');
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(time)?.[1];
   const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(time);
-  if (!rss || !wall) throw new Error(`no time or memory in ${timeFile}:\n${time}`);
-  return { wallSeconds: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]), peakMiB: Number(rss) / 1024 };
+  const user = /User time \(seconds\): ([\d.]+)/.exec(time)?.[1];
+  const system = /System time \(seconds\): ([\d.]+)/.exec(time)?.[1];
+  if (!rss || !wall || !user || !system) throw new Error(`no time or memory in ${timeFile}:\n${time}`);
+  return { wallSeconds: Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]), cpuSeconds: Number(user) + Number(system), peakMiB: Number(rss) / 1024 };
 }
 
 /** Entries, files, bytes and disk blocks of the cache's one model folder. */
@@ -101,14 +107,17 @@ export function scaleArchive(root: string, images: number): { dir: string; studi
 function tableOf(rows: Row[], side: number): string {
   const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   const table = markdownTable(
-    ['images', 'studies', 'features: wall', 'per image', 'peak RSS', 'experiment (cache full): wall', 'peak RSS', 'features computed', 'head training', 't-SNE (points)', 'report.html', 'cache entries', 'files per entry', 'cache on disk', 'per entry'],
+    ['images', 'studies', 'load', 'features: wall', 'per image', 'CPU per image', 'peak RSS', 'experiment (cache full): wall', 'CPU', 'peak RSS', 'features computed', 'head training', 't-SNE (points)', 'report.html', 'cache entries', 'files per entry', 'cache on disk', 'per entry'],
     rows.map((row) => [
       row.images.toLocaleString('en-US'),
       row.studies.toLocaleString('en-US'),
+      `${row.load[0].toFixed(1)}, ${row.load[1].toFixed(1)}`,
       `${row.features.wallSeconds.toFixed(1)} s`,
       `${((row.features.wallSeconds / row.images) * 1000).toFixed(1)} ms`,
+      `${((row.features.cpuSeconds / row.images) * 1000).toFixed(1)} ms`,
       `${row.features.peakMiB.toFixed(0)} MiB`,
       `${row.experiment.wallSeconds.toFixed(1)} s`,
+      `${row.experiment.cpuSeconds.toFixed(1)} s`,
       `${row.experiment.peakMiB.toFixed(0)} MiB`,
       String(row.report.timing.features_computed),
       `${row.report.timing.train_seconds!.toFixed(1)} s`,
@@ -123,7 +132,7 @@ function tableOf(rows: Row[], side: number): string {
   const lines = [
     `Generated archives of 64 x 64 gray PNGs (writeSyntheticArchive: a grating per class, 8 images a study, 3 classes); base MobileNet v1 0.5 (ImageNet weights) at ${side} x ${side} (writeMobileNetAtSide), cut at pool6 (512 features). ` +
       '`cnn features` (one process, the whole set, fresh cache) then `cnn experiment` on the same data and cache (default head training: 300 iterations of batch 256), each a fresh process under /usr/bin/time -v. ' +
-      "Files per entry: files in the model's cache folder, less its one rate.json, per entry.",
+      "Files per entry: files in the model's cache folder, less its one rate.json, per entry. Load: the machine's 1-minute load average when the size started and ended (2 cores, shared with other work: wall times stretch with it, CPU times much less).",
     '',
     table,
   ];
@@ -133,10 +142,13 @@ function tableOf(rows: Row[], side: number): string {
     const experiment = fitLine(xs, rows.map((row) => row.experiment.wallSeconds));
     const memory = rows.map((row) => row.features.peakMiB);
     const experimentMemory = fitLine(xs, rows.map((row) => row.experiment.peakMiB));
+    const featuresCpu = fitLine(xs, rows.map((row) => row.features.cpuSeconds));
+    const experimentCpu = fitLine(xs, rows.map((row) => row.experiment.cpuSeconds));
     lines.push(
       '',
       `Fitted (least squares over the ${rows.length} sizes): \`cnn features\` ${(features.b * 1000).toFixed(2)} ms per image + ${features.a.toFixed(1)} s; ` +
         `\`cnn experiment\` on a full cache ${(experiment.b * 1000).toFixed(2)} ms per image + ${experiment.a.toFixed(1)} s. ` +
+        `CPU time (user + system): features ${(featuresCpu.b * 1000).toFixed(2)} ms per image + ${featuresCpu.a.toFixed(1)} s, experiment ${(experimentCpu.b * 1000).toFixed(2)} ms per image + ${experimentCpu.a.toFixed(1)} s. ` +
         `Extraction peak RSS from ${Math.min(...memory).toFixed(0)} to ${Math.max(...memory).toFixed(0)} MiB over ${Math.min(...xs).toLocaleString('en-US')}-${Math.max(...xs).toLocaleString('en-US')} images; ` +
         `the experiment's grows by ${(experimentMemory.b * 1024).toFixed(1)} KiB per image.`,
     );
@@ -161,13 +173,14 @@ export async function scaleSuite(): Promise<void> {
     mkdirSync(work, { recursive: true });
     const cache = path.join(work, 'cache');
     const model = ['--data', dir, '--prototxt', prototxt, '--weights', base.weights, '--preset', 'mobilenet', '--cache-dir', cache];
+    const loadBefore = loadavg()[0]!;
     console.log(`  ${images} images: cnn features`);
     const features = timedCnn(['features', ...model], work);
     console.log(`  ${images} images: cnn experiment`);
     const out = path.join(work, 'out');
     const experiment = timedCnn(['experiment', ...model, '--out', out], work);
     const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
-    rows.push({ images, studies, features, experiment, report, htmlBytes: statSync(path.join(out, 'report.html')).size, cache: cacheUsage(cache) });
+    rows.push({ images, load: [loadBefore, loadavg()[0]!], studies, features, experiment, report, htmlBytes: statSync(path.join(out, 'report.html')).size, cache: cacheUsage(cache) });
     // Each size's row is written as soon as it is measured: a long run stopped early keeps what it measured.
     const body = tableOf(rows, side);
     console.log(`\n${body}\n`);
