@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadDataset } from '../../packages/experiment/src/data/index.js';
 import { readEntry } from '../../packages/experiment/src/transfer/cache-entry.js';
-import { resolveConfig, runExperiment, shardItems, writeMobileNetAtSide, writeSyntheticArchive, type Report } from '@cnn/experiment';
+import { resolveConfig, runExperiment, runFeatures, shardItems, SHIPPED_BASE, writeMobileNetAtSide, writeSyntheticArchive, type Report } from '@cnn/experiment';
+import { mobilenetRecipe } from '../../packages/experiment/src/data/index.js';
+import { featureKey } from '../../packages/experiment/src/transfer/frozen.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { mobilenet } from './paths.js';
 
@@ -200,5 +202,18 @@ describe('cnn features: shards into one cache', () => {
     expect([1, 2, 3, 4]).toContain((last as Float32Array)[0]);
     expect(seen.size, 'the reader saw the entry change hands').toBeGreaterThan(1);
     expect(readdirSync(folder)).toEqual(['entry.feat']);
+  }, 120_000);
+
+  it('with no model given, cnn features and cnn experiment both use the shipped base: the experiment computes 0 features', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'cnn-shard-default-'));
+    const { dir: data } = writeSyntheticArchive(join(work, 'data'), { images: 15, imagesPerStudy: 1, seed: 4 });
+    const cacheDir = join(work, 'cache');
+    const summaries = [];
+    for (const shard of ['0/2', '1/2']) summaries.push(await runFeatures({ data, cacheDir, shard, quiet: true }));
+    expect(summaries.map((summary) => summary.computed).reduce((a, b) => a + b)).toBe(15);
+    expect(summaries[0]!.cacheFolder).toBe(join(cacheDir, featureKey(SHIPPED_BASE, mobilenetRecipe(160), 'pool6')));
+    const { report } = await runExperiment(resolveConfig({ data, cacheDir, out: join(work, 'out'), maxIter: 5, quiet: true }), () => undefined);
+    expect(report.timing.features_computed).toBe(0);
+    expect(report.timing.features_from_cache).toBe(15);
   }, 120_000);
 });
