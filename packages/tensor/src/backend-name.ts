@@ -1,6 +1,6 @@
-import { environmentVariable } from '#platform';
+import { enableRelaxedSimd, environmentVariable } from '#platform';
 import { ArgumentError } from './errors.js';
-import { simdProbeModule } from './wasm/kernel-module.js';
+import { relaxedSimdProbeModule, simdProbeModule } from './wasm/kernel-module.js';
 import { webAssemblyApi } from './wasm/runtime.js';
 
 /*
@@ -24,6 +24,25 @@ let simd: boolean | undefined;
 export function simdSupported(): boolean {
   simd ??= webAssemblyApi()?.validate(simdProbeModule()) ?? false;
   return simd;
+}
+
+let relaxed: boolean | undefined;
+
+/**
+ * True when the wasm kernels may use relaxed SIMD's fused multiply-add: the engine validates a
+ * module with `f32x4.relaxed_madd` once it is switched on (Node 20: a V8 flag, set here before
+ * any kernel is compiled), and `CNN_RELAXED_SIMD` is not 0 (which keeps the plain SIMD kernels,
+ * the fallback, for comparison). Probed once per thread.
+ */
+export function relaxedSimdSupported(): boolean {
+  if (relaxed === undefined) {
+    if (environmentVariable('CNN_RELAXED_SIMD') === '0') relaxed = false;
+    else {
+      enableRelaxedSimd();
+      relaxed = webAssemblyApi()?.validate(relaxedSimdProbeModule()) ?? false;
+    }
+  }
+  return relaxed;
 }
 
 /** The backend in use: the one chosen with `chooseBackend`, else the one `CNN_BACKEND` names (see `resolveBackendName`). */

@@ -17,7 +17,7 @@ export { ThreadPool, getPool, startPool, shutdownPool, type KernelRef, type Part
 export { isPoolWorker, servePoolWorker } from './pool/web-worker.js';
 export { partRange } from './pool/partition.js';
 export { getBackend, setBackend, resolveBackend, type Backend, type LayerKernels } from './backend.js';
-export { backendNames, simdSupported, type BackendName } from './backend-name.js';
+export { backendNames, relaxedSimdSupported, simdSupported, type BackendName } from './backend-name.js';
 export type { LrnRun, PoolPlanes, SgdStep, WinogradInput, WinogradOutput, WinogradRun } from './wasm/layers.js';
 export { wasmGemm, wasmGemmPart, wasmGemmSerial } from './wasm/gemm.js';
 export { isOnWasmHeap, pinWhileViewed } from './wasm/heap.js';

@@ -33,6 +33,9 @@ export function coreCount(): number {
   return Math.max(1, web.navigator?.hardwareConcurrency ?? 1);
 }
 
+/** Browsers that have relaxed SIMD ship it enabled (Chrome 114, Firefox 145): nothing to switch on. */
+export function enableRelaxedSimd(): void {}
+
 /** A page has no environment: CNN_THREADS and CNN_BACKEND are set with setThreads and setBackend. */
 export function environmentVariable(_name: string): string | undefined {
   return undefined;

@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { PoolWorkerHandle, PoolWorkerInit, WorkerReply } from '../pool/protocol.js';
 
@@ -11,6 +12,14 @@ import type { PoolWorkerHandle, PoolWorkerInit, WorkerReply } from '../pool/prot
 /** The number of cores the process may use. */
 export function coreCount(): number {
   return availableParallelism();
+}
+
+/**
+ * Lets WebAssembly modules compiled from now on use relaxed SIMD, which Node 20's V8 has
+ * behind a flag (V8's flags are process-wide, so this covers the pool's workers too).
+ */
+export function enableRelaxedSimd(): void {
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
 }
 
 /** An environment variable (CNN_THREADS, CNN_BACKEND), or undefined. */

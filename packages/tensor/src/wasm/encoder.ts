@@ -334,6 +334,15 @@ export class FunctionBuilder {
     return this.simd(0x0d, ...lanes.flatMap((lane) => [0, 1, 2, 3].map((byte) => lane * 4 + byte)));
   }
 
+  /**
+   * `f32x4.relaxed_madd` (relaxed SIMD): [a, b, c] -> a * b + c, with one rounding (a fused
+   * multiply-add) or two, as the hardware does it. Only valid where the engine has relaxed SIMD
+   * (see `relaxedSimdSupported`).
+   */
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
+
   /** `v128.bitselect`: [a, b, mask] -> the bits of a where mask is 1, of b where it is 0. */
   v128Bitselect(): this {
     return this.simd(0x52);

@@ -7,6 +7,7 @@ import type { GemmKernel } from '../gemm/types.js';
 import { gemmBlocked } from '../gemm/blocked.js';
 import { TILE, gemmKernelModule } from './kernel-module.js';
 import { heapFloats, heapIndex, instantiateOnHeap, reserveScratch, threadScratch } from './heap.js';
+import { relaxedSimdSupported } from '../backend-name.js';
 
 /*
  * The GEMM of the wasm backend: the Goto/BLIS loop nest of gemm/blocked.ts, with the
@@ -116,7 +117,7 @@ let kernel: KernelInstance | undefined;
  */
 function kernelInstance(): KernelInstance {
   if (!kernel) {
-    const exports = instantiateOnHeap(gemmKernelModule(), 'wasm gemm');
+    const exports = instantiateOnHeap(gemmKernelModule(TILE, relaxedSimdSupported()), 'wasm gemm');
     const byWidth = (prefix: string) =>
       Object.fromEntries([MR, NR].map((w) => [w, exports[`${prefix}${w}`] as PackFunction])) as Record<number, PackFunction>;
     kernel = {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import {
   Rng,
@@ -10,6 +11,7 @@ import {
   setThreads,
   sgemm,
   shutdownPool,
+  relaxedSimdSupported,
   simdSupported,
   wasmGemm,
   wasmGemmSerial,
@@ -247,19 +249,38 @@ function instantiate(bytes: Uint8Array): { instance: WebAssembly.Instance; heap:
   return { instance, heap: new Float32Array(memory.buffer) };
 }
 
+describe('relaxed SIMD', () => {
+  it('is on in Node 20 once the probe sets V8 flag, so the GEMM above ran with f32x4.relaxed_madd', () => {
+    expect(relaxedSimdSupported()).toBe(true);
+  });
+
+  it('is off with CNN_RELAXED_SIMD=0: the plain SIMD kernel, in a fresh process', () => {
+    const script = `import { relaxedSimdSupported } from ${JSON.stringify(new URL('../index.ts', import.meta.url).href)}; console.log(relaxedSimdSupported())`;
+    const run = (value: string | undefined) =>
+      spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], {
+        encoding: 'utf8',
+        env: { ...process.env, CNN_RELAXED_SIMD: value },
+      }).stdout.trim();
+    expect(run('0')).toBe('false');
+    expect(run('1')).toBe('true');
+  });
+});
+
 describe('the generated wasm functions', () => {
   /**
    * Packs small A (m x k) and B (k x n) by hand in the layout kernel-module.ts documents,
    * runs gemmBlock twice (overwrite, then accumulate) and compares with 2 * A * B.
    */
+  // Relaxed SIMD's fused multiply-add where this engine has it (Node 20: behind a V8 flag, switched on by the probe), and the plain mul + add.
+  const fmaChoices = relaxedSimdSupported() ? [false, true] : [false];
   it.each([
     { mr: 4, nr: 8, unroll: 4 },
     { mr: 3, nr: 12, unroll: 2 },
     { mr: 1, nr: 4, unroll: 1 },
     { mr: 5, nr: 4, unroll: 3 },
-  ])('computes every tile of a block for MR=$mr NR=$nr unroll=$unroll', (shape: TileShape) => {
+  ].flatMap((shape) => fmaChoices.map((fma) => ({ ...shape, fma }))))('computes every tile of a block for MR=$mr NR=$nr unroll=$unroll fma=$fma', ({ fma, ...shape }: TileShape & { fma: boolean }) => {
     const { mr, nr } = shape;
-    const { instance, heap } = instantiate(gemmKernelModule(shape));
+    const { instance, heap } = instantiate(gemmKernelModule(shape, fma));
     const gemmBlock = instance.exports.gemmBlock as (...args: number[]) => void;
     const [mTiles, nTiles, kc] = [3, 2, 7];
     const [m, n] = [mTiles * mr, nTiles * nr];
