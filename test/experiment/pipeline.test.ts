@@ -59,7 +59,7 @@ describe('the CaffeNet configuration on a CaffeNet-shaped model', () => {
     const out = mkdtempSync(join(tmpdir(), 'cnn-cache-'));
     const config = resolveConfig({ data: imageFolder(['a', 'b'], 6), ...mobilenet(), preset: 'mobilenet', out, maxIter: 5, quiet: true, cacheDir: join(out, 'cache'), split: { train: 0.5, val: 0, test: 0.5 } });
     const first = await runExperiment(config, quiet);
-    const second = await runExperiment(config, quiet);
+    const second = await runExperiment({ ...config, force: true }, quiet);
     expect(first.report.timing.features_computed).toBe(12);
     expect(second.report.timing.features_computed).toBe(0);
     expect(second.report.timing.features_per_second).toBeCloseTo(first.report.timing.features_per_second, 6);
@@ -90,7 +90,7 @@ describe('training augmentation', () => {
     const trainImages = first.report.dataset.counts.train.images;
     expect(first.report.config.training_rows).toBe(3 * trainImages);
     expect(first.report.timing.augmented_features_computed).toBe(2 * trainImages);
-    const second = await runExperiment(config, quiet);
+    const second = await runExperiment({ ...config, force: true }, quiet);
     expect(second.report.timing.augmented_features_computed).toBe(0);
     expect(second.report.training.loss).toEqual(first.report.training.loss);
   }, 120_000);

@@ -4,7 +4,7 @@ import { shutdownPool } from '@cnn/tensor';
 import { packageVersion } from './version.js';
 import { resolveConfig, SETTING_RULES, type ExperimentConfig } from './config.js';
 import { choiceOption, numberOption, RULES } from './options.js';
-import { printError, printEscaped } from './terminal.js';
+import { printError, printEscaped, printNote } from './terminal.js';
 import { DEFAULT_MAX_PIXELS } from './data/index.js';
 import { runExperiment } from './experiment.js';
 import { ExperimentError } from './errors.js';
@@ -37,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
   )
     .option('--out <dir>', 'output folder for report.json, report.html, figures and the retrained model')
     .option('--resume', 'continue head training from the checkpoint of an interrupted run in --out (cached features are always reused)')
+    .option('--force', 'replace the results of an earlier run in --out (without it, a folder holding a finished run is refused)')
     .option('--seed <n>', 'seed of the split, the head initialisation and the batches', numberOption(SETTING_RULES.seed))
     .option('--max-iter <n>', 'head training iterations', numberOption(SETTING_RULES.maxIter))
     .option('--batch-size <n>', 'head training batch (the study: 256)', numberOption(SETTING_RULES.batchSize))
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--outputs <layers>', 'comma-separated layers: write only their blobs (for timing runs)')
       .option('--allow-missing-weights', 'run even when --weights lacks layers that have parameters (they keep their fillers)'),
   ).action((options: ForwardOptions) => {
-    printEscaped(formatForward(runForward(options), options.out));
+    printEscaped(formatForward(runForward(options, printNote), options.out));
   });
 
   withPreprocessOptions(

@@ -65,6 +65,8 @@ export interface ExperimentConfig {
   cacheDir: string;
   /** Resume an interrupted run: reuse cached features and the last head snapshot. */
   resume: boolean;
+  /** Replace the results of an earlier run in `out` (default: refused, so no result is lost by a rerun). */
+  force?: boolean;
   /** The run uses generated demo data (shown as a banner in the report). */
   synthetic?: boolean;
   title?: string;

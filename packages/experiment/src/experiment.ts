@@ -1,5 +1,5 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
 import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
 import {
@@ -17,6 +17,7 @@ import {
 } from './data/index.js';
 import { datasetOptions, type ExperimentConfig } from './config.js';
 import { ExperimentError } from './errors.js';
+import { openOutFolder } from './out-folder.js';
 import { readReaderLabels } from './reader.js';
 import {
   bootstrapAccuracyCI,
@@ -51,12 +52,26 @@ export interface ExperimentResult {
  * data (load, split by study, screen and preprocess) -> pretrained model -> features
  * at the cut, cached -> head training on the train split with validation -> one
  * evaluation on the test split -> figures, report.json, report.html and the retrained
- * model, all written atomically into `config.out`.
+ * model, all written into a staging folder beside `config.out` and moved there when the run
+ * is complete (see openOutFolder): a folder holding an earlier run is refused unless
+ * `config.force`, and a failed run leaves no partial `config.out`.
  */
 export async function runExperiment(config: ExperimentConfig, log: (line: string) => void = (line) => console.log(line)): Promise<ExperimentResult> {
+  const folder = openOutFolder(config.out, { marker: 'report.json', force: config.force, resume: config.resume, keep: [config.cacheDir], log });
+  let report: Report;
+  try {
+    report = await runInFolder(config, folder.dir, log);
+  } catch (error) {
+    folder.release();
+    throw error;
+  }
+  folder.commit();
+  return { report, out: folder.final, html: join(folder.final, 'report.html') };
+}
+
+/** The run itself, writing into `out` (the staging folder). */
+async function runInFolder(config: ExperimentConfig, out: string, log: (line: string) => void): Promise<Report> {
   const started = performance.now();
-  const out = resolve(config.out);
-  checkWritable(out);
 
   // Data
   const dataset = await loadDataset(config.data, datasetOptions(config));
@@ -277,18 +292,7 @@ export async function runExperiment(config: ExperimentConfig, log: (line: string
     conv1: conv1 && conv1.shape.length === 4 && conv1.shape[1] === 3 ? { weights: conv1.data.data, shape: conv1.shape as [number, number, number, number], channelOrder: recipe.channelOrder } : undefined,
     thumbnails,
   });
-  return { report, out, html: join(out, 'report.html') };
-}
-
-/** Fails before any work when the output folder cannot be created or written. */
-function checkWritable(out: string): void {
-  try {
-    mkdirSync(out, { recursive: true });
-    if (!statSync(out).isDirectory()) throw new Error('not a folder');
-    accessSync(out, constants.W_OK);
-  } catch (error) {
-    throw new ExperimentError(`--out ${out}: cannot write there (${(error as Error).message})`);
-  }
+  return report;
 }
 
 function headSettings(config: ExperimentConfig): HeadTraining {

@@ -35,3 +35,8 @@ export function printEscaped(text: string): void {
 export function printError(error: Error): void {
   process.stderr.write(`cnn: ${escapeControl(error.name)}: ${escapeControl(error.message)}\n`);
 }
+
+/** Writes a note (what a command did besides its result) on stderr, escaped like everything else. */
+export function printNote(text: string): void {
+  process.stderr.write(`${escapeControl(text, true)}\n`);
+}

@@ -1,6 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Net, NetDef } from '@cnn/nn';
 import { detectFormat } from '../data/index.js';
+import { openOutFolder } from '../out-folder.js';
 import { CommandError } from './errors.js';
 import { float32Bytes, layerFileName, readFloat32File, writeFileAtomic } from './files.js';
 import { describeRecipe, imageToInput, loadForCommand, netInput, parseShape, recipeFromFlags, setNetInput, type PreprocessFlags } from './input.js';
@@ -52,9 +54,11 @@ export interface ForwardIndex {
  * (ReLU, Dropout, ...) rewrites its bottom, so writing after each layer is what gives `conv1`
  * and `relu1` each their own file. `DIR/index.json` lists the files in execution order. Layers
  * the runtime adds (the Split copies of a blob read twice) and the Input layer are not listed;
- * the input tensor is described under `input` and written as `input.f32`.
+ * the input tensor is described under `input` and written as `input.f32`. The folder is built
+ * beside DIR and moved into place at the end (openOutFolder): a failed run leaves no partial
+ * folder, and `log` says when an earlier output was replaced.
  */
-export function runForward(options: ForwardOptions): ForwardIndex {
+export function runForward(options: ForwardOptions, log: (line: string) => void = () => undefined): ForwardIndex {
   const model = loadForCommand(options.prototxt, options.weights, options.allowMissingWeights);
   const { net, def } = model;
   const input = netInput(net, options.prototxt);
@@ -82,8 +86,6 @@ export function runForward(options: ForwardOptions): ForwardIndex {
   }
   setNetInput(net, input, shape, values);
 
-  // Layers named in the prototxt; the runtime's Split layers are not among them.
-  const defined = new Set(def.layers.map((layer) => layer.name));
   const wanted = options.outputs?.split(',').map((name) => name.trim()).filter(Boolean);
   if (wanted) {
     const known = new Set(net.layers.map((layer) => layer.name));
@@ -94,13 +96,32 @@ export function runForward(options: ForwardOptions): ForwardIndex {
   }
   const selected = wanted ? new Set(wanted) : undefined;
 
+  // An earlier forward output in the folder is replaced (the run is a pure function of its inputs);
+  // a folder holding anything else is refused. Written beside it and moved in at the end.
+  const folder = openOutFolder(options.out, { marker: 'index.json', force: true, log });
   try {
-    mkdirSync(options.out, { recursive: true });
+    const index = forwardInto(folder.dir, net, def, selected, { options, values, shape, kind, inputName: input.name, preprocess, loadMs: model.loadMs });
+    folder.commit();
+    return index;
   } catch (error) {
-    throw new CommandError(`cannot create the output folder ${options.out}: ${(error as Error).message}`);
+    folder.abandon();
+    throw error;
   }
+}
+
+/** The forward pass writing each layer's tops into `dir`, then `index.json`. */
+function forwardInto(
+  dir: string,
+  net: Net,
+  def: NetDef,
+  selected: Set<string> | undefined,
+  run: { options: ForwardOptions; values: Float32Array; shape: number[]; kind: 'raw' | 'image'; inputName: string; preprocess: Record<string, unknown> | undefined; loadMs: number },
+): ForwardIndex {
+  const { options, values, shape, kind, preprocess } = run;
+  // Layers named in the prototxt; the runtime's Split layers are not among them.
+  const defined = new Set(def.layers.map((layer) => layer.name));
   const taken = new Set<string>(['index.json', 'input.f32']);
-  writeFileAtomic(path.join(options.out, 'input.f32'), float32Bytes(values, values.length));
+  writeFileAtomic(path.join(dir, 'input.f32'), float32Bytes(values, values.length));
 
   const layers: ForwardEntry[] = [];
   let writeMs = 0;
@@ -113,7 +134,7 @@ export function runForward(options: ForwardOptions): ForwardIndex {
       for (const top of tops) {
         const file = layerFileName(tops.length === 1 ? layer.name : `${layer.name}.${top.name}`, '.f32', taken);
         // Written now: the next in-place layer will overwrite this blob.
-        writeFileAtomic(path.join(options.out, file), float32Bytes(top.data.data, top.count));
+        writeFileAtomic(path.join(dir, file), float32Bytes(top.data.data, top.count));
         layers.push({ layer: layer.name, type: layer.type, top: top.name, shape: [...top.shape], file });
       }
       writeMs += performance.now() - writeStarted;
@@ -123,11 +144,11 @@ export function runForward(options: ForwardOptions): ForwardIndex {
 
   const index: ForwardIndex = {
     layers,
-    input: { source: options.input, kind, blob: input.name, shape, file: 'input.f32', ...(preprocess ? { preprocess } : {}) },
+    input: { source: options.input, kind, blob: run.inputName, shape, file: 'input.f32', ...(preprocess ? { preprocess } : {}) },
     model: { prototxt: options.prototxt, weights: options.weights ?? null },
-    timing: { loadMs: round(model.loadMs), forwardMs: round(forwardMs) },
+    timing: { loadMs: round(run.loadMs), forwardMs: round(forwardMs) },
   };
-  writeFileAtomic(path.join(options.out, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  writeFileAtomic(path.join(dir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
   return index;
 }
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Rng } from '@cnn/tensor';
-import { resolveConfig, type ExperimentConfig } from '../config.js';
+import { DEFAULTS, resolveConfig, type ExperimentConfig } from '../config.js';
 import { runExperiment, type ExperimentResult } from '../experiment.js';
 import { encodeGrayPng, encodePng } from '../report/index.js';
 import { defaultBase, type BaseModel } from '../transfer/base.js';
@@ -29,10 +29,12 @@ export async function runDefaultExperiment(
   demo: DemoOptions = {},
 ): Promise<ExperimentResult> {
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<ExperimentConfig>;
-  const out = resolve(given.out ?? 'out/experiment');
-  const data = writePhantomDataset(join(out, 'demo-data'), given.seed ?? 1);
+  const out = resolve(given.out ?? DEFAULTS.out);
+  // Generated inputs live with the cache, not in --out: the output folder holds one run's results only.
+  const work = resolve(given.cacheDir ?? DEFAULTS.cacheDir);
+  const data = writePhantomDataset(join(work, 'demo-data'), given.seed ?? 1);
   log(`demo data: ${data.count} phantom images of ${PHANTOM_CLASSES.length} classes in ${data.dir} (plus colour and corrupt files the run must leave out)`);
-  const base = demo.pretrainMini ? pretrainMiniBase(out, given.seed ?? 1, log) : defaultBase();
+  const base = demo.pretrainMini ? pretrainMiniBase(work, given.seed ?? 1, log) : defaultBase();
   return runExperiment(
     resolveConfig({
       maxIter: 200,
@@ -56,10 +58,10 @@ export async function runDefaultExperiment(
   );
 }
 
-/** The mini CaffeNet pretrained on synthetic shapes, saved as Caffe files in the output folder. */
-function pretrainMiniBase(out: string, seed: number, log: (line: string) => void): BaseModel {
+/** The mini CaffeNet pretrained on synthetic shapes, saved as Caffe files in `work/demo-model`. */
+function pretrainMiniBase(work: string, seed: number, log: (line: string) => void): BaseModel {
   const source = pretrainSourceModel(seed, 400);
-  const modelDir = join(out, 'demo-model');
+  const modelDir = join(work, 'demo-model');
   mkdirSync(modelDir, { recursive: true });
   writeFileSync(join(modelDir, 'deploy.prototxt'), source.prototxt);
   writeFileSync(join(modelDir, 'source.caffemodel'), source.caffemodel);

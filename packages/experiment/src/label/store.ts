@@ -3,6 +3,7 @@ import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv } from '../data/index.js';
 import { writeFileAtomic } from '../report/write.js';
+import { isProcessAlive } from '../process-alive.js';
 import { LabelError } from './errors.js';
 import { realTarget } from './paths.js';
 
@@ -236,22 +237,12 @@ async function takeLock(file: string): Promise<string> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const pid = Number.parseInt(await readFile(lockFile, 'utf8').catch(() => ''), 10);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    if (Number.isInteger(pid) && pid > 0 && isProcessAlive(pid)) {
       throw new LabelError(`${file} is in use by another labeller (process ${pid}); stop it, or remove ${lockFile} if that process is not a labeller`);
     }
     await rm(lockFile, { force: true });
   }
   throw new LabelError(`could not lock ${file}: another labeller took it at the same moment`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes `.<name>.tmp-<pid>-<hex>` files (writeFileAtomic's temporaries) of writers that died mid-write. */
@@ -261,6 +252,6 @@ async function removeDeadTemps(file: string): Promise<void> {
   for (const name of await readdir(dir)) {
     if (!name.startsWith(prefix)) continue;
     const match = /^(\d+)-[0-9a-f]{8}$/.exec(name.slice(prefix.length));
-    if (match && !isAlive(Number(match[1]))) await rm(path.join(dir, name), { force: true });
+    if (match && !isProcessAlive(Number(match[1]))) await rm(path.join(dir, name), { force: true });
   }
 }

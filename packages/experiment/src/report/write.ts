@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ArgumentError } from '@cnn/tensor';
+import { isProcessAlive } from '../process-alive.js';
 import type { Report } from './types.js';
 
 /** File contents: all at once, or chunks from a producer that may fail midway. */
@@ -145,18 +146,7 @@ async function assertNotDirectory(target: string): Promise<void> {
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const name of await readdir(dir)) {
     const match = /^\..+\.tmp-(\d+)-[0-9a-f]{8}$/.exec(name);
-    if (match && !isAlive(Number(match[1]))) await rm(join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: the process exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if (match && !isProcessAlive(Number(match[1]))) await rm(join(dir, name), { force: true });
   }
 }
 
