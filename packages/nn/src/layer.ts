@@ -63,6 +63,14 @@ export abstract class Layer {
     return false;
   }
 
+  /**
+   * Floats of scratch the layer's fast kernels take while it runs at the current shapes (a
+   * convolution's im2col columns), beyond its tops and parameters (for `Net.memoryEstimate`).
+   */
+  workspace(_bottom: readonly Blob[], _top: readonly Blob[]): number {
+    return 0;
+  }
+
   /** Multiply-adds of one forward pass at the current shapes (for `Net.summary`). */
   multiplyAdds(_bottom: readonly Blob[], _top: readonly Blob[]): number {
     return 0;

@@ -1,4 +1,4 @@
-import { Rng, formatShape, type DType } from '@cnn/tensor';
+import { Rng, formatShape, physicalMemory, type DType } from '@cnn/tensor';
 import { Blob, type Param } from './blob.js';
 import { NetError } from './errors.js';
 import type { Layer, Phase, PretrainedSource } from './layer.js';
@@ -26,6 +26,41 @@ export interface NetOptions {
   /** Trained parameter values (from a .caffemodel); parameters found there are not filled. */
   pretrained?: PretrainedSource;
   factory?: LayerFactory;
+  /**
+   * The most memory, in bytes, the net may need at its shapes (see `memoryEstimate`): a net
+   * needing more is refused at setup or reshape, before it runs, instead of growing until the
+   * process dies. Default: the machine's physical memory (no limit where it is unknown).
+   */
+  memoryLimit?: number;
+}
+
+/** What a net needs in memory at its current shapes, in bytes (see `Net.memoryEstimate`). */
+export interface MemoryEstimate {
+  bytes: number;
+  /** The storage of every blob and parameter (and of their gradients in TRAIN). */
+  blobs: number;
+  /** The largest scratch one layer takes while it runs (one serves all layers in turn). */
+  workspace: number;
+  /** The layer that takes it. */
+  workspaceLayer?: string;
+}
+
+/**
+ * A layer's reshape, with a failure to allocate its tops (a typed array beyond what the engine
+ * can make) named as the net's, not left as a bare RangeError.
+ */
+function reshapeLayer(layer: Layer, bottoms: readonly Blob[], tops: readonly Blob[]): void {
+  try {
+    layer.reshape(bottoms, tops);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new NetError(`layer '${layer.name}' (bottom ${bottoms.map(String).join(', ') || 'none'}): its output cannot be allocated (${error.message}): the input is too large`, { cause: error });
+  }
+}
+
+/** `1.2 GB`, `340 MB`: a size for messages. */
+function formatBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.max(1, Math.round(bytes / 1e6))} MB`;
 }
 
 /** One line of `Net.summary()`. */
@@ -80,6 +115,7 @@ export class Net {
   readonly inputNames: string[] = [];
   /** The generator of the fillers and of Dropout's masks (its state goes into solver snapshots). */
   readonly rng: Rng;
+  private readonly memoryLimit: number;
 
   constructor(def: NetDef, options: NetOptions = {}) {
     this.name = def.name ?? 'net';
@@ -88,6 +124,7 @@ export class Net {
     const factory = options.factory ?? createLayer;
     const rng = new Rng(options.seed ?? 1);
     this.rng = rng;
+    this.memoryLimit = options.memoryLimit ?? physicalMemory() ?? Infinity;
     checkUniqueNames(def.layers);
     this.layerDefs = insertSplits(def.layers.filter((layer) => layerIncluded(layer, this.state)));
 
@@ -100,7 +137,7 @@ export class Net {
       for (const name of layerDef.bottom ?? []) consumed.add(name);
       if (layerDef.type === 'Input') this.inputNames.push(...(layerDef.top ?? []));
       layer.setup(bottoms, tops, { dtype: this.dtype, rng, pretrained: options.pretrained });
-      layer.reshape(bottoms, tops);
+      reshapeLayer(layer, bottoms, tops);
       this.layers.push(layer);
       this.bottoms.push(bottoms);
       this.tops.push(tops);
@@ -109,6 +146,7 @@ export class Net {
     this.outputNames = [...this.blobsByName.keys()].filter((name) => !consumed.has(name) || this.isLossTop(name));
     this.planBackward();
     this.fusedClamps = this.layers.map((_, i) => this.fusableClamp(i));
+    this.checkMemory();
   }
 
   /** The blob called `name` (its latest version when layers work in place). */
@@ -160,7 +198,52 @@ export class Net {
    * (for example to a new batch size). Storage is reused when it is big enough.
    */
   reshape(): void {
-    this.layers.forEach((layer, i) => layer.reshape(this.bottoms[i]!, this.tops[i]!));
+    this.layers.forEach((layer, i) => reshapeLayer(layer, this.bottoms[i]!, this.tops[i]!));
+    this.checkMemory();
+  }
+
+  /**
+   * The memory the net needs at its current shapes: every blob's and parameter's storage
+   * (twice, with the gradients, in TRAIN), and the largest scratch of one layer (the
+   * convolutions' im2col columns; one buffer serves them all in turn).
+   */
+  memoryEstimate(): MemoryEstimate {
+    const width = this.dtype === 'float64' ? 8 : 4;
+    const copies = this.state.phase === 'TRAIN' ? 2 : 1;
+    const blobs = new Set<Blob>([...this.tops.flat(), ...this.bottoms.flat(), ...this.params]);
+    let floats = 0;
+    for (const blob of blobs) floats += blob.count * copies;
+    let workspace = 0;
+    let workspaceLayer: string | undefined;
+    this.layers.forEach((layer, i) => {
+      const need = layer.workspace(this.bottoms[i]!, this.tops[i]!);
+      if (need > workspace) [workspace, workspaceLayer] = [need, layer.name];
+    });
+    return { bytes: (floats + workspace) * width, blobs: floats * width, workspace: workspace * width, workspaceLayer };
+  }
+
+  /** Refuses shapes that need more than the memory limit, saying what would fit. */
+  private checkMemory(): void {
+    if (!(this.memoryLimit < Infinity)) return;
+    const need = this.memoryEstimate();
+    if (need.bytes <= this.memoryLimit) return;
+    const input = this.inputNames[0] === undefined ? undefined : this.blob(this.inputNames[0]);
+    const parameters = this.params.reduce((sum, param) => sum + param.count, 0) * (this.dtype === 'float64' ? 8 : 4);
+    // Everything but the parameters grows with the input's size: scale it down to the limit.
+    const scale = (this.memoryLimit - parameters) / (need.bytes - parameters);
+    let fits = 'the parameters alone do not fit';
+    if (scale > 0 && input?.shape.length === 4) {
+      const [n, , h, w] = input.shape as [number, number, number, number];
+      fits =
+        n > 1 && Math.floor(n * scale) >= 1
+          ? `a batch of ${Math.floor(n * scale)} fits`
+          : `an input of about ${Math.floor(h * Math.sqrt(scale))} x ${Math.floor(w * Math.sqrt(scale))} fits`;
+    }
+    const workspace = need.workspaceLayer ? `, the im2col columns of '${need.workspaceLayer}' ${formatBytes(need.workspace)}` : '';
+    throw new NetError(
+      `net '${this.name}' needs about ${formatBytes(need.bytes)} at ${input ? `input ${input}` : 'its shapes'} ` +
+        `(blobs and parameters ${formatBytes(need.blobs)}${workspace}), more than the ${formatBytes(this.memoryLimit)} of memory here: ${fits}`,
+    );
   }
 
   /** Sets the batch size (the first axis) of every input blob and reshapes the net. */

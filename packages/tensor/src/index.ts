@@ -13,6 +13,7 @@ export { gemmParallel, gemmPart } from './gemm/parallel.js';
 export type { GemmKernel } from './gemm/types.js';
 export { im2col, col2im, convOutputSize, type ConvGeometry } from './im2col.js';
 export { getThreads, setThreads } from './pool/settings.js';
+export { physicalMemory } from '#platform';
 export { ThreadPool, getPool, startPool, shutdownPool, type KernelRef, type PartKernel } from './pool/pool.js';
 export { isPoolWorker, servePoolWorker } from './pool/web-worker.js';
 export { partRange } from './pool/partition.js';

@@ -172,6 +172,16 @@ export function convolutionForwardFast(
 }
 
 /**
+ * Floats of scratch convolutionForwardFast takes for shape `s`: the im2col columns of each
+ * thread working at once (Winograd's bands and depthwise loops take little beside them).
+ */
+export function convolutionWorkspace(s: ConvolutionShape): number {
+  if (isDepthwise(s) || winogradPays(s)) return 0;
+  const m = gemmSizes(s);
+  return m.unfold ? Math.min(getThreads(), s.num) * m.colSize : 0;
+}
+
+/**
  * An activation y = min(max(y, min), max) run in a convolution's epilogue, on its outputs while
  * they are fresh in cache, instead of as a layer of its own: ReLU is { min: 0, max: Infinity },
  * Caffe's Clip (ReLU6 in MobileNet) its own bounds. The result is the same float as the separate

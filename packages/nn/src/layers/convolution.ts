@@ -1,7 +1,7 @@
 import { ShapeError, convOutputSize, formatShape, sameShape, type FillerSpec } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
-import { convolutionBackwardFast, convolutionForwardFast, type Clamp, type ConvolutionShape } from '../kernels/convolution.js';
+import { convolutionBackwardFast, convolutionForwardFast, convolutionWorkspace, type Clamp, type ConvolutionShape } from '../kernels/convolution.js';
 
 /**
  * Convolution parameters (Caffe's ConvolutionParameter). `pad`, `kernelSize`, `stride`
@@ -168,6 +168,11 @@ export class ConvolutionLayer extends Layer {
   }
 
   /** N * O * H' * W' * (C/group) * kernelH * kernelW per bottom: one multiply-add per weight use. */
+  /** The im2col columns of the fast forward (one buffer serves every bottom in turn). */
+  override workspace(): number {
+    return this.shape ? convolutionWorkspace(this.shape) : 0;
+  }
+
   override multiplyAdds(bottom: readonly Blob[], top: readonly Blob[]): number {
     let total = 0;
     for (let i = 0; i < bottom.length; i++) {

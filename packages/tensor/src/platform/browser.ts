@@ -36,6 +36,11 @@ export function coreCount(): number {
 /** Browsers that have relaxed SIMD ship it enabled (Chrome 114, Firefox 145): nothing to switch on. */
 export function enableRelaxedSimd(): void {}
 
+/** A page is not told the machine's memory: no limit is checked there. */
+export function physicalMemory(): number | undefined {
+  return undefined;
+}
+
 /** A page has no environment: CNN_THREADS and CNN_BACKEND are set with setThreads and setBackend. */
 export function environmentVariable(_name: string): string | undefined {
   return undefined;

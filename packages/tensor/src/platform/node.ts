@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
 import { MessageChannel, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import type { PoolWorkerHandle, PoolWorkerInit, WorkerReply } from '../pool/protocol.js';
@@ -20,6 +20,11 @@ export function coreCount(): number {
  */
 export function enableRelaxedSimd(): void {
   setFlagsFromString('--experimental-wasm-relaxed-simd');
+}
+
+/** The machine's physical memory in bytes: the most a net's tensors can take. */
+export function physicalMemory(): number | undefined {
+  return totalmem();
 }
 
 /** An environment variable (CNN_THREADS, CNN_BACKEND), or undefined. */
