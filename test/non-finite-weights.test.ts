@@ -33,14 +33,8 @@ describe('non-finite weights', () => {
 
   it('are a CaffeFormatError at load naming the file, layer and blob', () => {
     const model = poisonedLenet();
-    let error: unknown;
-    try {
-      loadModel(model);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(CaffeFormatError);
-    expect((error as Error).message).toBe(
+    expect(() => loadModel(model)).toThrow(CaffeFormatError);
+    expect(() => loadModel(model)).toThrow(
       `${model.weights}: holds 1 non-finite value of 400000 (NaN at index 17): a damaged or diverged model, every output it reaches would be NaN (layer "ip1", blob 0)`,
     );
   });

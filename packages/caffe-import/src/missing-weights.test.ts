@@ -19,14 +19,8 @@ function cutLenet(): { prototxt: string; weights: string } {
 describe('a trained model without weights for some layers', () => {
   it('is a CaffeFormatError naming the file, the layers without weights and the last layer it holds', () => {
     const model = cutLenet();
-    let error: unknown;
-    try {
-      loadModel(model);
-    } catch (caught) {
-      error = caught;
-    }
-    expect(error).toBeInstanceOf(CaffeFormatError);
-    expect((error as Error).message).toBe(
+    expect(() => loadModel(model)).toThrow(CaffeFormatError);
+    expect(() => loadModel(model)).toThrow(
       `${model.weights}: holds no weights for layers ip1, ip2, which have parameters in ${model.prototxt}; its last layer with weights is conv2: ` +
         'a file cut short, or the weights of another net. To start those layers from their fillers on purpose (fine-tuning), allow missing weights (cnn: --allow-missing-weights)',
     );
