@@ -2,13 +2,13 @@ import { FunctionBuilder, HEAP_IMPORT, ValType, addTo, countDown, encodeModule, 
 
 /*
  * The WebAssembly SIMD depthwise kernels (the TypeScript half is depthwise-wasm.ts), the
- * same tap-at-a-time row loops as depthwise.ts, one plane per call, on float32 arrays on
+ * same tap-at-a-time row loops as depthwise.ts, on float32 arrays on
  * the wasm heap; pointers are byte addresses. Each tap multiplies a whole output row with
  * one weight, vectorised across four neighbouring outputs: at stride 1 they read four
  * consecutive inputs (one unaligned load), at stride 2 the even lanes of two loads (a
  * shuffle). Other strides, and the scatter of dx at stride 2, go a float at a time.
  *
- *   forwardPlane          y = clamp(bias + sum of taps), one output plane from its input plane
+ *   forwardPlanes         y = clamp(bias + sum of taps), output planes from their input planes
  *   inputGradientPlane    dx_row[ox * stride + shift] += w * dy_row[ox], added into a zeroed dx plane
  *   weightGradientPlane   dWeight[tap] += sum over rows and ox of dy_row[ox] * x_row[ox * stride + shift]
  *
@@ -26,7 +26,7 @@ const UNALIGNED = 2;
 export function depthwiseKernelModule(): Uint8Array {
   return encodeModule({
     functions: [
-      { name: 'forwardPlane', body: forwardPlane() },
+      { name: 'forwardPlanes', body: forwardPlanes() },
       { name: 'inputGradientPlane', body: inputGradientPlane() },
       { name: 'weightGradientPlane', body: weightGradientPlane() },
     ],
@@ -80,17 +80,26 @@ function tapLocals(f: FunctionBuilder): Tap {
  * count = max(0, end - first).
  */
 function tapRange(f: FunctionBuilder, g: Geometry, kx: number, t: Tap, scratch: number): void {
-  f.localGet(kx).localGet(g.dilationW).i32Mul().localGet(g.padW).i32Sub().localSet(t.shift);
+  axisRange(f, kx, g.dilationW, g.padW, g.strideW, g.width, g.outW, t, scratch);
+}
+
+/**
+ * `tapRange` along either axis: for tap k (a local) of an axis with this dilation, pad, stride,
+ * input size and output size (locals), sets t.shift = k * dilation - pad and the run of outputs
+ * [t.first, t.first + t.count) whose input o * stride + shift lies in [0, size).
+ */
+function axisRange(f: FunctionBuilder, k: number, dilation: number, pad: number, stride: number, size: number, outSize: number, t: Tap, scratch: number): void {
+  f.localGet(k).localGet(dilation).i32Mul().localGet(pad).i32Sub().localSet(t.shift);
   // (stride - 1 - shift) / stride is ceil(-shift / stride) for a negative shift; for others it is not used.
-  f.localGet(g.strideW).i32Const(1).i32Sub().localGet(t.shift).i32Sub().localGet(g.strideW).i32DivU();
+  f.localGet(stride).i32Const(1).i32Sub().localGet(t.shift).i32Sub().localGet(stride).i32DivU();
   f.i32Const(0);
   f.localGet(t.shift).i32Const(0).i32LtS().select().localSet(t.first);
-  // The last input column the tap may read, width - 1 - shift; below 0 the tap reaches no output.
-  f.localGet(g.width).i32Const(1).i32Sub().localGet(t.shift).i32Sub().localSet(scratch);
-  f.localGet(scratch).localGet(g.strideW).i32DivU().i32Const(1).i32Add().localSet(scratch);
-  f.localGet(g.outW).localGet(scratch).localGet(scratch).localGet(g.outW).i32GtS().select();
+  // The last input the tap may read, size - 1 - shift; below 0 the tap reaches no output.
+  f.localGet(size).i32Const(1).i32Sub().localGet(t.shift).i32Sub().localSet(scratch);
+  f.localGet(scratch).localGet(stride).i32DivU().i32Const(1).i32Add().localSet(scratch);
+  f.localGet(outSize).localGet(scratch).localGet(scratch).localGet(outSize).i32GtS().select();
   f.i32Const(0);
-  f.localGet(g.width).i32Const(1).i32Sub().localGet(t.shift).i32Sub().i32Const(0).i32GeS().select();
+  f.localGet(size).i32Const(1).i32Sub().localGet(t.shift).i32Sub().i32Const(0).i32GeS().select();
   f.localGet(t.first).i32Sub().localSet(t.count);
   f.localGet(t.count).i32Const(0).localGet(t.count).i32Const(0).i32GtS().select().localSet(t.count);
 }
@@ -176,42 +185,59 @@ function tapRun(
 }
 
 /**
- * forwardPlane(x, weight, y, bias, low, high, geometry...): output plane y from input plane x
- * and the kernelH x kernelW filter at weight, every row first set to bias, then each tap added
- * over the outputs it reaches, then clamped to [low, high] (+-Infinity: not clamped).
+ * forwardPlanes(x, xStep, weight, bias, hasBias, y, planes, low, high, geometry...): `planes`
+ * output planes, consecutive in y, from input planes xStep bytes apart in x (0: all from one)
+ * and consecutive filters at weight. Each plane is first set to its bias (bias[plane] when
+ * hasBias, else 0); then, a tap at a time, every output row the tap reaches gets w times the
+ * input row under it, over the outputs the tap reaches; last, the plane is clamped to
+ * [low, high] (+-Infinity: not clamped). Tap by tap over the whole plane (it stays in L1), the
+ * ranges are worked out once per tap and plane, not per row: small planes (MobileNet's 10 x 10
+ * and 5 x 5) spent most of their time on them.
  */
-function forwardPlane(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, f32, f32, f32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
-  const [x, weight, y, bias, low, high] = [0, 1, 2, 3, 4, 5];
-  const g = geometry(6);
-  const [lowv, highv] = [f.local(v128), f.local(v128)];
-  const [oy, ky, kx, iy, yRow, xp, yp, tapWeight, scratch] = [i32, i32, i32, i32, i32, i32, i32, i32, i32].map((type) => f.local(type));
+function forwardPlanes(): FunctionBuilder {
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
+  const [x, xStep, weight, bias, hasBias, y, planes, low, high] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const g = geometry(9);
+  const [ky, kx, rows, xRow, yRow, xp, yp, planeSize, rowBytes, inRowBytes, scratch] = Array.from({ length: 11 }, () => f.local(i32));
   const w = f.local(f32);
-  const wv = f.local(v128);
-  const biasv = f.local(v128);
-  const t = tapLocals(f);
+  const [wv, lowv, highv] = [f.local(v128), f.local(v128), f.local(v128)];
+  const b = f.local(f32);
+  const column = tapLocals(f);
+  const row = tapLocals(f);
+  const count = f.local(i32);
 
-  f.localGet(bias).f32x4Splat().localSet(biasv);
   f.localGet(low).f32x4Splat().localSet(lowv);
   f.localGet(high).f32x4Splat().localSet(highv);
-  f.localGet(y).localSet(yRow);
-  forUpTo(f, oy, g.outH, () => {
-    f.localGet(yRow).localSet(yp);
-    lanesThenRest(f, g.outW, [yp], () => f.localGet(yp).localGet(biasv).v128Store(0, UNALIGNED), () => f.localGet(yp).localGet(bias).f32Store());
-    f.localGet(weight).localSet(tapWeight);
+  f.localGet(g.outW).i32Const(FLOAT).i32Mul().localSet(rowBytes);
+  f.localGet(g.width).i32Const(FLOAT).i32Mul().localSet(inRowBytes);
+  f.localGet(g.outH).localGet(g.outW).i32Mul().localSet(planeSize);
+  countDown(f, planes, () => {
+    // The bias over the whole plane.
+    f.localGet(bias).f32Load().f32Const(0).localGet(hasBias).select().localSet(b);
+    f.localGet(y).localSet(yp);
+    lanesThenRest(
+      f, planeSize, [yp],
+      () => f.localGet(yp).localGet(b).f32x4Splat().v128Store(0, UNALIGNED),
+      () => f.localGet(yp).localGet(b).f32Store(),
+    );
     forUpTo(f, ky, g.kernelH, () => {
-      inputRow(f, g, oy, ky);
-      f.localSet(iy);
-      ifRowInside(f, g, iy, () => {
-        forUpTo(f, kx, g.kernelW, () => {
-          f.localGet(tapWeight).localGet(kx).i32Const(FLOAT).i32Mul().i32Add().f32Load().localTee(w).f32x4Splat().localSet(wv);
-          tapRange(f, g, kx, t, scratch);
-          // xp = x + (iy * width + shift + first * strideW) floats, yp = yRow + first floats.
-          f.localGet(x).localGet(iy).localGet(g.width).i32Mul().localGet(t.shift).i32Add().localGet(t.first).localGet(g.strideW).i32Mul().i32Add();
-          f.i32Const(FLOAT).i32Mul().i32Add().localSet(xp);
-          f.localGet(yRow).localGet(t.first).i32Const(FLOAT).i32Mul().i32Add().localSet(yp);
+      axisRange(f, ky, g.dilationH, g.padH, g.strideH, g.height, g.outH, row, scratch);
+      forUpTo(f, kx, g.kernelW, () => {
+        f.localGet(weight).localGet(ky).localGet(g.kernelW).i32Mul().localGet(kx).i32Add().i32Const(FLOAT).i32Mul().i32Add();
+        f.f32Load().localTee(w).f32x4Splat().localSet(wv);
+        tapRange(f, g, kx, column, scratch);
+        // The first row the tap reaches: y row row.first, x row row.first * strideH + row.shift, each from column column.first.
+        f.localGet(y).localGet(row.first).localGet(rowBytes).i32Mul().i32Add().localGet(column.first).i32Const(FLOAT).i32Mul().i32Add().localSet(yRow);
+        f.localGet(x).localGet(row.first).localGet(g.strideH).i32Mul().localGet(row.shift).i32Add().localGet(inRowBytes).i32Mul().i32Add();
+        f.localGet(column.first).localGet(g.strideW).i32Mul().localGet(column.shift).i32Add().i32Const(FLOAT).i32Mul().i32Add().localSet(xRow);
+        f.localGet(row.count).localSet(rows);
+        countDown(f, rows, () => {
+          f.localGet(xRow).localSet(xp);
+          f.localGet(yRow).localSet(yp);
+          // tapRun counts its run down: a copy per row.
+          f.localGet(column.count).localSet(count);
           tapRun(
-            f, g, t, xp, yp,
+            f, g, { ...column, count }, xp, yp,
             (pairs) => {
               f.localGet(yp).localGet(yp).v128Load(0, UNALIGNED).localGet(wv);
               loadLanes(f, xp, pairs);
@@ -219,18 +245,22 @@ function forwardPlane(): FunctionBuilder {
             },
             () => f.localGet(yp).localGet(yp).f32Load().localGet(w).localGet(xp).f32Load().f32Mul().f32Add().f32Store(),
           );
+          addTo(f, yRow, { local: rowBytes });
+          f.localGet(xRow).localGet(inRowBytes).localGet(g.strideH).i32Mul().i32Add().localSet(xRow);
         });
       });
-      f.localGet(tapWeight).localGet(g.kernelW).i32Const(FLOAT).i32Mul().i32Add().localSet(tapWeight);
     });
-    // The finished row, clamped to [low, high] while it is in cache.
-    f.localGet(yRow).localSet(yp);
+    // The finished plane, clamped to [low, high] while it is in cache.
+    f.localGet(y).localSet(yp);
     lanesThenRest(
-      f, g.outW, [yp],
+      f, planeSize, [yp],
       () => f.localGet(yp).localGet(yp).v128Load(0, UNALIGNED).localGet(lowv).f32x4Max().localGet(highv).f32x4Min().v128Store(0, UNALIGNED),
       () => f.localGet(yp).localGet(yp).f32Load().localGet(low).f32Max().localGet(high).f32Min().f32Store(),
     );
-    f.localGet(yRow).localGet(g.outW).i32Const(FLOAT).i32Mul().i32Add().localSet(yRow);
+    f.localGet(y).localGet(planeSize).i32Const(FLOAT).i32Mul().i32Add().localSet(y);
+    addTo(f, x, { local: xStep });
+    f.localGet(weight).localGet(g.kernelH).localGet(g.kernelW).i32Mul().i32Const(FLOAT).i32Mul().i32Add().localSet(weight);
+    addTo(f, bias, { constant: FLOAT });
   });
   return f;
 }

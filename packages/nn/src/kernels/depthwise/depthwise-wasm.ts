@@ -15,7 +15,7 @@ const FLOAT = 4;
 type PlaneKernel = (...args: number[]) => void;
 
 interface DepthwiseInstance {
-  forwardPlane: PlaneKernel;
+  forwardPlanes: PlaneKernel;
   inputGradientPlane: PlaneKernel;
   weightGradientPlane: PlaneKernel;
 }
@@ -52,21 +52,24 @@ export function wasmDepthwiseForward(
   first: number,
   end: number,
 ): boolean {
-  const at = addresses(x, weight, y);
+  const at = addresses(x, weight, y, bias ?? weight);
   if (!at) return false;
-  const [xAt, weightAt, yAt] = at as [number, number, number];
-  const { forwardPlane } = kernels();
+  const [xAt, weightAt, yAt, biasAt] = at as [number, number, number, number];
+  const { forwardPlanes } = kernels();
   const g = geometry(s);
   const [, , outH, outW] = g as [number, number, number, number];
   const multiplier = s.numOutput / s.channels;
-  const taps = s.kernelH * s.kernelW;
+  const [planeBytes, outBytes, filterBytes] = [s.height * s.width * FLOAT, outH * outW * FLOAT, s.kernelH * s.kernelW * FLOAT];
+  /** Output planes [o, o + planes) of image n, from input planes xStep bytes apart starting at channel c's. */
+  const run = (n: number, c: number, o: number, planes: number, xStep: number) =>
+    forwardPlanes(
+      xAt + (n * s.channels + c) * planeBytes, xStep, weightAt + o * filterBytes, biasAt + o * FLOAT, bias ? 1 : 0,
+      yAt + (n * s.numOutput + o) * outBytes, planes, clamp.min, clamp.max, ...g,
+    );
   for (let n = 0; n < s.num; n++) {
-    for (let o = first * multiplier; o < end * multiplier; o++) {
-      const c = Math.floor(o / multiplier);
-      const xPlane = xAt + (n * s.channels + c) * s.height * s.width * FLOAT;
-      const yPlane = yAt + (n * s.numOutput + o) * outH * outW * FLOAT;
-      forwardPlane(xPlane, weightAt + o * taps * FLOAT, yPlane, bias ? bias[o]! : 0, clamp.min, clamp.max, ...g);
-    }
+    // One call for all the channels of an image; with a depth multiplier, one per input channel and its outputs.
+    if (multiplier === 1) run(n, first, first, end - first, planeBytes);
+    else for (let c = first; c < end; c++) run(n, c, c * multiplier, multiplier, 0);
   }
   return true;
 }
