@@ -29,14 +29,24 @@ export { SoftmaxLayer, type SoftmaxParams } from './layers/softmax.js';
 export { SoftmaxWithLossLayer, type SoftmaxWithLossParams, type LossParams, type NormalizationMode } from './layers/softmax-with-loss.js';
 export { SplitLayer } from './layers/split.js';
 
-// Kernels: the reference (readable) and fast versions side by side.
-export * from './kernels/convolution.js';
-export { convolutionForwardWinograd, winogradApplies, winogradForwardPart } from './kernels/winograd.js';
-export { updatePart } from './kernels/solver-update.js';
-export { depthwiseForwardPart, depthwiseBackwardPart } from './kernels/depthwise/depthwise.js';
-export * from './kernels/inner-product.js';
-export * from './kernels/pooling.js';
-export * from './kernels/lrn.js';
+// Kernels, one folder per family: the reference (readable), the fast TypeScript and the wasm
+// versions side by side, and the table the backend in use picks from (see the README's
+// "Adding a kernel"). The pool jobs are exported too, for a page's pool workers (servePoolWorker).
+export * from './kernels/convolution/index.js';
+export { convolutionForwardWinograd, winogradApplies, winogradForwardJob } from './kernels/winograd/fast.js';
+export * from './kernels/winograd/index.js';
+export { depthwiseBackwardJob, depthwiseForwardJob } from './kernels/depthwise/depthwise.js';
+export * from './kernels/inner-product/index.js';
+export * from './kernels/pooling/index.js';
+export { poolingBackwardJob, poolingForwardJob } from './kernels/pooling/fast.js';
+export { poolingForwardWasmJob } from './kernels/pooling/wasm.js';
+export * from './kernels/lrn/index.js';
+export { lrnBackwardJob, lrnForwardJob } from './kernels/lrn/fast.js';
+export { lrnBackwardWasmJob, lrnForwardWasmJob } from './kernels/lrn/wasm.js';
+export * from './kernels/relu/index.js';
+export * from './kernels/solver-update/index.js';
+export { updateJob } from './kernels/solver-update/fast.js';
+export { updateWasmJob } from './kernels/solver-update/wasm.js';
 
 // Testing helpers for people writing their own layers.
 export { checkGradients, blobOf, randomBlob, type GradientCheckOptions, type GradientCheckResult, type GradientMismatch } from './testing/gradient-check.js';

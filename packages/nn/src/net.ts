@@ -8,7 +8,7 @@ import { createLayer } from './registry.js';
 import { ClipLayer } from './layers/clip.js';
 import { ConvolutionLayer } from './layers/convolution.js';
 import { ReLULayer } from './layers/relu.js';
-import type { Clamp } from './kernels/convolution.js';
+import type { Clamp } from './kernels/convolution/index.js';
 
 /** Builds a layer from its definition; `createLayer` knows every layer type of this package. */
 export type LayerFactory = (def: LayerDef) => Layer;

@@ -1,7 +1,7 @@
 import { ArgumentError, ShapeError, allocateFloat32, formatShape } from '@cnn/tensor';
 import type { Param } from './blob.js';
 import type { Net } from './net.js';
-import { updateParameter } from './kernels/solver-update.js';
+import { updateParameter } from './kernels/solver-update/index.js';
 
 /** Caffe's learning-rate policies. */
 export type LrPolicy = 'fixed' | 'step' | 'multistep' | 'exp' | 'inv' | 'poly' | 'sigmoid';

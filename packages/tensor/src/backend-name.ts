@@ -11,7 +11,7 @@ import { webAssemblyApi } from './wasm/runtime.js';
  */
 
 /** The names a backend can be chosen by (API or the `CNN_BACKEND` environment variable). */
-export const backendNames = ['js', 'wasm'] as const;
+export const backendNames = ['reference', 'js', 'wasm'] as const;
 export type BackendName = (typeof backendNames)[number];
 
 let chosen: BackendName | undefined;

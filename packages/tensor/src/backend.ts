@@ -1,35 +1,21 @@
-import { backendName, chooseBackend, resolveBackendName, simdSupported, type BackendName } from './backend-name.js';
 import { gemmParallel } from './gemm/parallel.js';
+import { gemmReference } from './gemm/reference.js';
 import type { GemmKernel } from './gemm/types.js';
 import { setSharedFloat32Allocator } from './storage.js';
 import { gemmScratchFloats, wasmGemm } from './wasm/gemm.js';
 import { allocateOnHeap, reserveScratch } from './wasm/heap.js';
-import type { ConvGeometry } from './im2col.js';
-import type { FloatArray } from './storage.js';
-import {
-  wasmCol2im,
-  wasmIm2col,
-  wasmLrnAcross,
-  wasmLrnAcrossBackward,
-  wasmMaxPool,
-  wasmReluBackward,
-  wasmReluForward,
-  wasmSgdUpdate,
-  wasmWinogradFilters,
-  wasmWinogradOutputs,
-  wasmWinogradTiles,
-  type LrnRun,
-  type PoolPlanes,
-  type SgdStep,
-  type WinogradInput,
-  type WinogradOutput,
-} from './wasm/layers.js';
+import { backendName, chooseBackend, resolveBackendName, simdSupported, type BackendName } from './backend-name.js';
 
+/*
+ * What a backend is beyond its kernels: its GEMM and where it keeps shared tensors. Each
+ * kernel's versions per backend are declared with the kernel, in its family's table (see
+ * kernels.ts); this file only knows the GEMM, which every family shares.
+ */
 
-/** The kernels that carry the arithmetic, as one backend provides them. */
+/** The GEMM and the storage of one backend. */
 export interface Backend {
   readonly name: BackendName;
-  /** Multi-threaded GEMM (see `GemmKernel`). */
+  /** GEMM (see `GemmKernel`): multi-threaded for js and wasm. */
   readonly gemm: GemmKernel;
   /**
    * Readies threads 0 .. threads-1 to run GEMMs of up to M x N x K each, inside a kernel
@@ -39,57 +25,16 @@ export interface Backend {
   readonly prepareGemms: (threads: number, M: number, N: number, K: number) => void;
   /** Where tensors on shared memory are allocated: their own buffers, or the wasm heap. */
   readonly allocateShared: ((length: number) => Float32Array | undefined) | undefined;
-  /** The layer loops this backend runs itself (see `LayerKernels`). */
-  readonly layers: LayerKernels;
 }
 
 /**
- * Loops of the layers and the solver (in @cnn/nn) that a backend may run faster than their
- * TypeScript kernels. Each returns whether it did the work (the LRN: how many pixels): false when it
- * cannot take the arrays given (the wasm backend needs float32 arrays on its heap), and the
- * caller then runs its own TypeScript loop. The js backend takes nothing.
+ * The plain loops: every kernel's reference, GEMM as the triple loop, one thread. Slow, and
+ * meant to be read and stepped through.
  */
-export interface LayerKernels {
-  /** `im2col` (im2col.ts). */
-  im2col(x: FloatArray, xOffset: number, g: ConvGeometry, col: FloatArray, colOffset?: number): boolean;
-  /** `col2im` (im2col.ts): the image region is overwritten. */
-  col2im(col: FloatArray, colOffset: number, g: ConvGeometry, x: FloatArray, xOffset?: number): boolean;
-  /** y = max(x, 0) + slope * min(x, 0) over `count` elements. */
-  reluForward(x: FloatArray, y: FloatArray, count: number, slope: number): boolean;
-  /** dx = y > 0 ? dy : slope * dy over `count` elements. */
-  reluBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, count: number, slope: number): boolean;
-  /** MAX pooling forward of whole planes, with the offset of each maximum in `maskBits` (int32 bits). */
-  maxPool(x: FloatArray, y: FloatArray, maskBits: FloatArray, planes: PoolPlanes): boolean;
-  /** Cross-channel LRN forward of a run of pixels; returns how many it did, from the start. */
-  lrnAcross(x: FloatArray, scale: FloatArray, y: FloatArray, run: LrnRun): number;
-  /** Its backward: dx of a run of pixels; returns how many it did, from the start. */
-  lrnAcrossBackward(x: FloatArray, y: FloatArray, scale: FloatArray, dy: FloatArray, dx: FloatArray, run: LrnRun): number;
-  /** The solver's SGD step with momentum and L2 weight decay (g = g / iterSize + decay w; v = m v + rate g; w -= v). */
-  sgdUpdate(w: FloatArray, g: FloatArray, v: FloatArray, count: number, step: SgdStep): boolean;
-  /** Winograd F(2x2, 3x3): U = G g G^T of consecutive 3 x 3 filters, position xi `stride` floats apart. */
-  winogradFilters(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): boolean;
-  /** Winograd F(2x2, 3x3): V = B^T d B of every tile of a run of input planes. */
-  winogradTiles(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): boolean;
-  /** Winograd F(2x2, 3x3): Y = A^T M A + bias of every tile of a run of output planes. */
-  winogradOutputs(m: FloatArray, mOffset: number, y: FloatArray, yOffset: number, bias: FloatArray | undefined, biasOffset: number, run: WinogradOutput): boolean;
-}
+const referenceBackend: Backend = { name: 'reference', gemm: gemmReference, prepareGemms: () => {}, allocateShared: undefined };
 
-const typeScriptOnly: LayerKernels = {
-  im2col: () => false,
-  col2im: () => false,
-  reluForward: () => false,
-  reluBackward: () => false,
-  maxPool: () => false,
-  lrnAcross: () => 0,
-  lrnAcrossBackward: () => 0,
-  sgdUpdate: () => false,
-  winogradFilters: () => false,
-  winogradTiles: () => false,
-  winogradOutputs: () => false,
-};
-
-/** The plain TypeScript kernels: blocked GEMM over the worker pool. The reference and the fallback. */
-const jsBackend: Backend = { name: 'js', gemm: gemmParallel, prepareGemms: () => {}, allocateShared: undefined, layers: typeScriptOnly };
+/** The fast TypeScript kernels: blocked GEMM over the worker pool. The fallback where wasm cannot run. */
+const jsBackend: Backend = { name: 'js', gemm: gemmParallel, prepareGemms: () => {}, allocateShared: undefined };
 
 /**
  * WebAssembly 128-bit SIMD kernels generated by the project's own encoder (src/wasm/),
@@ -101,30 +46,16 @@ const wasmBackend: Backend = {
   gemm: wasmGemm,
   prepareGemms: (threads, M, N, K) => void reserveScratch(threads, gemmScratchFloats(M, N, K)),
   allocateShared: allocateOnHeap,
-  layers: {
-    im2col: wasmIm2col,
-    col2im: wasmCol2im,
-    reluForward: wasmReluForward,
-    reluBackward: wasmReluBackward,
-    maxPool: wasmMaxPool,
-    lrnAcross: wasmLrnAcross,
-    lrnAcrossBackward: wasmLrnAcrossBackward,
-    sgdUpdate: wasmSgdUpdate,
-    winogradFilters: wasmWinogradFilters,
-    winogradTiles: wasmWinogradTiles,
-    winogradOutputs: wasmWinogradOutputs,
-  },
 };
 
-const backends: Record<BackendName, Backend> = { js: jsBackend, wasm: wasmBackend };
+const backends: Record<BackendName, Backend> = { reference: referenceBackend, js: jsBackend, wasm: wasmBackend };
 
 /** The backend whose allocator shared storage comes from. */
 let installed: Backend | undefined;
 
 /**
- * The backend in use: the one set with `setBackend`, else `CNN_BACKEND` (`js` or `wasm`),
- * else `wasm` when the engine supports WebAssembly SIMD and `js` when it does not.
- * This is the one place a backend is chosen.
+ * The backend in use: the one set with `setBackend`, else `CNN_BACKEND` (`reference`, `js` or
+ * `wasm`), else `wasm` when the engine supports WebAssembly SIMD and `js` when it does not.
  */
 export function getBackend(): Backend {
   const backend = backends[backendName()];

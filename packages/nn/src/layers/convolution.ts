@@ -1,7 +1,7 @@
 import { ShapeError, convOutputSize, formatShape, sameShape, type FillerSpec } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
-import { convolutionBackwardFast, convolutionForwardFast, convolutionWorkspace, type Clamp, type ConvolutionShape } from '../kernels/convolution.js';
+import { convolutionBackward, convolutionForward, convolutionWorkspace, type Clamp, type ConvolutionShape } from '../kernels/convolution/index.js';
 
 /**
  * Convolution parameters (Caffe's ConvolutionParameter). `pad`, `kernelSize`, `stride`
@@ -152,7 +152,7 @@ export class ConvolutionLayer extends Layer {
   forward(bottom: readonly Blob[], top: readonly Blob[], clamp?: Clamp): void {
     const [weight, bias] = this.params as [Param, Param | undefined];
     for (let i = 0; i < bottom.length; i++) {
-      convolutionForwardFast(bottom[i]!.data.data, weight.data.data, bias?.data.data, top[i]!.data.data, this.shape!, clamp);
+      convolutionForward(bottom[i]!.data.data, weight.data.data, bias?.data.data, top[i]!.data.data, this.shape!, clamp);
     }
   }
 
@@ -163,7 +163,7 @@ export class ConvolutionLayer extends Layer {
     for (let i = 0; i < bottom.length; i++) {
       const dx = propagateDown[i] ? bottom[i]!.diff.data : undefined;
       if (!dx && !dWeight && !dBias) continue;
-      convolutionBackwardFast(bottom[i]!.data.data, weight.data.data, top[i]!.diff.data, { dx, dWeight, dBias }, this.shape!);
+      convolutionBackward(bottom[i]!.data.data, weight.data.data, top[i]!.diff.data, { dx, dWeight, dBias }, this.shape!);
     }
   }
 

@@ -1,7 +1,7 @@
 import { formatShape, sizeOf, type FillerSpec } from '@cnn/tensor';
 import type { Blob, Param, ParamSpec } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
-import { innerProductBackwardFast, innerProductForwardFast, type InnerProductShape } from '../kernels/inner-product.js';
+import { innerProductBackward, innerProductForward, type InnerProductShape } from '../kernels/inner-product/index.js';
 
 /** Inner product parameters (Caffe's InnerProductParameter). */
 export interface InnerProductParams {
@@ -85,7 +85,7 @@ export class InnerProductLayer extends Layer {
 
   forward(bottom: readonly Blob[], top: readonly Blob[]): void {
     const [weight, bias] = this.params as [Param, Param | undefined];
-    innerProductForwardFast(bottom[0]!.data.data, weight.data.data, bias?.data.data, top[0]!.data.data, this.shape!);
+    innerProductForward(bottom[0]!.data.data, weight.data.data, bias?.data.data, top[0]!.data.data, this.shape!);
   }
 
   backward(top: readonly Blob[], propagateDown: readonly boolean[], bottom: readonly Blob[]): void {
@@ -94,7 +94,7 @@ export class InnerProductLayer extends Layer {
     const dWeight = weight.frozen ? undefined : weight.diff.data;
     const dBias = bias && !bias.frozen ? bias.diff.data : undefined;
     if (!dx && !dWeight && !dBias) return;
-    innerProductBackwardFast(bottom[0]!.data.data, weight.data.data, top[0]!.diff.data, { dx, dWeight, dBias }, this.shape!);
+    innerProductBackward(bottom[0]!.data.data, weight.data.data, top[0]!.diff.data, { dx, dWeight, dBias }, this.shape!);
   }
 
   /** M * K * numOutput: one multiply-add per weight use. */

@@ -1,6 +1,6 @@
 import { Blob } from '../blob.js';
 import { Layer } from '../layer.js';
-import { lrnBackwardFast, lrnForwardFast, type LrnSpec, type NormRegion } from '../kernels/lrn.js';
+import { lrnBackward, lrnForward, type LrnSpec, type NormRegion } from '../kernels/lrn/index.js';
 
 /** Local response normalization parameters (Caffe's LRNParameter). */
 export interface LRNParams {
@@ -79,11 +79,11 @@ export class LRNLayer extends Layer {
   }
 
   forward(bottom: readonly Blob[], top: readonly Blob[]): void {
-    lrnForwardFast(bottom[0]!.data.data, this.scale!.data.data, top[0]!.data.data, this.spec!);
+    lrnForward(bottom[0]!.data.data, this.scale!.data.data, top[0]!.data.data, this.spec!);
   }
 
   backward(top: readonly Blob[], propagateDown: readonly boolean[], bottom: readonly Blob[]): void {
     if (!propagateDown[0]) return;
-    lrnBackwardFast(bottom[0]!.data.data, top[0]!.data.data, this.scale!.data.data, top[0]!.diff.data, bottom[0]!.diff.data, this.spec!);
+    lrnBackward(bottom[0]!.data.data, top[0]!.data.data, this.scale!.data.data, top[0]!.diff.data, bottom[0]!.diff.data, this.spec!);
   }
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Blob } from '../blob.js';
 import { LayerError } from '../errors.js';
 import type { Layer } from '../layer.js';
-import { pooledSize } from '../kernels/pooling.js';
+import { pooledSize } from '../kernels/pooling/index.js';
 import { blobOf, checkGradients, randomBlob } from '../testing/gradient-check.js';
 import { PoolingLayer, type PoolingParams } from './pooling.js';
 

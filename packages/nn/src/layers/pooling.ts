@@ -1,7 +1,7 @@
 import { allocate, type FloatArray } from '@cnn/tensor';
 import type { Blob } from '../blob.js';
 import { Layer } from '../layer.js';
-import { pooledSize, poolingBackwardFast, poolingForwardFast, type PoolGeometry, type RoundMode } from '../kernels/pooling.js';
+import { pooledSize, poolingBackward, poolingForward, type PoolGeometry, type RoundMode } from '../kernels/pooling/index.js';
 
 /** Pooling parameters (Caffe's PoolingParameter). Give the kernel as `kernelSize` or as `kernelH` and `kernelW`. */
 export interface PoolingParams {
@@ -154,7 +154,7 @@ export class PoolingLayer extends Layer {
 
   forward(bottom: readonly Blob[], top: readonly Blob[]): void {
     const g = this.geometry!;
-    poolingForwardFast(this.pool, bottom[0]!.data.data, top[0]!.data.data, this.mask, g);
+    poolingForward(this.pool, bottom[0]!.data.data, top[0]!.data.data, this.mask, g);
     if (top.length > 1) {
       const topMask = top[1]!.data.data;
       for (let i = 0, n = top[1]!.count; i < n; i++) topMask[i] = this.mask[i];
@@ -163,7 +163,7 @@ export class PoolingLayer extends Layer {
 
   backward(top: readonly Blob[], propagateDown: readonly boolean[], bottom: readonly Blob[]): void {
     if (!propagateDown[0]) return;
-    poolingBackwardFast(this.pool, top[0]!.diff.data, this.mask, bottom[0]!.diff.data, this.geometry!);
+    poolingBackward(this.pool, top[0]!.diff.data, this.mask, bottom[0]!.diff.data, this.geometry!);
   }
 }
 

@@ -84,9 +84,13 @@ export class FunctionBuilder {
   /** How many blocks are open: a label's branch depth is measured from here. */
   private openBlocks = 0;
 
+  /**
+   * `name` names the function in the errors of this builder (the kernel, as `module.function`).
+   */
   constructor(
     readonly params: readonly ValType[],
     readonly results: readonly ValType[] = [],
+    readonly name = 'function',
   ) {}
 
   /** Declares a local of `type` and returns its index (parameters come first). */

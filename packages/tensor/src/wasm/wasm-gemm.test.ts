@@ -367,7 +367,8 @@ describe('choosing the backend', () => {
   it('parses CNN_BACKEND values and names the variable in errors', () => {
     expect(resolveBackend('js', 'CNN_BACKEND').name).toBe('js');
     expect(resolveBackend('wasm', 'CNN_BACKEND').name).toBe('wasm');
-    expect(() => resolveBackend('gpu', 'CNN_BACKEND')).toThrow("CNN_BACKEND: unknown backend 'gpu'; available: js, wasm");
+    expect(resolveBackend('reference', 'CNN_BACKEND').name).toBe('reference');
+    expect(() => resolveBackend('gpu', 'CNN_BACKEND')).toThrow("CNN_BACKEND: unknown backend 'gpu'; available: reference, js, wasm");
     expect(() => resolveBackend('WASM', 'CNN_BACKEND')).toThrow(/unknown backend 'WASM'/);
   });
 
@@ -399,11 +400,11 @@ describe('choosing the backend', () => {
       expect(backend.name).toBe('js');
       expect(backend.gemm).toBe(fresh.gemmParallel);
       expect(() => fresh.setBackend('wasm')).toThrow(/setBackend: backend 'wasm' needs WebAssembly 128-bit SIMD/);
-      // Shared tensors get buffers of their own, and the layer loops stay in TypeScript.
+      // Shared tensors get buffers of their own.
       expect(backend.allocateShared).toBeUndefined();
       const shared = fresh.allocate(8, { shared: true });
       expect(shared.buffer).toBeInstanceOf(SharedArrayBuffer);
-      expect(backend.layers.reluForward(shared, shared, 8, 0)).toBe(false);
+      expect(fresh.isOnWasmHeap(shared)).toBe(false);
 
       const c: Case = { transA: false, transB: true, M: 40, N: 70, K: 90, alpha: 1, beta: 0.5, pad: 1 };
       const viaSgemm: GemmKernel = (tA, tB, M, N, K, alpha, A, offA, lda, B, offB, ldb, beta, C, offC, ldc) =>

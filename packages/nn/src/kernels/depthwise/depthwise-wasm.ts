@@ -1,6 +1,6 @@
 import { convOutputSize, getBackend, heapIndex, instantiateOnHeap, type FloatArray } from '@cnn/tensor';
-import type { ConvolutionShape } from '../convolution-shape.js';
-import type { Clamp, ConvolutionGradients } from '../convolution.js';
+import type { ConvolutionShape } from '../convolution/shape.js';
+import type { Clamp, ConvolutionGradients } from '../convolution/reference.js';
 import { depthwiseKernelModule } from './depthwise-module.js';
 
 /*

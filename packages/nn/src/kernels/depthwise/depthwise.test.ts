@@ -3,8 +3,8 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { Blob } from '../../blob.js';
 import { ConvolutionLayer } from '../../layers/convolution.js';
 import { checkGradients, randomBlob } from '../../testing/gradient-check.js';
-import { convolutionBackwardReference, convolutionForwardReference, type ConvolutionGradients } from '../convolution.js';
-import type { ConvolutionShape } from '../convolution-shape.js';
+import { convolutionBackwardReference, convolutionForwardReference, type ConvolutionGradients } from '../convolution/reference.js';
+import type { ConvolutionShape } from '../convolution/shape.js';
 import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
 import { depthwiseBackwardFast, depthwiseBackwardReference, depthwiseForwardFast, depthwiseForwardReference, tapRange } from './depthwise.js';
 

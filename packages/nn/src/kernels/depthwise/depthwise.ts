@@ -1,6 +1,6 @@
-import { convOutputSize, getPool, getThreads, isShared, partRange, type FloatArray, type KernelRef, type PartKernel } from '@cnn/tensor';
-import { shapeOfScalars, shapeScalars, type ConvolutionShape } from '../convolution-shape.js';
-import type { Clamp, ConvolutionGradients } from '../convolution.js';
+import { convOutputSize, definePoolJob, getThreads, isShared, partRange, type FloatArray } from '@cnn/tensor';
+import { shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
+import type { Clamp, ConvolutionGradients } from '../convolution/reference.js';
 import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
 
 /*
@@ -124,10 +124,7 @@ export function depthwiseForwardFast(
   clamp: Clamp = { min: -Infinity, max: Infinity },
 ): void {
   const parts = partsFor(s, [x, weight, y, ...(bias ? [bias] : [])]);
-  const arrays = [x, weight, bias ?? weight, y];
-  const scalars = [...shapeScalars(s), bias ? 1 : 0, clamp.min, clamp.max];
-  if (parts === 1) depthwiseForwardPart(arrays, scalars, 0, 1);
-  else getPool().run(forwardPartRef, depthwiseForwardPart, arrays, scalars, parts);
+  depthwiseForwardJob.run({ x, weight, y, bias }, { ...s, clampMin: clamp.min, clampMax: clamp.max }, parts);
 }
 
 /**
@@ -140,11 +137,7 @@ export function depthwiseBackwardFast(x: FloatArray, weight: FloatArray, dy: Flo
   const { dx, dWeight, dBias } = grads;
   if (!dx && !dWeight && !dBias) return;
   const given = [dx, dWeight, dBias].filter((a): a is FloatArray => a !== undefined);
-  const parts = partsFor(s, [x, weight, dy, ...given]);
-  const arrays = [x, weight, dy, dx ?? x, dWeight ?? weight, dBias ?? weight];
-  const scalars = [...shapeScalars(s), dx ? 1 : 0, dWeight ? 1 : 0, dBias ? 1 : 0];
-  if (parts === 1) depthwiseBackwardPart(arrays, scalars, 0, 1);
-  else getPool().run(backwardPartRef, depthwiseBackwardPart, arrays, scalars, parts);
+  depthwiseBackwardJob.run({ x, weight, dy, dx, dWeight, dBias }, s, partsFor(s, [x, weight, dy, ...given]));
 }
 
 /** How many threads a depthwise layer takes: 1 when it is small or an array is not on shared memory. */
@@ -156,38 +149,37 @@ function partsFor(s: ConvolutionShape, arrays: FloatArray[]): number {
   return Math.min(threads, s.channels, Math.ceil(work / MIN_PARALLEL_WORK));
 }
 
-const forwardPartRef: KernelRef = { module: import.meta.url, name: 'depthwiseForwardPart' };
-const backwardPartRef: KernelRef = { module: import.meta.url, name: 'depthwiseBackwardPart' };
+/** The pool's part of the forward: input channels [first, end) of every image, clamped to [clampMin, clampMax]. */
+export const depthwiseForwardJob = definePoolJob({
+  module: import.meta.url,
+  name: 'depthwiseForwardJob',
+  arrays: ['x', 'weight', 'y'],
+  optional: ['bias'],
+  scalars: [...shapeScalars, 'clampMin', 'clampMax'],
+  part: ({ x, weight, y, bias }, s, part, parts) => {
+    const [first, end] = partRange(s.channels, part, parts);
+    const clamp = { min: s.clampMin, max: s.clampMax };
+    if (wasmDepthwiseForward(x, weight, bias, y, s, clamp, first, end)) return;
+    const multiplier = s.numOutput / s.channels;
+    for (let n = 0; n < s.num; n++) {
+      for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x, weight, bias, y, s, clamp, n, o);
+    }
+  },
+});
 
-/**
- * The pool's part of the forward: input channels [first, end) of every image (arrays: x,
- * weight, bias or a placeholder, y; scalars: the shape, whether there is a bias, the clamp's bounds).
- */
-export const depthwiseForwardPart: PartKernel = ([x, weight, bias, y], scalars, part, parts) => {
-  const s = shapeOfScalars(scalars);
-  const [first, end] = partRange(s.channels, part, parts);
-  const b = scalars[14] ? bias! : undefined;
-  const clamp = { min: scalars[15]!, max: scalars[16]! };
-  if (wasmDepthwiseForward(x!, weight!, b, y!, s, clamp, first, end)) return;
-  const multiplier = s.numOutput / s.channels;
-  for (let n = 0; n < s.num; n++) {
-    for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x!, weight!, b, y!, s, clamp, n, o);
-  }
-};
+/** The pool's part of the backward: input channels [first, end) of every image, the gradients asked for. */
+export const depthwiseBackwardJob = definePoolJob({
+  module: import.meta.url,
+  name: 'depthwiseBackwardJob',
+  arrays: ['x', 'weight', 'dy'],
+  optional: ['dx', 'dWeight', 'dBias'],
+  scalars: shapeScalars,
+  part: ({ x, weight, dy, ...grads }, s, part, parts) => depthwiseBackwardChannels(x, weight, dy, grads, s, ...partRange(s.channels, part, parts)),
+});
 
-/**
- * The pool's part of the backward: input channels [first, end) of every image (arrays: x,
- * weight, dy, then dx, dWeight, dBias or placeholders; scalars 14-16 say which are wanted).
- */
-export const depthwiseBackwardPart: PartKernel = ([x, weight, dy, dx, dWeight, dBias], scalars, part, parts) => {
-  const s = shapeOfScalars(scalars);
-  const [first, end] = partRange(s.channels, part, parts);
-  const grads: ConvolutionGradients = {
-    dx: scalars[14] ? dx : undefined,
-    dWeight: scalars[15] ? dWeight : undefined,
-    dBias: scalars[16] ? dBias : undefined,
-  };
-  if (wasmDepthwiseBackward(x!, weight!, dy!, grads, s, first, end)) return;
+/** The backward of input channels [first, end) of every image. */
+function depthwiseBackwardChannels(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape, first: number, end: number): void {
+  if (wasmDepthwiseBackward(x, weight, dy, grads, s, first, end)) return;
   const multiplier = s.numOutput / s.channels;
   const [outH, outW] = convOutputSize(s);
   const planeSize = s.height * s.width;
@@ -204,7 +196,7 @@ export const depthwiseBackwardPart: PartKernel = ([x, weight, dy, dx, dWeight, d
       if (grads.dWeight) weightGradientPlane(x!, dy!, grads.dWeight, s, n, o);
     }
   }
-};
+}
 
 /** Output plane o of image n: the bias, then each tap's multiply-add over the rows, then the clamp. */
 function forwardPlane(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, clamp: Clamp, n: number, o: number): void {

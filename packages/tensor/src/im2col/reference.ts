@@ -1,5 +1,5 @@
-import { ShapeError } from './errors.js';
-import type { FloatArray } from './storage.js';
+import { ShapeError } from '../errors.js';
+import type { FloatArray } from '../storage.js';
 
 /**
  * The geometry of a 2-D convolution window over one image (or one group of its
@@ -48,7 +48,7 @@ export function convOutputSize(g: ConvGeometry): [outH: number, outW: number] {
  * convolution call it once per group, with `channels` = channels per group and
  * `xOffset` moved by `group * channels * height * width`.
  */
-export function im2col(x: FloatArray, xOffset: number, g: ConvGeometry, col: FloatArray, colOffset = 0): void {
+export function im2colReference(x: FloatArray, xOffset: number, g: ConvGeometry, col: FloatArray, colOffset = 0): void {
   const [outH, outW] = convOutputSize(g);
   const { height, width } = g;
   let row = colOffset;
@@ -78,11 +78,11 @@ export function im2col(x: FloatArray, xOffset: number, g: ConvGeometry, col: Flo
 }
 
 /**
- * The adjoint of `im2col`: sums every column entry back onto the input pixel it was
+ * The adjoint of `im2colReference`: sums every column entry back onto the input pixel it was
  * copied from (the gradient of im2col). The `channels x height x width` region of `x`
  * from `xOffset` is overwritten: zeroed, then accumulated into.
  */
-export function col2im(col: FloatArray, colOffset: number, g: ConvGeometry, x: FloatArray, xOffset = 0): void {
+export function col2imReference(col: FloatArray, colOffset: number, g: ConvGeometry, x: FloatArray, xOffset = 0): void {
   const [outH, outW] = convOutputSize(g);
   const { height, width } = g;
   x.fill(0, xOffset, xOffset + g.channels * height * width);

@@ -12,17 +12,10 @@ export interface ConvolutionShape extends ConvGeometry {
   group: number;
 }
 
-/** A shape as the scalars of a pool job (14 numbers), and back. */
-export function shapeScalars(s: ConvolutionShape): number[] {
-  return [s.num, s.channels, s.height, s.width, s.numOutput, s.group, s.kernelH, s.kernelW, s.strideH, s.strideW, s.padH, s.padW, s.dilationH, s.dilationW];
-}
-
-export function shapeOfScalars(v: number[]): ConvolutionShape {
-  const [num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW] = v as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
-  ];
-  return { num, channels, height, width, numOutput, group, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW };
-}
+/** A shape as the scalars of a pool job: `ConvolutionShape` by name. */
+export const shapeScalars = [
+  'num', 'channels', 'height', 'width', 'numOutput', 'group', 'kernelH', 'kernelW', 'strideH', 'strideW', 'padH', 'padW', 'dilationH', 'dilationW',
+] as const satisfies readonly (keyof ConvolutionShape)[];
 
 /**
  * Scratch buffers per use, dtype and backend, shared by every convolution (the kernels run

@@ -1,4 +1,4 @@
-import { Rng, Tensor, allclose, allocate, convOutputSize, dtypeOf, getBackend, isShared, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
+import { Rng, Tensor, allclose, allocate, convOutputSize, dtypeOf, getBackend, im2colWasmKernels, isShared, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   convolutionBackwardFast,
@@ -8,8 +8,8 @@ import {
   convolutionMultiplyAdds,
   type ConvolutionGradients,
   type ConvolutionShape,
-} from './convolution.js';
-import { winogradPaysBackward } from './winograd.js';
+} from './index.js';
+import { winogradPaysBackward } from '../winograd/fast.js';
 
 afterAll(() => shutdownPool());
 
@@ -162,8 +162,8 @@ describe('convolution kernels: fast (im2col + sgemm) against the reference loops
       const initial = getBackend().name;
       setBackend(backend);
       setThreads(2);
-      const im2col = vi.spyOn(getBackend().layers, 'im2col');
-      const col2im = vi.spyOn(getBackend().layers, 'col2im');
+      const im2col = vi.spyOn(im2colWasmKernels.im2col, 'run');
+      const col2im = vi.spyOn(im2colWasmKernels.col2im, 'run');
       try {
         const o = operands(c, 'float32', 17, true);
         expectClose(runForward(convolutionForwardFast, o), runForward(convolutionForwardReference, o), 1e-5);

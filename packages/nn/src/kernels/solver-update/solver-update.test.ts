@@ -1,6 +1,7 @@
 import { Rng, allocate, getBackend, setBackend, setThreads, shutdownPool, type BackendName } from '@cnn/tensor';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { updateParameter, type UpdateConstants, type UpdateRule } from './solver-update.js';
+import { updateParameter, type UpdateConstants, type UpdateRule } from './index.js';
+import { updateWasmKernels } from './wasm.js';
 
 afterAll(() => shutdownPool());
 
@@ -24,7 +25,7 @@ describe('the solver update kernel', () => {
     ({ rule, l1, backend }) => {
       const initial = getBackend().name;
       setBackend(backend);
-      const sgdUpdate = vi.spyOn(getBackend().layers, 'sgdUpdate');
+      const sgdUpdate = vi.spyOn(updateWasmKernels.sgdUpdate, 'run');
       try {
         check({ ...base, rule, l1 });
         // The wasm backend runs plain SGD with L2 decay itself (its arrays are on its heap).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Rng, col2im, convOutputSize, im2col, type ConvGeometry } from './index.js';
+import { Rng, col2im, convOutputSize, im2col, type ConvGeometry } from '../index.js';
 
 /** im2col straight from its definition, one element at a time. */
 function im2colByDefinition(x: Float64Array, g: ConvGeometry): Float64Array {

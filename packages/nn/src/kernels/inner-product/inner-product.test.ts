@@ -7,7 +7,7 @@ import {
   innerProductForwardReference,
   type InnerProductGradients,
   type InnerProductShape,
-} from './inner-product.js';
+} from './index.js';
 
 afterAll(() => shutdownPool());
 

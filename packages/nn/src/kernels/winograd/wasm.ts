@@ -1,24 +1,67 @@
-import { FunctionBuilder, ValType, addTo, countDown, lanesThenRest } from './encoder.js';
+import { ValType, addTo, countDown, defineWasmKernels, lanesThenRest, type FloatArray, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+import { filterRun, outputRun, tileRun, type WinogradInput, type WinogradOutput } from './transforms.js';
 
 /*
- * The transforms of Winograd's F(2x2, 3x3) (see winograd.ts in @cnn/nn for the algorithm)
- * as wasm functions of the layer kernel module: scalar float32 arithmetic, which is all
- * they need (a few adds per value), without the bounds checks and float64 conversions of
- * the TypeScript loops. Pointers and steps are in bytes; "stride" is the distance between
- * two of the 16 transformed matrices (position xi and xi + 1 of a tile).
+ * The transforms of Winograd's F(2x2, 3x3) (see fast.ts for the algorithm) in WebAssembly:
+ * scalar float32 arithmetic, which is all they need (a few adds per value), without the
+ * bounds checks and float64 conversions of the TypeScript loops. Pointers and steps are in
+ * bytes; "stride" is the distance between two of the 16 transformed matrices (position xi
+ * and xi + 1 of a tile).
  */
 
 const { i32, f32 } = ValType;
 const FLOAT = 4;
+
+const filtersParams = { weight: 'array', u: 'array', count: 'i32', stride: 'floats' } as const;
+const tilesParams = {
+  src: 'array', channels: 'i32', planeStep: 'floats', height: 'i32', width: 'i32', padH: 'i32', padW: 'i32',
+  padded: 'array', paddedW: 'i32', tilesH: 'i32', tilesW: 'i32', v: 'array', rowStep: 'floats', stride: 'floats',
+} as const;
+const outputsParams = {
+  m: 'array', channels: 'i32', rowStep: 'floats', stride: 'floats', y: 'array', planeStep: 'floats',
+  outH: 'i32', outW: 'i32', tilesH: 'i32', tilesW: 'i32', bias: 'array?', hasBias: 'i32',
+} as const;
+
+/** The wasm kernels of the Winograd family (exported for tests). */
+export const winogradWasmKernels = defineWasmKernels('wasm winograd', {
+  winogradFilters: { params: filtersParams, emit: filters },
+  winogradTiles: { params: tilesParams, emit: tiles },
+  winogradOutputs: { params: outputsParams, emit: outputs },
+});
+
+/** `filterRun` in wasm when the arrays are float32 on the heap, else in TypeScript. */
+export function filterRunWasm(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): void {
+  const args = { weight: weight.subarray(weightOffset), u: u.subarray(uOffset), count, stride };
+  if (!winogradWasmKernels.winogradFilters.run(args)) filterRun(weight, weightOffset, u, uOffset, count, stride);
+}
+
+/** `tileRun` in wasm when the arrays are float32 on the heap, else in TypeScript. */
+export function tileRunWasm(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): void {
+  if (!winogradWasmKernels.winogradTiles.run({ ...run, src: x.subarray(xOffset), padded, v: v.subarray(vOffset) })) tileRun(x, xOffset, padded, v, vOffset, run);
+}
+
+/** `outputRun` in wasm when the arrays are float32 on the heap, else in TypeScript. */
+export function outputRunWasm(
+  m: FloatArray,
+  mOffset: number,
+  y: FloatArray,
+  yOffset: number,
+  bias: FloatArray | undefined,
+  biasOffset: number,
+  run: WinogradOutput,
+): void {
+  // Without a bias the kernel reads (and ignores) the float at address 0.
+  const args = { ...run, m: m.subarray(mOffset), y: y.subarray(yOffset), bias: bias?.subarray(biasOffset), hasBias: bias ? 1 : 0 };
+  if (!winogradWasmKernels.winogradOutputs.run(args)) outputRun(m, mOffset, y, yOffset, bias, biasOffset, run);
+}
 
 /**
  * winogradFilters(weight, u, count, stride): U = G g G^T for `count` consecutive 3 x 3
  * filters g (9 floats each) into consecutive floats of u, position xi at u + xi * stride.
  * G's rows combine the three taps as [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2].
  */
-export function winogradFilters(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32]);
-  const [weight, u, count, stride] = [0, 1, 2, 3];
+function filters(f: FunctionBuilder, p: WasmParams<typeof filtersParams>): void {
+  const { weight, u, count, stride } = p;
   const h = Array.from({ length: 12 }, () => f.local(f32));
   const at = f.local(i32);
   /** Pushes the combination `row` (0-3) of G applied to three values. */
@@ -55,7 +98,6 @@ export function winogradFilters(): FunctionBuilder {
     addTo(f, weight, { constant: 9 * FLOAT });
     addTo(f, u, { constant: FLOAT });
   });
-  return f;
 }
 
 /**
@@ -66,11 +108,8 @@ export function winogradFilters(): FunctionBuilder {
  * column 2 tx) to consecutive floats from v, position xi at + xi * stride. Each plane's tiles
  * start rowStep after the previous plane's.
  */
-export function winogradTiles(): FunctionBuilder {
-  const f = new FunctionBuilder(new Array<ValType>(14).fill(i32));
-  const [src, channels, planeStep, height, width, padH, padW, padded, paddedW, tilesH, tilesW, v, rowStep, stride] = [
-    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-  ];
+function tiles(f: FunctionBuilder, p: WasmParams<typeof tilesParams>): void {
+  const { src, channels, planeStep, height, width, padH, padW, padded, paddedW, tilesH, tilesW, v, rowStep, stride } = p;
   const [rows, rowSource, rowTarget, from, to, ty, tx, tileTop, out, at, rowBytes] = Array.from({ length: 11 }, () => f.local(i32));
   /** The tile's four rows in the padded plane, rowBytes apart. */
   const tileRows = Array.from({ length: 4 }, () => f.local(i32));
@@ -137,7 +176,6 @@ export function winogradTiles(): FunctionBuilder {
     addTo(f, src, { local: planeStep });
     addTo(f, v, { local: rowStep });
   });
-  return f;
 }
 
 /**
@@ -148,9 +186,8 @@ export function winogradTiles(): FunctionBuilder {
  * combine four values as m0 + m1 + m2 and m1 - m2 - m3. The bias is read from `bias` (one
  * float per plane) when hasBias is 1, else 0.
  */
-export function winogradOutputs(): FunctionBuilder {
-  const f = new FunctionBuilder(new Array<ValType>(12).fill(i32));
-  const [m, channels, rowStep, stride, y, planeStep, outH, outW, tilesH, tilesW, bias, hasBias] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>): void {
+  const { m, channels, rowStep, stride, y, planeStep, outH, outW, tilesH, tilesW, bias, hasBias } = p;
   const [tile, at, rowOut, out, ty, tx, oy, ox, lineBytes] = Array.from({ length: 9 }, () => f.local(i32));
   const value = Array.from({ length: 16 }, () => f.local(f32));
   const r = Array.from({ length: 8 }, () => f.local(f32));
@@ -218,5 +255,4 @@ export function winogradOutputs(): FunctionBuilder {
     addTo(f, y, { local: planeStep });
     addTo(f, bias, { constant: FLOAT });
   });
-  return f;
 }

@@ -1,18 +1,7 @@
-import {
-  convOutputSize,
-  getBackend,
-  getPool,
-  getThreads,
-  isShared,
-  partRange,
-  sgemm,
-  type FloatArray,
-  type KernelRef,
-  type PartKernel,
-  type WinogradInput,
-  type WinogradOutput,
-} from '@cnn/tensor';
-import { convolutionScratch, shapeOfScalars, shapeScalars, type ConvolutionShape } from './convolution-shape.js';
+import { convOutputSize, definePoolJob, getBackend, getThreads, isShared, partRange, sgemm, type FloatArray } from '@cnn/tensor';
+import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
+import { winogradFilters, winogradOutputs, winogradTiles } from './index.js';
+import type { WinogradInput, WinogradOutput } from './transforms.js';
 
 /*
  * Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for
@@ -124,7 +113,7 @@ export function convolutionForwardWinograd(
   const bands = convolutionScratch('bands', threads * plan.bandSize, x);
   if (threads > 1 && [x, y, ...(bias ? [bias] : [])].every(isShared)) {
     getBackend().prepareGemms(threads, plan.outputsPerGroup, plan.chunkImages * plan.tilesPerImage, plan.channelsPerGroup);
-    getPool().run(winogradPartRef, winogradForwardPart, [x, u, bias ?? u, y, bands], [...shapeScalars(s), bias ? 1 : 0], threads);
+    winogradForwardJob.run({ x, u, y, bands, bias }, s, threads);
     return;
   }
   forwardImages(x, u, bias, y, s, plan, 0, s.num, bands.subarray(0, plan.bandSize));
@@ -174,19 +163,23 @@ function turnFilters(weight: FloatArray, s: ConvolutionShape, turned: FloatArray
   }
 }
 
-const winogradPartRef: KernelRef = { module: import.meta.url, name: 'winogradForwardPart' };
-
 /**
  * The pool's part of a batch forward: a band of the batch's images, on one thread
- * (arrays: x, the transformed filters U, bias or a placeholder, y, the scratch bands).
+ * (arrays: x, the transformed filters U, y, the scratch bands, the bias if any).
  */
-export const winogradForwardPart: PartKernel = ([x, u, bias, y, bands], scalars, part, parts) => {
-  const s = shapeOfScalars(scalars);
-  const plan = planOf(s, parts);
-  const [first, end] = partRange(s.num, part, parts);
-  const band = bands!.subarray(part * plan.bandSize, (part + 1) * plan.bandSize);
-  forwardImages(x!, u!, scalars[14] ? bias : undefined, y!, s, plan, first, end, band);
-};
+export const winogradForwardJob = definePoolJob({
+  module: import.meta.url,
+  name: 'winogradForwardJob',
+  arrays: ['x', 'u', 'y', 'bands'],
+  optional: ['bias'],
+  scalars: shapeScalars,
+  part: ({ x, u, y, bands, bias }, s, part, parts) => {
+    const plan = planOf(s, parts);
+    const [first, end] = partRange(s.num, part, parts);
+    const band = bands.subarray(part * plan.bandSize, (part + 1) * plan.bandSize);
+    forwardImages(x, u, bias, y, s, plan, first, end, band);
+  },
+});
 
 /** Images [first, end) of the batch, a chunk at a time: transform the tiles, 16 GEMMs per group, transform back. */
 function forwardImages(
@@ -233,37 +226,10 @@ function forwardImages(
 function transformFilters(weight: FloatArray, s: ConvolutionShape, plan: WinogradPlan, u: FloatArray): void {
   const { channelsPerGroup: cg, outputsPerGroup: og } = plan;
   const stride = og * cg;
-  const layers = getBackend().layers;
   for (let o = 0; o < s.numOutput; o++) {
     const group = Math.floor(o / og);
     const uOffset = (group * 16 * og + (o - group * og)) * cg;
-    if (!layers.winogradFilters(weight, o * cg * 9, u, uOffset, cg, stride)) filterRun(weight, o * cg * 9, u, uOffset, cg, stride);
-  }
-}
-
-/** `count` consecutive filters from weight[weightOffset] into u[uOffset ..], position xi at + xi * stride (the TypeScript kernel). */
-function filterRun(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): void {
-  const gg = new Float64Array(12);
-  for (let c = 0; c < count; c++) {
-    const w = weightOffset + c * 9;
-    // G g, column by column: rows [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2] of each of the 3 columns.
-    for (let j = 0; j < 3; j++) {
-      const g0 = weight[w + j]!, g1 = weight[w + 3 + j]!, g2 = weight[w + 6 + j]!;
-      gg[j] = g0;
-      gg[3 + j] = (g0 + g1 + g2) / 2;
-      gg[6 + j] = (g0 - g1 + g2) / 2;
-      gg[9 + j] = g2;
-    }
-    // (G g) G^T, row by row: the same combination of each row's 3 entries.
-    let at = uOffset + c;
-    for (let i = 0; i < 4; i++) {
-      const h0 = gg[3 * i]!, h1 = gg[3 * i + 1]!, h2 = gg[3 * i + 2]!;
-      u[at] = h0;
-      u[at + stride] = (h0 + h1 + h2) / 2;
-      u[at + 2 * stride] = (h0 - h1 + h2) / 2;
-      u[at + 3 * stride] = h2;
-      at += 4 * stride;
-    }
+    winogradFilters(weight, o * cg * 9, u, uOffset, cg, stride);
   }
 }
 
@@ -280,50 +246,11 @@ function transformTiles(x: FloatArray, s: ConvolutionShape, plan: WinogradPlan, 
     channels: cg, rowStep: columns, stride: cg * columns, tilesH: plan.tilesH, tilesW: plan.tilesW,
     planeStep: s.height * s.width, height: s.height, width: s.width, padH: s.padH, padW: s.padW, paddedW: plan.paddedW,
   };
-  const layers = getBackend().layers;
   for (let n = first; n < first + count; n++) {
     for (let group = 0; group < s.group; group++) {
       const xOffset = (n * s.channels + group * cg) * run.planeStep;
       const vOffset = group * 16 * cg * columns + (n - first) * plan.tilesPerImage;
-      if (!layers.winogradTiles(x, xOffset, padded, v, vOffset, run)) tileRun(x, xOffset, padded, v, vOffset, run);
-    }
-  }
-}
-
-/**
- * The tiles of `run.channels` planes from x[xOffset] into v[vOffset ..] (the TypeScript kernel):
- * each plane is copied into the inside of `padded` (its border is zero), then tile (ty, tx)
- * reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx .. 2 tx + 3.
- */
-function tileRun(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): void {
-  const { paddedW: pw, stride } = run;
-  for (let c = 0; c < run.channels; c++) {
-    const plane = xOffset + c * run.planeStep;
-    for (let iy = 0; iy < run.height; iy++) {
-      const from = plane + iy * run.width;
-      const to = (iy + run.padH) * pw + run.padW;
-      for (let ix = 0; ix < run.width; ix++) padded[to + ix] = x[from + ix]!;
-    }
-    let tile = vOffset + c * run.rowStep;
-    for (let ty = 0; ty < run.tilesH; ty++) {
-      for (let tx = 0; tx < run.tilesW; tx++, tile++) {
-        const r0 = 2 * ty * pw + 2 * tx, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw;
-        const d00 = padded[r0]!, d01 = padded[r0 + 1]!, d02 = padded[r0 + 2]!, d03 = padded[r0 + 3]!;
-        const d10 = padded[r1]!, d11 = padded[r1 + 1]!, d12 = padded[r1 + 2]!, d13 = padded[r1 + 3]!;
-        const d20 = padded[r2]!, d21 = padded[r2 + 1]!, d22 = padded[r2 + 2]!, d23 = padded[r2 + 3]!;
-        const d30 = padded[r3]!, d31 = padded[r3 + 1]!, d32 = padded[r3 + 2]!, d33 = padded[r3 + 3]!;
-        // B^T d: row i of the result combines rows of d as B^T's row i says.
-        const e00 = d00 - d20, e01 = d01 - d21, e02 = d02 - d22, e03 = d03 - d23;
-        const e10 = d10 + d20, e11 = d11 + d21, e12 = d12 + d22, e13 = d13 + d23;
-        const e20 = d20 - d10, e21 = d21 - d11, e22 = d22 - d12, e23 = d23 - d13;
-        const e30 = d10 - d30, e31 = d11 - d31, e32 = d12 - d32, e33 = d13 - d33;
-        // (B^T d) B: the same combination of the columns of each row; xi = 4 * row + column.
-        let at = tile;
-        v[at] = e00 - e02; v[(at += stride)] = e01 + e02; v[(at += stride)] = e02 - e01; v[(at += stride)] = e01 - e03;
-        v[(at += stride)] = e10 - e12; v[(at += stride)] = e11 + e12; v[(at += stride)] = e12 - e11; v[(at += stride)] = e11 - e13;
-        v[(at += stride)] = e20 - e22; v[(at += stride)] = e21 + e22; v[(at += stride)] = e22 - e21; v[(at += stride)] = e21 - e23;
-        v[(at += stride)] = e30 - e32; v[(at += stride)] = e31 + e32; v[(at += stride)] = e32 - e31; v[(at += stride)] = e31 - e33;
-      }
+      winogradTiles(x, xOffset, padded, v, vOffset, run);
     }
   }
 }
@@ -339,47 +266,11 @@ function transformOutputs(m: FloatArray, bias: FloatArray | undefined, y: FloatA
     channels: og, rowStep: columns, stride: og * columns, tilesH: plan.tilesH, tilesW: plan.tilesW,
     planeStep: plan.outH * plan.outW, outH: plan.outH, outW: plan.outW,
   };
-  const layers = getBackend().layers;
   for (let n = first; n < first + count; n++) {
     for (let group = 0; group < s.group; group++) {
       const mOffset = group * 16 * og * columns + (n - first) * plan.tilesPerImage;
       const yOffset = (n * s.numOutput + group * og) * run.planeStep;
-      if (!layers.winogradOutputs(m, mOffset, y, yOffset, bias, group * og, run)) outputRun(m, mOffset, y, yOffset, bias, group * og, run);
-    }
-  }
-}
-
-/**
- * The outputs of `run.channels` planes from m[mOffset ..] into y[yOffset ..] (the TypeScript
- * kernel). A tile that overhangs an odd-sized output writes only its inside.
- */
-function outputRun(m: FloatArray, mOffset: number, y: FloatArray, yOffset: number, bias: FloatArray | undefined, biasOffset: number, run: WinogradOutput): void {
-  const { outH, outW, stride } = run;
-  for (let c = 0; c < run.channels; c++) {
-    const b = bias ? bias[biasOffset + c]! : 0;
-    const plane = yOffset + c * run.planeStep;
-    let tile = mOffset + c * run.rowStep;
-    for (let ty = 0; ty < run.tilesH; ty++) {
-      for (let tx = 0; tx < run.tilesW; tx++, tile++) {
-        let at = tile;
-        const m00 = m[at]!, m01 = m[(at += stride)]!, m02 = m[(at += stride)]!, m03 = m[(at += stride)]!;
-        const m10 = m[(at += stride)]!, m11 = m[(at += stride)]!, m12 = m[(at += stride)]!, m13 = m[(at += stride)]!;
-        const m20 = m[(at += stride)]!, m21 = m[(at += stride)]!, m22 = m[(at += stride)]!, m23 = m[(at += stride)]!;
-        const m30 = m[(at += stride)]!, m31 = m[(at += stride)]!, m32 = m[(at += stride)]!, m33 = m[(at += stride)]!;
-        // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3.
-        const r00 = m00 + m10 + m20, r01 = m01 + m11 + m21, r02 = m02 + m12 + m22, r03 = m03 + m13 + m23;
-        const r10 = m10 - m20 - m30, r11 = m11 - m21 - m31, r12 = m12 - m22 - m32, r13 = m13 - m23 - m33;
-        // (A^T M) A: the same for the columns of each row.
-        const oy = 2 * ty, ox = 2 * tx;
-        const top = plane + oy * outW + ox;
-        const right = ox + 1 < outW;
-        y[top] = r00 + r01 + r02 + b;
-        if (right) y[top + 1] = r01 - r02 - r03 + b;
-        if (oy + 1 < outH) {
-          y[top + outW] = r10 + r11 + r12 + b;
-          if (right) y[top + outW + 1] = r11 - r12 - r13 + b;
-        }
-      }
+      winogradOutputs(m, mOffset, y, yOffset, bias, group * og, run);
     }
   }
 }

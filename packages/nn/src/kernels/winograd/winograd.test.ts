@@ -1,8 +1,9 @@
 import { Rng, Tensor, allclose, allocate, convOutputSize, getBackend, setBackend, setThreads, shutdownPool, type DType, type FloatArray } from '@cnn/tensor';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { convolutionBackwardReference, convolutionForwardReference } from './convolution.js';
-import type { ConvolutionShape } from './convolution-shape.js';
-import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradApplies, winogradPays, winogradPaysBackward } from './winograd.js';
+import { convolutionBackwardReference, convolutionForwardReference } from '../convolution/reference.js';
+import type { ConvolutionShape } from '../convolution/shape.js';
+import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradApplies, winogradPays, winogradPaysBackward } from './fast.js';
+import { winogradWasmKernels } from './wasm.js';
 
 afterAll(() => shutdownPool());
 
@@ -67,8 +68,8 @@ describe('Winograd F(2x2, 3x3) against the reference loops', () => {
       const initial = getBackend().name;
       setBackend(backend);
       setThreads(2);
-      const layers = getBackend().layers;
-      const spies = [vi.spyOn(layers, 'winogradFilters'), vi.spyOn(layers, 'winogradTiles'), vi.spyOn(layers, 'winogradOutputs')];
+      const { winogradFilters, winogradTiles, winogradOutputs } = winogradWasmKernels;
+      const spies = [vi.spyOn(winogradFilters, 'run'), vi.spyOn(winogradTiles, 'run'), vi.spyOn(winogradOutputs, 'run')];
       try {
         for (const s of grid) {
           compare(s, 'float32', true, true);

@@ -1,129 +1,9 @@
-import {
-  col2im,
-  convOutputSize,
-  getBackend,
-  getPool,
-  getThreads,
-  im2col,
-  isShared,
-  partRange,
-  sgemm,
-  type FloatArray,
-  type KernelRef,
-  type PartKernel,
-} from '@cnn/tensor';
-import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradPays, winogradPaysBackward } from './winograd.js';
-import { depthwiseBackwardFast, depthwiseForwardFast, isDepthwise } from './depthwise/depthwise.js';
-import { convolutionScratch, shapeOfScalars, shapeScalars, type ConvolutionShape } from './convolution-shape.js';
-
-export type { ConvolutionShape } from './convolution-shape.js';
-
-/**
- * Which gradients a convolution backward computes: each one given is computed, each one
- * left out is skipped. `dx` (the input gradient) is overwritten; `dWeight` and `dBias`
- * are added into.
- */
-export interface ConvolutionGradients {
-  dx?: FloatArray;
-  dWeight?: FloatArray;
-  dBias?: FloatArray;
-}
-
-/**
- * The reference convolution, written as its definition (cross-correlation, zero padding):
- *
- *   y[n][o][oy][ox] = bias[o] + sum over c, ky, kx of
- *     weight[o][c][ky][kx] * x[n][g * C/group + c][oy * strideH - padH + ky * dilationH][ox * strideW - padW + kx * dilationW]
- *
- * where g is the group of output o and c runs over the C/group channels of that group.
- * `bias` may be undefined (no bias term).
- */
-export function convolutionForwardReference(
-  x: FloatArray,
-  weight: FloatArray,
-  bias: FloatArray | undefined,
-  y: FloatArray,
-  s: ConvolutionShape,
-): void {
-  const [outH, outW] = convOutputSize(s);
-  const channelsPerGroup = s.channels / s.group;
-  const outputsPerGroup = s.numOutput / s.group;
-  for (let n = 0; n < s.num; n++) {
-    for (let g = 0; g < s.group; g++) {
-      for (let o = g * outputsPerGroup; o < (g + 1) * outputsPerGroup; o++) {
-        for (let oy = 0; oy < outH; oy++) {
-          for (let ox = 0; ox < outW; ox++) {
-            let sum = bias ? bias[o]! : 0;
-            for (let c = 0; c < channelsPerGroup; c++) {
-              const inputChannel = g * channelsPerGroup + c;
-              for (let ky = 0; ky < s.kernelH; ky++) {
-                const iy = oy * s.strideH - s.padH + ky * s.dilationH;
-                if (iy < 0 || iy >= s.height) continue;
-                for (let kx = 0; kx < s.kernelW; kx++) {
-                  const ix = ox * s.strideW - s.padW + kx * s.dilationW;
-                  if (ix < 0 || ix >= s.width) continue;
-                  const w = weight[((o * channelsPerGroup + c) * s.kernelH + ky) * s.kernelW + kx]!;
-                  sum += w * x[((n * s.channels + inputChannel) * s.height + iy) * s.width + ix]!;
-                }
-              }
-            }
-            y[((n * s.numOutput + o) * outH + oy) * outW + ox] = sum;
-          }
-        }
-      }
-    }
-  }
-}
-
-/**
- * The reference backward, the chain rule applied to each term of the forward sum:
- * every product weight[o][c][ky][kx] * x[n][ic][iy][ix] that fed y[n][o][oy][ox] sends
- *
- *   dWeight[o][c][ky][kx] += x[n][ic][iy][ix] * dy[n][o][oy][ox]
- *   dx[n][ic][iy][ix]     += weight[o][c][ky][kx] * dy[n][o][oy][ox]
- *
- * and dBias[o] += dy[n][o][oy][ox]. `dx` is zeroed first (it is written, not added into).
- */
-export function convolutionBackwardReference(
-  x: FloatArray,
-  weight: FloatArray,
-  dy: FloatArray,
-  grads: ConvolutionGradients,
-  s: ConvolutionShape,
-): void {
-  const { dx, dWeight, dBias } = grads;
-  const [outH, outW] = convOutputSize(s);
-  const channelsPerGroup = s.channels / s.group;
-  const outputsPerGroup = s.numOutput / s.group;
-  dx?.fill(0, 0, s.num * s.channels * s.height * s.width);
-  for (let n = 0; n < s.num; n++) {
-    for (let g = 0; g < s.group; g++) {
-      for (let o = g * outputsPerGroup; o < (g + 1) * outputsPerGroup; o++) {
-        for (let oy = 0; oy < outH; oy++) {
-          for (let ox = 0; ox < outW; ox++) {
-            const grad = dy[((n * s.numOutput + o) * outH + oy) * outW + ox]!;
-            if (dBias) dBias[o] += grad;
-            for (let c = 0; c < channelsPerGroup; c++) {
-              const inputChannel = g * channelsPerGroup + c;
-              for (let ky = 0; ky < s.kernelH; ky++) {
-                const iy = oy * s.strideH - s.padH + ky * s.dilationH;
-                if (iy < 0 || iy >= s.height) continue;
-                for (let kx = 0; kx < s.kernelW; kx++) {
-                  const ix = ox * s.strideW - s.padW + kx * s.dilationW;
-                  if (ix < 0 || ix >= s.width) continue;
-                  const w = ((o * channelsPerGroup + c) * s.kernelH + ky) * s.kernelW + kx;
-                  const i = ((n * s.channels + inputChannel) * s.height + iy) * s.width + ix;
-                  if (dWeight) dWeight[w] += x[i]! * grad;
-                  if (dx) dx[i] += weight[w]! * grad;
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-}
+import { col2im, convOutputSize, definePoolJob, getBackend, getThreads, im2col, isShared, partRange, sgemm, type FloatArray } from '@cnn/tensor';
+import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradPays, winogradPaysBackward } from '../winograd/fast.js';
+import { depthwiseBackwardFast, depthwiseForwardFast, isDepthwise } from '../depthwise/depthwise.js';
+import { convolutionScratch, shapeScalars, type ConvolutionShape } from './shape.js';
+import type { Clamp, ConvolutionGradients } from './reference.js';
+import { reluForward } from '../relu/index.js';
 
 /**
  * The fast convolution: per image, im2col unfolds the input into a
@@ -165,7 +45,7 @@ export function convolutionForwardFast(
   if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
     const columns = m.unfold ? columnBuffer(threads * m.colSize, x) : x;
     getBackend().prepareGemms(threads, m.outputsPerGroup, m.positions, m.rowsPerGroup);
-    getPool().run(forwardPartRef, convolutionForwardPart, [x, weight, bias ?? weight, y, columns], [...shapeScalars(s), bias ? 1 : 0, low, high], threads);
+    convolutionForwardJob.run({ x, weight, y, columns, bias }, { ...s, clampMin: low, clampMax: high }, threads);
     return;
   }
   forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x, clamp);
@@ -181,39 +61,31 @@ export function convolutionWorkspace(s: ConvolutionShape): number {
   return m.unfold ? Math.min(getThreads(), s.num) * m.colSize : 0;
 }
 
-/**
- * An activation y = min(max(y, min), max) run in a convolution's epilogue, on its outputs while
- * they are fresh in cache, instead of as a layer of its own: ReLU is { min: 0, max: Infinity },
- * Caffe's Clip (ReLU6 in MobileNet) its own bounds. The result is the same float as the separate
- * layer's (clamping a rounded float to representable bounds rounds the same).
- */
-export interface Clamp {
-  min: number;
-  max: number;
-}
-
 /** y = min(max(y, min), max) over `count` floats; ReLU's through the backend's own loop where it has one. */
 function clampInPlace(y: FloatArray, count: number, { min, max }: Clamp): void {
-  if (min === 0 && max === Infinity && getBackend().layers.reluForward(y, y, count, 0)) return;
-  for (let i = 0; i < count; i++) y[i] = Math.min(Math.max(y[i]!, min), max);
+  if (min === 0 && max === Infinity) reluForward(y, y, count, 0);
+  else for (let i = 0; i < count; i++) y[i] = Math.min(Math.max(y[i]!, min), max);
 }
-
-const forwardPartRef: KernelRef = { module: import.meta.url, name: 'convolutionForwardPart' };
 
 /**
  * The pool's part of a batch forward: a band of the batch's images, on one thread, with
- * its band of the column buffer (arrays: x, weight, bias or a placeholder, y, columns;
- * scalars: the shape, whether there is a bias, the clamp's bounds or +-Infinity).
+ * its band of the column buffer (arrays: x, weight, y, columns, the bias if any; scalars: the
+ * shape, the clamp's bounds or +-Infinity).
  */
-export const convolutionForwardPart: PartKernel = ([x, weight, bias, y, columns], scalars, part, parts) => {
-  const s = shapeOfScalars(scalars);
-  const m = gemmSizes(s);
-  const [first, end] = partRange(s.num, part, parts);
-  const col = m.unfold ? columns!.subarray(part * m.colSize, (part + 1) * m.colSize) : x!;
-  const [low, high] = [scalars[15]!, scalars[16]!];
-  const clamp = low === -Infinity && high === Infinity ? undefined : { min: low, max: high };
-  forwardImages(x!, weight!, scalars[14] ? bias : undefined, y!, s, first, end, col, clamp);
-};
+export const convolutionForwardJob = definePoolJob({
+  module: import.meta.url,
+  name: 'convolutionForwardJob',
+  arrays: ['x', 'weight', 'y', 'columns'],
+  optional: ['bias'],
+  scalars: [...shapeScalars, 'clampMin', 'clampMax'],
+  part: ({ x, weight, y, columns, bias }, s, part, parts) => {
+    const m = gemmSizes(s);
+    const [first, end] = partRange(s.num, part, parts);
+    const col = m.unfold ? columns.subarray(part * m.colSize, (part + 1) * m.colSize) : x;
+    const clamp = s.clampMin === -Infinity && s.clampMax === Infinity ? undefined : { min: s.clampMin, max: s.clampMax };
+    forwardImages(x, weight, bias, y, s, first, end, col, clamp);
+  },
+});
 
 /**
  * The forward of images [first, end) of the batch (see convolutionForwardFast), unfolding
@@ -262,9 +134,9 @@ function forwardImages(
   }
 }
 
-/** im2col of one image into col[0 ..]: the backend's own loop if it takes the arrays, else the TypeScript one. */
+/** im2col of one image into col[0 ..] (the backend's im2col: wasm or TypeScript loops). */
 function unfold(x: FloatArray, xImage: number, s: ConvolutionShape, col: FloatArray): void {
-  if (!getBackend().layers.im2col(x, xImage, s, col, 0)) im2col(x, xImage, s, col, 0);
+  im2col(x, xImage, s, col, 0);
 }
 
 /**
@@ -333,7 +205,7 @@ export function convolutionBackwardFast(
           c: colImage + g * m.rowsPerGroup * m.positions,
         });
       }
-      if (col && !getBackend().layers.col2im(col, 0, s, dxByGemm, xImage)) col2im(col, 0, s, dxByGemm, xImage);
+      if (col) col2im(col, 0, s, dxByGemm, xImage);
     }
   }
 }

@@ -1,0 +1,16 @@
+import { defineKernels } from '@cnn/tensor';
+import { filterRun, outputRun, tileRun } from './transforms.js';
+import { filterRunWasm, outputRunWasm, tileRunWasm } from './wasm.js';
+
+export type { WinogradInput, WinogradOutput, WinogradRun } from './transforms.js';
+
+/**
+ * The transforms of F(2x2, 3x3) by backend (the algorithm around them is fast.ts, which only
+ * the fast convolution runs): U = G g G^T of runs of filters, V = B^T d B of the tiles of
+ * runs of input planes, Y = A^T M A + bias of runs of output planes.
+ */
+export const { winogradFilters, winogradTiles, winogradOutputs } = defineKernels({
+  winogradFilters: { reference: filterRun, wasm: filterRunWasm },
+  winogradTiles: { reference: tileRun, wasm: tileRunWasm },
+  winogradOutputs: { reference: outputRun, wasm: outputRunWasm },
+});
