@@ -1,3 +1,4 @@
+import { browserSuite } from './suites/browser.js';
 import { caffenetSuite, layersSuite } from './suites/caffenet.js';
 import { gemmSuite } from './suites/gemm.js';
 import { headSuite } from './suites/head.js';
@@ -14,6 +15,7 @@ export const suites: Record<string, () => Promise<void>> = {
   head: headSuite,
   load: loadSuite,
   peers: peersSuite,
+  browser: browserSuite,
   scale: scaleSuite,
 };
 

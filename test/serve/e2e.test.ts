@@ -9,7 +9,6 @@ import { decodeImage, mobilenetRecipe, toNetInput } from '../../packages/experim
 import { encodePng } from '../../packages/experiment/src/report/png.js';
 import { gradCam, lastConvolution, overlaySaliency } from '../../packages/experiment/src/saliency/index.js';
 import { readServedModel, startServeServer, type ServeServer } from '../../packages/experiment/src/serve/index.js';
-// @ts-expect-error: the bundler script is plain JavaScript (run by npm run build), without type declarations
 import { bundleWeb } from '../../packages/experiment/web/build.mjs';
 import { fixture, REPO_ROOT } from '../helpers/shared.js';
 

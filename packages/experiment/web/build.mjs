@@ -32,16 +32,15 @@ const nodeBuiltinsUnavailable = {
   },
 };
 
-/** Writes engine.js, learn.js, classify.js and style.css into `out`. */
-export async function bundleWeb(out = DEFAULT_OUT) {
-  await mkdir(out, { recursive: true });
+/**
+ * Bundles `entryPoints` (name -> TypeScript file) for the browser into `outdir`, one ES module
+ * each, from the packages' sources. The in-page bench (bench/src/suites/browser.ts) uses it too.
+ */
+export async function bundleForBrowser(entryPoints, outdir) {
+  await mkdir(outdir, { recursive: true });
   await esbuild.build({
-    entryPoints: {
-      engine: path.join(here, 'engine.ts'),
-      learn: path.join(here, 'learn-page.ts'),
-      classify: path.join(here, 'classify-page.ts'),
-    },
-    outdir: out,
+    entryPoints,
+    outdir,
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -51,7 +50,13 @@ export async function bundleWeb(out = DEFAULT_OUT) {
     logLevel: 'warning',
     plugins: [nodeBuiltinsUnavailable],
   });
-  await copyFile(path.join(here, 'style.css'), path.join(out, 'style.css'));
+}
+
+/** Writes the pages of cnn serve (engine.js, learn.js, classify.js, style.css) into `out`. */
+export async function bundleWeb(out = DEFAULT_OUT) {
+  const entry = (file) => path.join(here, file);
+  await bundleForBrowser({ engine: entry('engine.ts'), learn: entry('learn-page.ts'), classify: entry('classify-page.ts') }, out);
+  await copyFile(entry('style.css'), path.join(out, 'style.css'));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await bundleWeb(process.argv[2]);
