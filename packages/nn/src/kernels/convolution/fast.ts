@@ -4,6 +4,7 @@ import { depthwiseBackwardFast, depthwiseForwardFast, isDepthwise } from '../dep
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from './shape.js';
 import type { Clamp, ConvolutionGradients } from './reference.js';
 import { reluForward } from '../relu/index.js';
+import { biasClampPlanes } from '../epilogue/index.js';
 
 /**
  * The fast convolution: per image, im2col unfolds the input into a
@@ -116,21 +117,8 @@ function forwardImages(
         c: yImage + g * m.outputsPerGroup * m.positions,
       });
     }
-    if (clamp) {
-      // The epilogue: bias and activation in one pass over the image's outputs.
-      const { min, max } = clamp;
-      for (let o = 0; o < s.numOutput; o++) {
-        const b = bias ? bias[o]! : 0;
-        const start = yImage + o * m.positions;
-        for (let p = start; p < start + m.positions; p++) y[p] = Math.min(Math.max(y[p]! + b, min), max);
-      }
-    } else if (bias) {
-      for (let o = 0; o < s.numOutput; o++) {
-        const b = bias[o]!;
-        const start = yImage + o * m.positions;
-        for (let p = start; p < start + m.positions; p++) y[p] += b;
-      }
-    }
+    // The epilogue: bias and activation in one pass over the image's outputs.
+    if (bias || clamp) biasClampPlanes(y, yImage, s.numOutput, m.positions, bias, clamp?.min ?? -Infinity, clamp?.max ?? Infinity);
   }
 }
 
