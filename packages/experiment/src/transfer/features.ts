@@ -97,11 +97,12 @@ export function extractFeatures(
   });
   // The rate of the base is a property of the model and machine: remember it, so a run served
   // entirely from the cache still reports how fast its features were made. Without a valid
-  // record, one batch is extracted again to measure it.
+  // record, it is measured on the images computed now, or else on one batch extracted again.
   const rateFile = folder ? join(folder, 'rate.json') : undefined;
   let recordedRate = rateFile ? readRate(rateFile) : undefined;
   if (typeof recordedRate === 'string') {
-    note(`feature cache: ${rateFile} is damaged (${recordedRate}); the rate is measured again on one batch`);
+    const how = missing.length > 0 ? `on the ${missing.length} image(s) computed now` : 'on one batch';
+    note(`feature cache: ${rateFile} is damaged (${recordedRate}); the rate is measured again ${how}`);
     recordedRate = undefined;
   }
   const batch = Math.min(options.batch ?? 16, images.length);
