@@ -152,6 +152,19 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.writeHead(status, { ...COMMON_HEADERS, 'Content-Type': 'application/json; charset=utf-8', 'Cache-Control': 'no-store' }).end(JSON.stringify(value));
 }
 
+/** Settles on Ctrl+C or SIGTERM: a command's local server runs until then. */
+export function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
 /** Names under which the browser may address this server (what the Host header may say, without the port). */
 function hostNames(host: string): string[] {
   const names = new Set(['127.0.0.1', 'localhost', '[::1]']);

@@ -20,6 +20,7 @@ import { realTarget } from './paths.js';
 import { ASSISTED_COLUMNS, LabelStore, LABEL_COLUMNS, READER_COLUMNS } from './store.js';
 import { openModelDir, type ModelDir } from '../commands/model-dir.js';
 import { suggestLabels } from './suggest.js';
+import { untilStopped } from '../http/local-server.js';
 
 export { LabelError, RequestError } from './errors.js';
 export { checkImagePath, decodeRequestPath, isInside } from './paths.js';
@@ -317,15 +318,7 @@ export async function runLabelCommand(options: LabelOptions, print: (text: strin
   // If the process ends some other way, the lock must not outlive it (a live pid in it would block the next run).
   const onExit = (): void => run.store.releaseLockSync();
   process.once('exit', onExit);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   await run.close();
   process.off('exit', onExit);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { PreprocessFlags } from '../commands/input.js';
 import { openModelDir } from '../commands/model-dir.js';
+import { untilStopped } from '../http/local-server.js';
 import { startServeServer, type ServedModel, type ServeServer } from './server.js';
 
 export { startServeServer, DEFAULT_BUNDLE, type ServedModel, type ServeOptions, type ServeServer } from './server.js';
@@ -33,14 +34,6 @@ export async function startServing(options: ServeCommandOptions): Promise<ServeS
 export async function runServeCommand(options: ServeCommandOptions, print: (text: string) => void = (text) => console.log(text)): Promise<void> {
   const server = await startServing(options);
   print(`cnn serve: ${options.model !== undefined ? `model ${options.model}; ` : ''}pages /learn and /classify\nopen ${server.url}\nCtrl+C stops the server.`);
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped();
   await server.close();
 }
