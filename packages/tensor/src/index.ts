@@ -24,7 +24,7 @@ export { wasmGemm, wasmGemmPart, wasmGemmSerial } from './wasm/gemm.js';
 export { isOnWasmHeap, pinWhileViewed } from './wasm/heap.js';
 export { defineKernels, type Kernel, type KernelImplementations, type KernelTable } from './kernels.js';
 // The assembler and the heap, for the wasm kernels of the layers in @cnn/nn.
-export { FunctionBuilder, ValType, addTo, countDown, encodeModule, lanesThenRest, type Label } from './wasm/encoder.js';
+export { FunctionBuilder, ValType, WasmBuildError, addTo, countDown, encodeModule, lanesThenRest, moduleText, type CalleeSignature, type Label } from './wasm/encoder.js';
 export { defineWasmKernels, type Callee, type ParamKind, type WasmArgs, type WasmKernel, type WasmKernelSpec, type WasmParams } from './wasm/kernels.js';
 export { HEAP_IMPORT } from './wasm/kernel-module.js';
 export { heapIndex, instantiateOnHeap } from './wasm/heap.js';

@@ -193,7 +193,7 @@ function unfold(f: FunctionBuilder, p: WasmParams<typeof unfoldParams>, rowsFunc
           colStep();
           f.localGet(outW).localGet(oyStart).localGet(oyEnd).localGet(oxStart).localGet(oxEnd);
         }
-        f.call(rowsFunction.index);
+        f.call(rowsFunction);
         addTo(f, col, { local: rowBytes });
         addTo(f, kx, { constant: 1 });
       });

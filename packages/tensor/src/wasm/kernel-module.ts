@@ -98,7 +98,7 @@ function gemmBlock({ mr, nr, unroll }: TileShape, fma: boolean): FunctionBuilder
   if (nr % LANES !== 0) throw new RangeError(`gemmKernelModule: NR = ${nr} is not a multiple of ${LANES}`);
   const vectors = nr / LANES;
 
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32]);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32], [], 'wasm gemm.gemmBlock', ['mTiles', 'nTiles', 'kc', 'aPtr', 'bPtr', 'wPtr', 'ldw', 'accumulate']);
   const [mTiles, nTiles, kc, aPtr, bPtr, wPtr, ldw, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7];
   const i = f.local(i32);
   const j = f.local(i32);
@@ -198,7 +198,7 @@ function copyFloats(f: FunctionBuilder, from: number, to: number, w: number): vo
 }
 
 function packSteps(w: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32]);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32], [], `wasm gemm.packSteps${w}`, ['src', 'lds', 'steps', 'panels', 'dst']);
   const [src, lds, steps, panels, dst] = [0, 1, 2, 3, 4];
   const t = f.local(i32);
   const p = f.local(i32);
@@ -220,7 +220,7 @@ function packSteps(w: number): FunctionBuilder {
 }
 
 function packLanes(w: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32]);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32], [], `wasm gemm.packLanes${w}`, ['src', 'lds', 'steps', 'panels', 'dst']);
   const [src, lds, steps, panels, dst] = [0, 1, 2, 3, 4];
   const t = f.local(i32);
   const p = f.local(i32);
@@ -281,7 +281,7 @@ function packLanes(w: number): FunctionBuilder {
 }
 
 function finish(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32]);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32], [], 'wasm gemm.finish', ['wPtr', 'ldw', 'cPtr', 'ldc', 'rows', 'cols', 'alpha', 'beta', 'betaZero']);
   const [wPtr, ldw, cPtr, ldc, rows, cols, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const i = f.local(i32);
   const j = f.local(i32);
@@ -334,7 +334,7 @@ function finish(): FunctionBuilder {
  * `betaZero`. Each row streams through once, eight floats a step in two accumulators.
  */
 function gemvDot(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32]);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32], [], 'wasm gemm.gemvDot', ['aPtr', 'lda', 'xPtr', 'yPtr', 'rows', 'k', 'alpha', 'beta', 'betaZero']);
   const [aPtr, lda, xPtr, yPtr, rows, k, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   const [a, x, n] = [f.local(i32), f.local(i32), f.local(i32)];
   const [acc0, acc1] = [f.local(v128), f.local(v128)];
@@ -376,7 +376,7 @@ function gemvDot(): FunctionBuilder {
  * bytes after a[p - 1]. y (n floats) stays in cache while the rows of B stream past it.
  */
 function gemvAxpy(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, i32]);
+  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, i32], [], 'wasm gemm.gemvAxpy', ['aPtr', 'aStride', 'bPtr', 'ldb', 'yPtr', 'k', 'n', 'alpha', 'beta', 'betaZero']);
   const [aPtr, aStride, bPtr, ldb, yPtr, k, n, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const [b, y] = [f.local(i32), f.local(i32)];
   const scale = f.local(f32);

@@ -1,5 +1,5 @@
 import type { FloatArray } from '../storage.js';
-import { FunctionBuilder, ValType, encodeModule } from './encoder.js';
+import { FunctionBuilder, ValType, encodeModule, type CalleeSignature } from './encoder.js';
 import { heapIndex, instantiateOnHeap } from './heap.js';
 import { HEAP_IMPORT } from './kernel-module.js';
 
@@ -33,12 +33,7 @@ export type WasmArgs<P extends Record<string, ParamKind>> = { [K in keyof P]: Ar
 export type WasmParams<P extends Record<string, ParamKind>> = { [K in keyof P]: number };
 
 /** Another function of the same module, as `FunctionBuilder.call` needs it. */
-export interface Callee {
-  readonly index: number;
-  readonly name: string;
-  readonly params: readonly ValType[];
-  readonly results: readonly ValType[];
-}
+export type Callee = CalleeSignature;
 
 export interface WasmKernelSpec<P extends Record<string, ParamKind>> {
   /** The parameters in order, by name and kind (a record's keys keep their order). */
@@ -73,7 +68,7 @@ export function defineWasmKernels<T extends Record<string, Record<string, ParamK
     encodeModule({
       functions: names.map((name) => {
         const spec = specs[name];
-        const f = new FunctionBuilder(callees[name]!.params, [], `${module}.${name}`);
+        const f = new FunctionBuilder(callees[name]!.params, [], `${module}.${name}`, Object.keys(spec.params));
         const params = Object.fromEntries(Object.keys(spec.params).map((param, i) => [param, i]));
         spec.emit(f, params as WasmParams<T[typeof name]>, callees);
         return { name, body: f };

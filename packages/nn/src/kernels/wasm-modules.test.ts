@@ -1,0 +1,29 @@
+import { im2colWasmKernels } from '@cnn/tensor';
+import { describe, expect, it } from 'vitest';
+import { depthwiseKernelModule } from './depthwise/depthwise-module.js';
+import { lrnWasmKernels } from './lrn/wasm.js';
+import { poolingWasmKernels } from './pooling/wasm.js';
+import { reluModule } from './relu/wasm.js';
+import { updateWasmKernels } from './solver-update/wasm.js';
+import { winogradWasmKernels } from './winograd/wasm.js';
+
+/*
+ * Every wasm module of the layer kernels is built by a FunctionBuilder that checks the operand
+ * stack at each instruction: building it at all means no instruction broke the types, and the
+ * engine's validator then has the last word.
+ */
+const modules: [string, () => Uint8Array][] = [
+  ['im2col', im2colWasmKernels.bytes],
+  ['relu', reluModule],
+  ['pooling', poolingWasmKernels.bytes],
+  ['lrn', lrnWasmKernels.bytes],
+  ['solver update', updateWasmKernels.bytes],
+  ['winograd', winogradWasmKernels.bytes],
+  ['depthwise', depthwiseKernelModule],
+];
+
+describe('the wasm modules of the kernel families', () => {
+  it.each(modules)('%s: builds with every instruction type-checked, and WebAssembly validates it', (_, bytes) => {
+    expect(WebAssembly.validate(bytes())).toBe(true);
+  });
+});
