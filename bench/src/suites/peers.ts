@@ -35,7 +35,7 @@ const formatRate = (rate: number): string => rate.toFixed(rate >= 100 ? 0 : rate
 
 /** One net's table: every system's images/s per batch size and thread count, and its ratio to ours. */
 async function modelTable(model: PeerModel, reports: SystemReport[], failures: string[]): Promise<string> {
-  const rows = systems();
+  const rows = chosenSystems();
   const byKey = new Map<string, SystemReport>();
   const key = (id: string, threads: number): string => `${id}/${threads}`;
   for (const system of rows) {
@@ -72,6 +72,12 @@ async function modelTable(model: PeerModel, reports: SystemReport[], failures: s
     .filter((system) => system.skip(model, 64, 1) === tooSlowAt64 && rate(system.id, 1, 1) !== undefined)
     .map((system) => `${system.label} would take about ${(64 / rate(system.id, 1, 1)!).toFixed(0)} s per batch of 64 (per benchmark.js sample) at its batch-1 speed`);
   return `### ${model.label}\n\n${table}${slow.length > 0 ? `\n\nToo slow at batch 64: ${slow.join('; ')}.` : ''}`;
+}
+
+/** The systems to run: all, or those named in CNN_BENCH_SYSTEMS (comma-separated ids, e.g. ours-wasm,opencv). */
+function chosenSystems(): System[] {
+  const wanted = process.env.CNN_BENCH_SYSTEMS?.split(',').map((id) => id.trim());
+  return wanted ? systems().filter((system) => wanted.includes(system.id)) : systems();
 }
 
 /** The nets to compare: all of `peerModels`, or those named in CNN_BENCH_MODELS (comma-separated ids). */
