@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readServedModel } from '../../packages/experiment/src/serve/index.js';
+import { readServedModel, startServeServer } from '../../packages/experiment/src/serve/index.js';
 import { fixture, REPO_ROOT } from '../helpers/shared.js';
 import { rawGet } from '../label/helpers.js';
 
@@ -25,7 +25,7 @@ function lenetRun(name: string, experiment: object | undefined): string {
 }
 
 describe('cnn serve', () => {
-  it('serves /classify and /learn cross-origin isolated, the model only with the token, to this host only', async () => {
+  it('serves /classify and /learn cross-origin isolated, to this host only, the model from the plain address on loopback', async () => {
     const dir = lenetRun('run', { preset: 'mobilenet', resize: 28 });
     const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'packages/experiment/src/cli.ts', 'serve', '--model', dir, '--port', '0'], {
       cwd: REPO_ROOT,
@@ -52,9 +52,9 @@ describe('cnn serve', () => {
       expect(answer.headers).toMatch(/\r\ncross-origin-embedder-policy: require-corp\r\n/i);
     }
     expect((await rawGet(port, '/classify')).body).toMatch(/<input id="image" type="file"/);
-    expect((await rawGet(port, '/api/model')).status).toBe(403);
-    expect((await rawGet(port, `/api/model?token=${token}`)).status).toBe(403);
+    expect((await rawGet(port, '/api/model')).status).toBe(200);
     expect((await rawGet(port, '/classify', `attacker.example:${port}`)).status).toBe(403);
+    expect((await rawGet(port, '/api/model', `attacker.example:${port}`)).status).toBe(403);
     expect((await rawGet(port, '/app/../package.json')).status).toBe(404);
     const model = await fetch(`${url.origin}/api/model`, { headers: { 'X-Serve-Token': token } });
     expect(model.status).toBe(200);
@@ -63,6 +63,20 @@ describe('cnn serve', () => {
     expect(served.recipe).toMatchObject({ channelOrder: 'RGB', resizeTo: 28, scale: 1 / 128 });
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
+  });
+
+  it('needs the token for the model when listening beyond loopback', async () => {
+    const server = await startServeServer({ model: readServedModel(lenetRun('network', { scale: 0.00390625 })), host: '0.0.0.0', token: 'secret-token' });
+    try {
+      expect((await rawGet(server.port, '/classify')).status).toBe(200);
+      expect((await rawGet(server.port, '/api/model')).status).toBe(403);
+      expect((await rawGet(server.port, '/api/model?token=secret-token')).status).toBe(403);
+      const answer = await fetch(`http://127.0.0.1:${server.port}/api/model/weights`, { headers: { 'X-Serve-Token': 'secret-token' } });
+      expect(answer.status).toBe(200);
+      expect(new Uint8Array(await answer.arrayBuffer())).toEqual(new Uint8Array(readFileSync(fixture(LENET, 'model.caffemodel'))));
+    } finally {
+      await server.close();
+    }
   });
 
   it('names the missing file of a folder that is not an experiment output', () => {

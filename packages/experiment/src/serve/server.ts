@@ -69,8 +69,11 @@ const TOKEN_HEADER = 'x-serve-token';
 /**
  * Starts the server of `cnn serve`, under the labeller's rules (http/local-server.ts): the
  * pages (`/learn`, `/classify`) and the bundle's files (`/app/...`, code only) answer anyone
- * who names this server; the model (`/api/model`, `/api/model/prototxt`, `/api/model/weights`)
- * needs the run's token. Nothing is fetched from anywhere else.
+ * who names this server. The model (`/api/model`, `/api/model/prototxt`, `/api/model/weights`)
+ * needs the run's token when the server listens beyond this machine (`--host 0.0.0.0`); on a
+ * loopback address, where the Host check already keeps other sites' pages out, the pages work
+ * from their plain address too (`cnn serve --model DIR --port P` then `/classify`, the command's
+ * contract). Nothing is fetched from anywhere else.
  */
 export async function startServeServer(options: ServeOptions): Promise<ServeServer> {
   const bundle = options.bundle ?? DEFAULT_BUNDLE;
@@ -83,6 +86,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
     }
   }
   const { model } = options;
+  const loopback = isLoopback(options.host ?? '127.0.0.1');
   const local = await startLocalServer({ ...options, headers: ISOLATION_HEADERS }, handle);
   const { token } = local;
 
@@ -109,7 +113,7 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
       if (body === undefined) throw new RequestError(404, 'not found');
       return send(res, body, BUNDLE_FILES[name]!);
     }
-    checkToken(request, token, TOKEN_HEADER, 'cnn serve', false);
+    if (!loopback) checkToken(request, token, TOKEN_HEADER, 'cnn serve', false);
     if (!rawPath.startsWith('/api/model')) throw new RequestError(404, 'not found');
     if (!model) throw new RequestError(404, 'cnn serve runs without --model');
     switch (rawPath) {
@@ -124,6 +128,11 @@ export async function startServeServer(options: ServeOptions): Promise<ServeServ
   }
 
   return { url: `${local.origin}/${model ? 'classify' : 'learn'}?token=${encodeURIComponent(token)}`, port: local.port, token, server: local.server, close: local.close };
+}
+
+/** True for an address only this machine reaches. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** The recipe as JSON: a mean image's values as a plain array. */
