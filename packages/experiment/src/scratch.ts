@@ -42,6 +42,8 @@ export interface ScratchResult {
   iterations: number;
   architecture: string;
   seconds: number;
+  /** Whether each test image (in the order of `split.test`) was classified right. */
+  correct: boolean[];
 }
 
 /**
@@ -121,5 +123,6 @@ export function trainFromScratch(
     iterations: options.iterations,
     architecture: SCRATCH_ARCHITECTURE,
     seconds: (performance.now() - started) / 1000,
+    correct,
   };
 }

@@ -4,6 +4,8 @@ import { renderReportHtml } from './html.js';
 import { confusionHeatmap } from './heatmap.js';
 import { trainingCurvesChart } from './line-chart.js';
 import { encodePng, filterGrid, pngDataUri } from './png.js';
+import type { RocCurve } from './roc.js';
+import { learningCurveChart, rocChart } from './study-charts.js';
 import { scatterPlot } from './scatter.js';
 import { vennDiagram } from './venn.js';
 import { writeReport } from './write.js';
@@ -18,6 +20,12 @@ export interface FigureInputs {
   thumbnails?: Record<string, string>;
   /** What to call the second reader in the Venn diagram ('reader' by default). */
   readerName?: string;
+  /** One-vs-rest ROC curves of the test split, one per class. */
+  roc?: readonly RocCurve[];
+  /** Grad-CAM overlays: PNG files by name (written beside the report) and `data:` URIs by image path (embedded). */
+  saliency?: { files: Record<string, Uint8Array>; uris: Record<string, string>; layer: string };
+  /** Where the learning curve's `all` point sits: the most training studies any class has. */
+  learningCurveAll?: number;
 }
 
 /** File names of the figures in the output folder. */
@@ -27,6 +35,8 @@ export const FIGURE_FILES = {
   tsne: 'tsne.svg',
   venn: 'venn.svg',
   conv1Filters: 'conv1-filters.png',
+  roc: 'roc.svg',
+  learningCurve: 'learning-curve.svg',
 } as const;
 
 /**
@@ -54,7 +64,14 @@ export function buildFigures(report: Report, inputs: FigureInputs = {}): { figur
     figures.captions!.conv1Filters = `${o} filters of ${c} x ${kh} x ${kw}, ${c === 3 ? `stored ${inputs.conv1.channelOrder}, shown as RGB, ` : ''}normalised jointly to 0-255.`;
   }
   if (inputs.thumbnails) figures.thumbnails = inputs.thumbnails;
-  for (const key of ['curves', 'confusion', 'tsne', 'venn'] as const) {
+  if (inputs.roc) figures.roc = rocChart(inputs.roc, report.classes);
+  if (report.learning_curve?.length) figures.learningCurve = learningCurveChart(report.learning_curve, inputs.learningCurveAll ?? 0);
+  if (inputs.saliency) {
+    figures.saliency = inputs.saliency.uris;
+    figures.captions!.saliency = `Grad-CAM at ${inputs.saliency.layer}, for the class the network predicted.`;
+    Object.assign(files, inputs.saliency.files);
+  }
+  for (const key of ['curves', 'confusion', 'tsne', 'venn', 'roc', 'learningCurve'] as const) {
     const svg = figures[key];
     if (svg) files[FIGURE_FILES[key]] = svg;
   }

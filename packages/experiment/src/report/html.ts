@@ -16,8 +16,14 @@ export interface ReportFigures {
   conv1Filters?: Uint8Array | string;
   /** Thumbnails of misclassified test images as `data:` URIs, keyed by `MisclassifiedCase.path`. */
   thumbnails?: Record<string, string>;
+  /** One-vs-rest ROC curves (SVG document). */
+  roc?: string;
+  /** Learning curve, transfer against from scratch with bands (SVG document). */
+  learningCurve?: string;
+  /** Grad-CAM overlays as `data:` URIs, keyed by the image's path (`report.saliency[].path`). */
+  saliency?: Record<string, string>;
   /** One-line captions shown under a figure, keyed like the fields above (e.g. the t-SNE settings). */
-  captions?: Partial<Record<'curves' | 'confusion' | 'tsne' | 'venn' | 'conv1Filters', string>>;
+  captions?: Partial<Record<'curves' | 'confusion' | 'tsne' | 'venn' | 'conv1Filters' | 'saliency', string>>;
 }
 
 export interface HtmlOptions {
@@ -33,12 +39,16 @@ export const SECTION_IDS = [
   'configuration',
   'dataset',
   'accuracy',
+  'learning-curve',
   'per-class',
+  'roc',
   'confusion',
   'training',
+  'fine-tune',
   'reader',
   'filters',
   'tsne',
+  'saliency',
   'misclassified',
   'excluded',
   'timing',
@@ -68,12 +78,16 @@ export function renderReportHtml(report: Report, figures: ReportFigures = {}, op
     configurationSection(report),
     datasetSection(report),
     accuracySection(report),
+    learningCurveSection(report, figures),
     perClassSection(report),
+    rocSection(report, figures),
     figureSection('confusion', 'Confusion matrix', figures.confusion, figures.captions?.confusion, 'Counts of test images; rows are the true class, columns the prediction. Colour is the share of the row.'),
     figureSection('training', 'Training curves', figures.curves, figures.captions?.curves, `Average training loss per iteration and accuracy on the validation split (the test split was not looked at during training). ${report.training.iterations} iterations${report.training.batch_size ? `, batch ${report.training.batch_size}` : ''}.`),
+    fineTuneSection(report),
     readerSection(report, figures),
     filtersSection(figures),
     figureSection('tsne', 't-SNE map of the penultimate-layer features', figures.tsne, figures.captions?.tsne, 'Training images placed so that images with similar features sit close; overlapping colours mark classes the features confuse.'),
+    saliencySection(report, figures),
     gallerySection(report, figures, options.maxGallery ?? 100),
     excludedSection(report, options.maxExcluded ?? 500),
     timingSection(report),
@@ -106,12 +120,16 @@ const SECTION_TITLES: Record<(typeof SECTION_IDS)[number], string> = {
   configuration: 'Configuration',
   dataset: 'Data',
   accuracy: 'Test accuracy',
+  'learning-curve': 'Learning curve',
   'per-class': 'Per class',
+  roc: 'ROC',
   confusion: 'Confusion',
   training: 'Training',
+  'fine-tune': 'Fine-tuning',
   reader: 'Second reader',
   filters: 'conv1 filters',
   tsne: 't-SNE',
+  saliency: 'Saliency',
   misclassified: 'Misclassified',
   excluded: 'Excluded',
   timing: 'Timing',
@@ -149,11 +167,19 @@ function section(id: (typeof SECTION_IDS)[number], body: string): string {
 }
 
 function summarySection(r: Report): string {
+  const curve = r.learning_curve?.length
+    ? `<li>Transfer against from scratch by labelled training studies per class: ${r.learning_curve
+        .map((p) => `<strong>${escapeXml(String(p.studies_per_class))}</strong>: ${withCI(p.transfer)}${p.scratch ? ` vs ${withCI(p.scratch)}` : ''}`)
+        .join('; ')} (mean of seeded draws, 95% CI).</li>`
+    : '';
   const items = [
+    curve,
     `<li>Test accuracy <strong>${pct(r.test.accuracy)}</strong> (95% CI ${pct(r.test.ci95[0])} to ${pct(r.test.ci95[1])}) on ${r.test.count} test images.</li>`,
     r.baseline
       ? `<li>Trained from scratch on the same split (baseline): <strong>${pct(r.baseline.accuracy)}</strong> (95% CI ${pct(r.baseline.ci95[0])} to ${pct(r.baseline.ci95[1])}); ${escapeXml(r.baseline.architecture)}, ${r.baseline.iterations} iterations.</li>`
       : '',
+    r.test.auc === undefined || r.test.auc === null ? '' : `<li>Macro AUC (one class against the rest) ${fixed(r.test.auc, 3)}${r.test.auc_ci95 ? ` (95% CI ${fixed(r.test.auc_ci95[0], 3)} to ${fixed(r.test.auc_ci95[1], 3)})` : ''}.</li>`,
+    r.fine_tune ? `<li>Fine-tuned from <code>${escapeXml(r.fine_tune.from)}</code> on: <strong>${pct(r.fine_tune.test.accuracy)}</strong> (95% CI ${pct(r.fine_tune.test.ci95[0])} to ${pct(r.fine_tune.test.ci95[1])}) against ${pct(r.test.accuracy)} with the base frozen.</li>` : '',
     r.reader ? `<li>Second reader: <strong>${pct(r.reader.accuracy)}</strong> on ${r.reader.count} of the same images; both wrong on ${r.reader.venn.neither}.</li>` : '',
     `<li>${r.classes.length} classes; ${r.dataset.counts.total.images} images from ${r.dataset.counts.total.studies} studies (${r.dataset.counts.excluded} excluded).</li>`,
     `<li>Total time ${seconds(r.timing.total_seconds)}; ${fixed(r.timing.features_per_second, 1)} feature vectors per second.</li>`,
@@ -200,7 +226,7 @@ function accuracySection(r: Report): string {
 }
 
 function perClassSection(r: Report): string {
-  const rows = r.test.perClass.map((m) => [escapeXml(m.class), pct(m.precision), pct(m.recall), pct(m.f1), String(m.support)]);
+  const rows = r.test.per_class.map((m) => [escapeXml(m.class), pct(m.precision), pct(m.recall), pct(m.f1), String(m.support)]);
   return section('per-class', `${table(['class', 'precision', 'recall', 'F1', 'support'], rows)}<p class="note">A class never predicted has precision 0, a class with no test images recall 0 (0/0 is counted as 0).</p>`);
 }
 
@@ -243,13 +269,79 @@ function gallerySection(r: Report, figures: ReportFigures, max: number): string 
   const shown = cases.slice(0, max);
   const cards = shown.map((c) => {
     const img = thumbs[c.path] ? `<img alt="${escapeXml(c.path)}" src="${escapeXml(thumbs[c.path]!)}">` : '<p class="missing">no image</p>';
+    const cam = figures.saliency?.[c.path] ? `<img alt="Grad-CAM of ${escapeXml(c.path)}" src="${escapeXml(figures.saliency[c.path]!)}">` : '';
     const prob = c.probability === undefined ? '' : ` (${pct(c.probability, 0)})`;
     const reader = c.reader === undefined ? '' : `<div>reader: <span class="${c.reader === c.true ? 'right' : 'wrong'}">${escapeXml(c.reader)}</span></div>`;
-    return `<div class="card">${img}<div>true: <strong>${escapeXml(c.true)}</strong></div><div>network: <span class="wrong">${escapeXml(c.predicted)}</span>${prob}</div>${reader}<div class="path">${escapeXml(c.path)}</div></div>`;
+    return `<div class="card">${img}${cam}<div>true: <strong>${escapeXml(c.true)}</strong></div><div>network: <span class="wrong">${escapeXml(c.predicted)}</span>${prob}</div>${reader}<div class="path">${escapeXml(c.path)}</div></div>`;
   });
   const more = cases.length > shown.length ? `<p class="note">Showing ${shown.length} of ${cases.length}; report.json lists all.</p>` : '';
   const readerNote = cases.some((c) => c.reader !== undefined) ? ' Those the second reader got right come first.' : '';
   return section('misclassified', `<p>${cases.length} test images the network got wrong.${readerNote}</p><div class="gallery">${cards.join('')}</div>${more}`);
+}
+
+function learningCurveSection(r: Report, figures: ReportFigures): string {
+  const points = r.learning_curve;
+  if (!points?.length) return section('learning-curve', '<p class="missing">No learning curve in this run (give <code>--learning-curve 2,4,8,16,all</code>).</p>');
+  const withScratch = points.some((p) => p.scratch);
+  const rows = points.map((p) => [
+    escapeXml(String(p.studies_per_class)),
+    escapeXml(String(p.images ?? '')),
+    withCI(p.transfer),
+    ...(withScratch ? [p.scratch ? withCI(p.scratch) : 'n/a'] : []),
+  ]);
+  const figure = figures.learningCurve ? `<div class="figure" role="figure" aria-label="Learning curve">${inlineSvg(figures.learningCurve)}</div>` : '';
+  return section(
+    'learning-curve',
+    `<p>How much labelled data does the pretrained base save? The head${withScratch ? ' and the from-scratch baseline were' : ' was'} retrained on a few labelled training studies of each class (${points[0]!.draws ?? 1} seeded draws per point, all images of a drawn study kept) and tested on the same test split. Accuracy is the mean over the draws; the interval pools the draws' bootstrap resamples over test studies, so it holds both the luck of the draw and the test split's sampling error.</p>` +
+      `${table(['studies per class', 'training images', 'transfer (95% CI)', ...(withScratch ? ['from scratch (95% CI)'] : [])], rows)}${figure}`,
+  );
+}
+
+function rocSection(r: Report, figures: ReportFigures): string {
+  const auc = r.test.auc;
+  if (auc === undefined) return section('roc', '<p class="missing">No ROC analysis in this run.</p>');
+  const ci = r.test.auc_ci95 ? ` (95% CI ${fixed(r.test.auc_ci95[0], 3)} to ${fixed(r.test.auc_ci95[1], 3)}, cluster bootstrap over test studies)` : '';
+  const rows = r.test.per_class.map((m) => [escapeXml(m.class), m.auc === null ? 'n/a' : fixed(m.auc, 3), pct(m.recall), pct(m.specificity), String(m.support)]);
+  const figure = figures.roc ? `<div class="figure" role="figure" aria-label="ROC curves">${inlineSvg(figures.roc)}</div>` : '';
+  return section(
+    'roc',
+    `<p>Each class against the rest, from the network's probability for it: macro-averaged AUC <strong>${auc === null ? 'n/a' : fixed(auc, 3)}</strong>${ci}. Sensitivity is the share of a class's images called that class; specificity the share of the other images not called it (both at the network's choice, the most probable class).</p>` +
+      `${table(['class', 'AUC', 'sensitivity', 'specificity', 'support'], rows)}${figure}`,
+  );
+}
+
+function fineTuneSection(r: Report): string {
+  const f = r.fine_tune;
+  if (!f) return section('fine-tune', '<p class="missing">The base stayed frozen in this run (give <code>--fine-tune-from LAYER</code> to train its last layers too).</p>');
+  const validation = f.validation_before === undefined ? '' : ` Validation accuracy went from ${pct(f.validation_before)} (head alone) to ${pct(f.validation_after ?? NaN)} (the weights kept: the best validation, so fine-tuning that does not help leaves the head's).`;
+  const rows = [
+    ['frozen base, head retrained', withCI(r.test)],
+    [`fine-tuned from <code>${escapeXml(f.from)}</code>`, withCI(f.test)],
+  ];
+  return section(
+    'fine-tune',
+    `<p>After the head, the base's layers from <code>${escapeXml(f.from)}</code> on were trained as well, on the training images with a random crop and mirror each time (not on cached features), with Caffe's lr_mult semantics (the layers before it have lr_mult 0). ${f.iterations ?? ''} iterations in ${seconds(f.seconds)}.${validation} Same test split:</p>${table(['model', 'test accuracy (95% CI)'], rows)}`,
+  );
+}
+
+function saliencySection(r: Report, figures: ReportFigures): string {
+  const entries = r.saliency ?? [];
+  if (entries.length === 0) return section('saliency', '<p class="missing">No saliency maps in this run.</p>');
+  const uris = figures.saliency ?? {};
+  const right = entries.filter((e) => e.correct);
+  const cards = right.map((e) => {
+    const img = uris[e.path] ? `<img alt="Grad-CAM of ${escapeXml(e.path)}" src="${escapeXml(uris[e.path]!)}">` : `<p class="missing">${escapeXml(e.file)}</p>`;
+    return `<div class="card">${img}<div>${escapeXml(e.class)} <span class="right">(right)</span></div><div class="path">${escapeXml(e.path)}</div></div>`;
+  });
+  const caption = figures.captions?.saliency ? `<p class="caption">${escapeXml(figures.captions.saliency)}</p>` : '';
+  return section(
+    'saliency',
+    `<p>Where does the network look? Grad-CAM weighs the last convolution's maps by the gradient of the predicted class's score and keeps the positive part: bright regions are the evidence for the prediction. Shown here for a few correctly classified test images per class; every misclassified one has its map beside it in the gallery below. The files are listed under <code>saliency</code> in report.json.</p>${caption}<div class="gallery">${cards.join('')}</div>`,
+  );
+}
+
+function withCI(x: { accuracy: number; ci95: [number, number] }): string {
+  return `${pct(x.accuracy)} (${pct(x.ci95[0])} to ${pct(x.ci95[1])})`;
 }
 
 function excludedSection(r: Report, max: number): string {

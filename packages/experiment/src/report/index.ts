@@ -7,7 +7,9 @@ export {
   macroAverage,
   mcnemarExactP,
   perClassMetrics,
+  pooledBootstrapAccuracyCI,
   quantileSorted,
+  resampledAccuracies,
   readerComparison,
   type BootstrapInterval,
   type BootstrapOptions,
@@ -25,3 +27,5 @@ export { encodePng, encodeGrayPng, pngDataUri, filterGrid, downsampleGray, galle
 export { renderReportHtml, galleryOrder, inlineSvg, SECTION_IDS, type ReportFigures, type HtmlOptions } from './html.js';
 export { writeFileAtomic, writeReport, type FileData, type ReportFiles } from './write.js';
 export { buildFigures, renderAndWriteReport, FIGURE_FILES, type FigureInputs } from './figures.js';
+export { rocCurve, oneVsRestRoc, macroAuc, bootstrapAucCI, sensitivitySpecificity, type RocCurve } from './roc.js';
+export { learningCurveChart, rocChart } from './study-charts.js';

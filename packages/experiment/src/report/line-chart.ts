@@ -10,6 +10,8 @@ export interface Series {
   opacity?: number;
   /** Draw a dot at every point (for sparse series such as validation checks). */
   markers?: boolean;
+  /** An interval around the line (e.g. a 95% confidence band), drawn as a translucent area. */
+  band?: { low: readonly number[]; high: readonly number[] };
 }
 
 export interface Panel {
@@ -78,7 +80,7 @@ function renderPanel(panel: Panel, index: number, box: Box, xTicks: ReturnType<t
   let yLo = Infinity;
   let yHi = -Infinity;
   for (const s of panel.series) {
-    for (const v of s.y) {
+    for (const v of [...s.y, ...(s.band?.low ?? []), ...(s.band?.high ?? [])]) {
       if (!Number.isFinite(v)) continue;
       yLo = Math.min(yLo, v);
       yHi = Math.max(yHi, v);
@@ -117,6 +119,12 @@ function renderPanel(panel: Panel, index: number, box: Box, xTicks: ReturnType<t
   }
   panel.series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length]!;
+    if (s.band) {
+      const at = (i: number, y: number) => `${num(sx(s.x[i]!))} ${num(sy(clamp(y, yTicks.min, yTicks.max)))}`;
+      const upper = s.x.map((_, i) => at(i, s.band!.high[i]!));
+      const lower = s.x.map((_, i) => at(i, s.band!.low[i]!)).reverse();
+      out += `<path${attrs({ d: `M${[...upper, ...lower].join('L')}Z`, fill: color, 'fill-opacity': 0.15, stroke: 'none' })}/>`;
+    }
     let d = '';
     let penDown = false;
     for (let i = 0; i < s.x.length; i++) {

@@ -137,10 +137,28 @@ export function bootstrapAccuracyCI(correct: readonly boolean[], studies: readon
   if (!Number.isInteger(resamples) || resamples < 1) throw new ArgumentError(`bootstrapAccuracyCI: resamples must be a positive integer, got ${resamples}`);
   if (!(level > 0 && level < 1)) throw new ArgumentError(`bootstrapAccuracyCI: level must be in (0, 1), got ${level}`);
 
+  const { values, studies: numStudies } = resampledAccuracies(correct, studies, resamples, new Rng(options.seed));
+  const allRight = correct.filter(Boolean).length;
+  values.sort();
+  const alpha = (1 - level) / 2;
+  return {
+    estimate: allRight / correct.length,
+    low: quantileSorted(values, alpha),
+    high: quantileSorted(values, 1 - alpha),
+    level,
+    resamples,
+    studies: numStudies,
+  };
+}
+
+/**
+ * The accuracies of `resamples` cluster-bootstrap resamples over studies (see
+ * `bootstrapAccuracyCI`), unsorted, drawn from `rng`; and the number of studies.
+ */
+export function resampledAccuracies(correct: readonly boolean[], studies: readonly string[], resamples: number, rng: Rng): { values: Float64Array; studies: number } {
   const index = new Map<string, number>();
   const right: number[] = [];
   const total: number[] = [];
-  let allRight = 0;
   for (let i = 0; i < correct.length; i++) {
     let s = index.get(studies[i]!);
     if (s === undefined) {
@@ -150,14 +168,9 @@ export function bootstrapAccuracyCI(correct: readonly boolean[], studies: readon
       total.push(0);
     }
     total[s]!++;
-    if (correct[i]) {
-      right[s]!++;
-      allRight++;
-    }
+    if (correct[i]) right[s]!++;
   }
-
   const numStudies = right.length;
-  const rng = new Rng(options.seed);
   const values = new Float64Array(resamples);
   for (let r = 0; r < resamples; r++) {
     let sumRight = 0;
@@ -169,16 +182,29 @@ export function bootstrapAccuracyCI(correct: readonly boolean[], studies: readon
     }
     values[r] = sumRight / sumTotal;
   }
-  values.sort();
+  return { values, studies: numStudies };
+}
+
+/**
+ * The interval of an accuracy measured over several seeded draws of the training data
+ * on one test split: each draw's cluster-bootstrap resamples (`resamples` in all, shared
+ * out evenly) are pooled and the interval is their quantiles, so it holds both the
+ * spread between draws and the test split's own sampling error.
+ */
+export function pooledBootstrapAccuracyCI(draws: readonly (readonly boolean[])[], studies: readonly string[], options: BootstrapOptions): { estimate: number; low: number; high: number } {
+  if (draws.length === 0) throw new ArgumentError('pooledBootstrapAccuracyCI: no draws');
+  const level = options.level ?? 0.95;
+  const per = Math.max(1, Math.round((options.resamples ?? 2000) / draws.length));
+  const rng = new Rng(options.seed);
+  const pooled = new Float64Array(per * draws.length);
+  draws.forEach((correct, d) => {
+    sameLength('pooledBootstrapAccuracyCI', correct.length, studies.length);
+    pooled.set(resampledAccuracies(correct, studies, per, rng).values, d * per);
+  });
+  pooled.sort();
   const alpha = (1 - level) / 2;
-  return {
-    estimate: allRight / correct.length,
-    low: quantileSorted(values, alpha),
-    high: quantileSorted(values, 1 - alpha),
-    level,
-    resamples,
-    studies: numStudies,
-  };
+  const estimate = draws.reduce((sum, correct) => sum + correct.filter(Boolean).length / correct.length, 0) / draws.length;
+  return { estimate, low: quantileSorted(pooled, alpha), high: quantileSorted(pooled, 1 - alpha) };
 }
 
 /** Quantile `q` of sorted values by linear interpolation between order statistics (type 7). */

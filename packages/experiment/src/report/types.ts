@@ -70,6 +70,10 @@ export interface ClassMetrics {
   precision: number;
   recall: number;
   f1: number;
+  /** One-vs-rest area under the ROC curve of this class's probability (null when the test split lacks positives or negatives). */
+  auc: number | null;
+  /** The share of the other classes' test images not called this class (recall is the sensitivity). */
+  specificity: number;
   /** Number of test images whose true class this is (the confusion row sum). */
   support: number;
 }
@@ -96,7 +100,11 @@ export interface TestResults {
   studies?: number;
   /** `confusion[t][p]` counts test images of true class `t` predicted as `p` (rows = true class). */
   confusion: number[][];
-  perClass: ClassMetrics[];
+  per_class: ClassMetrics[];
+  /** Macro average of the classes' one-vs-rest AUCs (null when none is defined). */
+  auc?: number | null;
+  /** 95% cluster-bootstrap interval of the macro AUC, resampling whole studies. */
+  auc_ci95?: [number, number] | null;
   /** Unweighted means over classes of precision, recall and F1. */
   macro?: { precision: number; recall: number; f1: number };
   misclassified?: MisclassifiedCase[];
@@ -138,6 +146,52 @@ export interface BaselineResults {
   ci95: [number, number];
 }
 
+/** Accuracy with its 95% cluster-bootstrap interval over studies. */
+export interface AccuracyWithCI {
+  accuracy: number;
+  ci95: [number, number];
+}
+
+/**
+ * One point of the learning curve: head (and baseline) trained on `studies_per_class`
+ * labelled training studies of each class (or all of them), drawn several times with
+ * seeds; accuracy is the mean over the draws on the same test split, ci95 the 2.5% and
+ * 97.5% quantiles of the draws' pooled cluster-bootstrap resamples.
+ */
+export interface LearningCurvePoint {
+  studies_per_class: number | 'all';
+  transfer: AccuracyWithCI;
+  scratch?: AccuracyWithCI;
+  /** Seeded draws of the training studies behind the point. */
+  draws?: number;
+  /** Training images used, averaged over the draws. */
+  images?: number;
+}
+
+/** A saliency overlay written next to the report. */
+export interface SaliencyEntry {
+  /** The test image (as the dataset names it). */
+  path: string;
+  /** The class explained: the network's prediction. */
+  class: string;
+  /** The overlay PNG, relative to the report's folder. */
+  file: string;
+  /** The true class, and whether the prediction was right. */
+  true?: string;
+  correct?: boolean;
+}
+
+/** Fine-tuning beyond the frozen base: layers from `from` on trained on images after the head. */
+export interface FineTuneResults {
+  from: string;
+  test: AccuracyWithCI;
+  seconds: number;
+  iterations?: number;
+  /** The validation accuracy before (the head alone) and after fine-tuning. */
+  validation_before?: number;
+  validation_after?: number;
+}
+
 export interface Report {
   /** Format version of this file; bumped when a key changes meaning. */
   format: 1;
@@ -158,5 +212,8 @@ export interface Report {
   reader?: ReaderResults;
   /** The from-scratch baseline, when it was trained. */
   baseline?: BaselineResults;
+  learning_curve?: LearningCurvePoint[];
+  saliency?: SaliencyEntry[];
+  fine_tune?: FineTuneResults;
   timing: Timing;
 }
