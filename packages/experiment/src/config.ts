@@ -59,6 +59,20 @@ export interface ExperimentConfig {
   /** Also train a small CNN from random weights on the same split, as the baseline. */
   fromScratch: boolean;
   scratchIter: number;
+  /**
+   * The learning curve: labelled training studies per class to train on, e.g. `2,4,8,16,all`
+   * (absent: no curve), each point drawn `learningCurveDraws` times with seeds.
+   */
+  learningCurve?: string;
+  learningCurveDraws: number;
+  /** Fine-tune the base's layers from this one on (on images, after the head); absent: frozen only. */
+  fineTuneFrom?: string;
+  fineTuneIter: number;
+  fineTuneBatch: number;
+  /** Base learning rate of fine-tuning (each parameter's rate is this times its lr_mult). */
+  fineTuneLr: number;
+  /** Grad-CAM overlays of every misclassified test image and this many correct ones per class. */
+  saliencyPerClass: number;
   /** A second reader's labels (CSV path,label) of the test images. */
   readerLabels?: string;
   /** Where features are cached between runs. */
@@ -98,6 +112,11 @@ export const DEFAULTS = {
   patience: 0,
   fromScratch: false,
   scratchIter: 300,
+  learningCurveDraws: 3,
+  fineTuneIter: 60,
+  fineTuneBatch: 16,
+  fineTuneLr: 0.001,
+  saliencyPerClass: 2,
   cacheDir: '.cache/features',
   resume: false,
 } as const satisfies Partial<ExperimentConfig>;
@@ -125,6 +144,11 @@ export const SETTING_RULES = {
   patience: RULES.count,
   scratchIter: RULES.positive,
   maxMegapixels: RULES.rate,
+  learningCurveDraws: RULES.positive,
+  fineTuneIter: RULES.positive,
+  fineTuneBatch: RULES.positive,
+  fineTuneLr: RULES.rate,
+  saliencyPerClass: RULES.count,
 } as const satisfies { [K in keyof ExperimentConfig]?: NumberRule };
 
 /**
@@ -139,7 +163,7 @@ export function resolveConfig(options: Partial<ExperimentConfig>, configFile?: s
     } catch (error) {
       throw new ExperimentError(`--config ${configFile}: ${(error as Error).message}`);
     }
-    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'splitColumn', 'solver', 'readerLabels', 'maxMegapixels', 'allowOutsideData', 'synthetic', 'title', 'quiet']);
+    const known = new Set<string>([...Object.keys(DEFAULTS), ...REQUIRED, 'mean', 'channelOrder', 'meanValues', 'scale', 'resize', 'crop', 'base', 'freezeUntil', 'learningCurve', 'fineTuneFrom', 'splitColumn', 'solver', 'readerLabels', 'maxMegapixels', 'allowOutsideData', 'synthetic', 'title', 'quiet']);
     const unknown = Object.keys(fromFile).filter((key) => !known.has(key));
     if (unknown.length > 0) throw new ExperimentError(`--config ${configFile}: unknown setting(s) ${unknown.join(', ')}; known: ${[...known].sort().join(', ')}`);
   }

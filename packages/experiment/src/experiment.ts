@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
-import type { LayerDef, NetDef, Param, SolverParams } from '@cnn/nn';
+import { Net, type LayerDef, type NetDef, type Param, type SolverParams } from '@cnn/nn';
 import {
   dataSummaryLines,
   loadDataset,
@@ -21,20 +21,27 @@ import { openOutFolder } from './out-folder.js';
 import { readReaderLabels } from './reader.js';
 import {
   bootstrapAccuracyCI,
+  bootstrapAucCI,
   confusionMatrix,
   galleryThumbnail,
+  macroAuc,
   macroAverage,
+  oneVsRestRoc,
   perClassMetrics,
   readerComparison,
   renderAndWriteReport,
   sampleIndices,
+  sensitivitySpecificity,
   tsne,
   TSNE_MAX_POINTS,
   writeFileAtomic,
   type MisclassifiedCase,
   type Report,
 } from './report/index.js';
+import { saliencyGallery, type SaliencyCase } from './saliency/gallery.js';
 import { trainFromScratch } from './scratch.js';
+import { classifierNetDef, classify, fineTune } from './transfer/fine-tune.js';
+import { learningCurve, parseLearningCurve } from './transfer/learning-curve.js';
 import { extractFeatures, selectRows, sha1, type FeatureSet } from './transfer/features.js';
 import { argmaxRows, predict, trainHead, type HeadTraining } from './transfer/head.js';
 import { featureKey, loadFrozenBase, recipeKey } from './transfer/frozen.js';
@@ -163,6 +170,87 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const accuracy = correct.filter(Boolean).length / correct.length;
   log(`test: accuracy ${(accuracy * 100).toFixed(1)}% (95% CI ${(interval.low * 100).toFixed(1)}-${(interval.high * 100).toFixed(1)}%) on ${correct.length} images from ${new Set(studies).size} studies`);
 
+  // ROC curves and AUC, each class against the rest, the macro AUC's interval over studies
+  const roc = oneVsRestRoc(testPrediction.probabilities, test.labels, classes.length);
+  const auc = macroAuc(roc);
+  const aucInterval = bootstrapAucCI(testPrediction.probabilities, test.labels, classes.length, studies, { seed: config.seed });
+  const specificity = sensitivitySpecificity(confusion).map((s) => s.specificity);
+  log(`test: macro AUC ${finiteOrNull(auc)?.toFixed(3) ?? 'n/a'} (95% CI ${aucInterval.map((v) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a')).join('-')})`);
+
+  // The whole frozen classifier (base + trained head) as one net, for saliency and fine-tuning
+  const headNames = new Set(plan.headLayers.map((layer) => layer.name));
+  const classifierWeights = (layer: string, index: number): Float32Array | undefined =>
+    (headNames.has(layer) ? head.net.layer(layer).params[index]?.data.data : modelLayers.has(layer) ? model.net.layer(layer).params[index]?.data.data : undefined) as Float32Array | undefined;
+  const labelsOf = items.map((item) => item.label);
+  const studiesOf = items.map((item) => item.study);
+
+  // Learning curve: the head (and the baseline) retrained on fewer labelled studies
+  const curveStarted = performance.now();
+  const curve = config.learningCurve
+    ? learningCurve(
+        parseLearningCurve(config.learningCurve),
+        train.indices,
+        studies,
+        { label: (i) => labelsOf[i]!, study: (i) => studiesOf[i]! },
+        {
+          transfer: (subset, seed) => {
+            const trained = trainHead(plan, { features: selectRows(extraction.features, subset), labels: subset.map((i) => labelsOf[i]!) }, validation, { ...settings, seed }, pretrainedHead);
+            return argmaxRows(predict(trained.net, plan, test.features).probabilities, classes.length).map((p, k) => p === test.labels[k]);
+          },
+          scratch: config.fromScratch
+            ? (subset, seed) => trainFromScratch(prepared.images, labelsOf, { train: subset, val: validation.indices, test: test.indices }, classes.length, { iterations: config.scratchIter, seed, studies: studiesOf })
+            : undefined,
+        },
+        { draws: config.learningCurveDraws, seed: config.seed, log },
+      )
+    : undefined;
+  const curveSeconds = (performance.now() - curveStarted) / 1000;
+
+  // Fine-tuning the base from a layer on, on augmented images, after the head
+  const fine = config.fineTuneFrom
+    ? fineTune(
+        plan,
+        prepared.images,
+        labelsOf,
+        { train: train.indices, val: validation.indices },
+        recipe,
+        {
+          from: config.fineTuneFrom,
+          iterations: config.fineTuneIter,
+          batchSize: config.fineTuneBatch,
+          baseLr: config.fineTuneLr,
+          momentum: config.momentum,
+          weightDecay: config.weightDecay,
+          validationInterval: Math.max(5, Math.floor(config.fineTuneIter / 5)),
+          seed: config.seed,
+        },
+        classifierWeights,
+        {
+          checkpoint: { path: join(out, '.checkpoint', 'fine-tune'), key: sha1(JSON.stringify([checkpoint.key, head.loss.length, config.fineTuneFrom, config.fineTuneIter, config.fineTuneBatch, config.fineTuneLr])), resume: config.resume },
+          quiet: config.quiet,
+          log,
+        },
+      )
+    : undefined;
+  const fineTest = fine ? testWithCI(classify(fine.net, plan, prepared.images, test.indices, recipe), test.labels, studies, config.seed) : undefined;
+  if (fine && fineTest) log(`fine-tuned from ${config.fineTuneFrom}: test accuracy ${(fineTest.accuracy * 100).toFixed(1)}% (95% CI ${(fineTest.ci95[0] * 100).toFixed(1)}-${(fineTest.ci95[1] * 100).toFixed(1)}%) in ${fine.seconds.toFixed(1)} s`);
+
+  // Grad-CAM of every misclassified test image and a few right ones per class
+  const saliencyStarted = performance.now();
+  const frozenClassifier = new Net(classifierNetDef(plan, 1, 'TEST'), { pretrained: classifierWeights });
+  const shown = new Map<number, number>();
+  const saliencyCases: SaliencyCase[] = test.indices.flatMap((row, k): SaliencyCase[] => {
+    // The right ones are counted per class; the wrong ones (key -1) up to the gallery's 100.
+    const key = predicted[k] === test.labels[k] ? test.labels[k]! : -1;
+    const count = shown.get(key) ?? 0;
+    if (count >= (key < 0 ? 100 : config.saliencyPerClass)) return [];
+    shown.set(key, count + 1);
+    return [{ row, path: items[row]!.name, truth: test.labels[k]!, predicted: predicted[k]! }];
+  });
+  const saliency = saliencyGallery(frozenClassifier, prepared.images, saliencyCases, recipe, classes);
+  const saliencySeconds = (performance.now() - saliencyStarted) / 1000;
+  log(`saliency: Grad-CAM at ${saliency.layer} for ${saliency.entries.length} test images in ${saliencySeconds.toFixed(1)} s`);
+
   // Second reader
   const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, test.indices) : undefined;
   const readerCorrect = readerLabels ? test.indices.map((i, k) => (readerLabels.byItem.has(i) ? readerLabels.byItem.get(i) === test.labels[k] : undefined)) : undefined;
@@ -240,7 +328,17 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
       ci95: [interval.low, interval.high],
       studies: new Set(studies).size,
       confusion,
-      perClass: perClass.map((scores, k) => ({ class: classes[k]!, precision: scores.precision, recall: scores.recall, f1: scores.f1, support: scores.support })),
+      per_class: perClass.map((scores, k) => ({
+        class: classes[k]!,
+        precision: scores.precision,
+        recall: scores.recall,
+        f1: scores.f1,
+        auc: finiteOrNull(roc[k]!.auc),
+        specificity: specificity[k]!,
+        support: scores.support,
+      })),
+      auc: finiteOrNull(auc),
+      auc_ci95: aucInterval.every(Number.isFinite) ? aucInterval : null,
       macro: macroAverage(perClass),
       misclassified,
     },
@@ -256,8 +354,16 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
       // The map's points: every training row, or a sample of TSNE_MAX_POINTS of them.
       tsne_points: tsneRows.length,
       ...(scratch ? { scratch_seconds: scratch.seconds } : {}),
+      ...(curve ? { learning_curve_seconds: curveSeconds } : {}),
+      ...(fine ? { fine_tune_seconds: fine.seconds } : {}),
+      saliency_seconds: saliencySeconds,
     },
   };
+  if (curve) report.learning_curve = curve;
+  report.saliency = saliency.entries;
+  if (fine && fineTest) {
+    report.fine_tune = { from: config.fineTuneFrom!, test: fineTest, seconds: fine.seconds, iterations: fine.loss.length, validation_before: fine.before, validation_after: fine.after };
+  }
   if (scratch) report.baseline = { architecture: scratch.architecture, iterations: scratch.iterations, accuracy: scratch.accuracy, ci95: scratch.ci95 };
   if (readerLabels && readerCorrect) {
     const both = readerCorrect.flatMap((r, k) => (r === undefined ? [] : [k]));
@@ -291,8 +397,23 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
     },
     conv1: conv1 && conv1.shape.length === 4 && conv1.shape[1] === 3 ? { weights: conv1.data.data, shape: conv1.shape as [number, number, number, number], channelOrder: recipe.channelOrder } : undefined,
     thumbnails,
+    roc,
+    saliency: { uris: saliency.uris, files: saliency.files, layer: saliency.layer },
+    learningCurveAll: Math.max(...classes.map((_, c) => new Set(train.indices.filter((i) => labelsOf[i] === c).map((i) => studiesOf[i])).size)),
   });
   return report;
+}
+
+/** Accuracy of class probabilities (`count x classes`) against labels, with its cluster-bootstrap interval over studies. */
+function testWithCI(probabilities: Float32Array, labels: readonly number[], studies: readonly string[], seed: number): { accuracy: number; ci95: [number, number] } {
+  const right = argmaxRows(probabilities, probabilities.length / labels.length).map((p, k) => p === labels[k]);
+  const ci = bootstrapAccuracyCI(right, studies, { seed });
+  return { accuracy: ci.estimate, ci95: [ci.low, ci.high] };
+}
+
+/** JSON has no NaN: an undefined AUC is written as null. */
+function finiteOrNull(value: number): number | null {
+  return Number.isFinite(value) ? value : null;
 }
 
 function headSettings(config: ExperimentConfig): HeadTraining {

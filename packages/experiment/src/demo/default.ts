@@ -8,8 +8,8 @@ import { defaultBase, type BaseModel } from '../transfer/base.js';
 import { PHANTOM_CLASSES, renderPhantom, studyLook } from './phantoms.js';
 import { pretrainSourceModel, SOURCE_CLASSES } from './source-task.js';
 
-const STUDIES_PER_CLASS = 8;
-const IMAGES_PER_STUDY = 8;
+const STUDIES_PER_CLASS = 12;
+const IMAGES_PER_STUDY = 5;
 
 /** Options of the demo beyond the experiment's own. */
 export interface DemoOptions {
@@ -43,6 +43,8 @@ export async function runDefaultExperiment(
       stepsize: 150,
       fromScratch: true,
       scratchIter: 300,
+      learningCurve: '2,4,8,16,all',
+      fineTuneFrom: base.lastBlock,
       title: `SYNTHETIC DEMO: frozen-base transfer from ${base.name} to ultrasound-like phantoms`,
       ...given,
       data: data.dir,
@@ -67,7 +69,7 @@ function pretrainMiniBase(work: string, seed: number, log: (line: string) => voi
   writeFileSync(join(modelDir, 'source.caffemodel'), source.caffemodel);
   log(`source task (${SOURCE_CLASSES.join(', ')}): ${source.iterations} iterations in ${source.seconds.toFixed(1)} s, accuracy ${(source.sourceAccuracy * 100).toFixed(0)}%; saved to ${modelDir}`);
   // Its 64 x 64 input is fed like MobileNet's: RGB, (x - 128) / 128, the whole image resized.
-  return { name: 'a mini CaffeNet pretrained on synthetic shapes', prototxt: join(modelDir, 'deploy.prototxt'), weights: join(modelDir, 'source.caffemodel'), preset: 'mobilenet' };
+  return { name: 'a mini CaffeNet pretrained on synthetic shapes', prototxt: join(modelDir, 'deploy.prototxt'), weights: join(modelDir, 'source.caffemodel'), preset: 'mobilenet', lastBlock: 'conv3' };
 }
 
 /**

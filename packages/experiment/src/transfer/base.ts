@@ -12,6 +12,8 @@ export interface BaseModel {
   prototxt: string;
   weights: string;
   preset: 'caffenet' | 'mobilenet';
+  /** The first layer of its last convolutional block: where the demo's fine-tuning starts. */
+  lastBlock: string;
 }
 
 /** Where `npx cnn fetch-model caffenet` puts the reference CaffeNet (relative to the working folder). */
@@ -29,6 +31,7 @@ export const SHIPPED_BASE: BaseModel = {
   prototxt: join(SHIPPED_BASE_DIR, 'deploy.prototxt'),
   weights: join(SHIPPED_BASE_DIR, 'mobilenet_v1_0.5_160.caffemodel'),
   preset: 'mobilenet',
+  lastBlock: 'conv6/dw',
 };
 
 /**
@@ -40,7 +43,7 @@ export function defaultBase(): BaseModel {
   if (existsSync(CAFFENET_WEIGHTS)) {
     const prototxt = join(CAFFENET_DIR, 'deploy.prototxt');
     if (!existsSync(prototxt)) writeFileSync(prototxt, caffeNetDeployPrototxt());
-    return { name: 'BVLC reference CaffeNet (ImageNet)', prototxt, weights: CAFFENET_WEIGHTS, preset: 'caffenet' };
+    return { name: 'BVLC reference CaffeNet (ImageNet)', prototxt, weights: CAFFENET_WEIGHTS, preset: 'caffenet', lastBlock: 'conv5' };
   }
   if (!existsSync(SHIPPED_BASE.weights) || !existsSync(SHIPPED_BASE.prototxt)) {
     throw new ExperimentError(`the shipped base is missing from ${SHIPPED_BASE_DIR} (a checkout without models/?): give --prototxt and --weights`);

@@ -31,7 +31,7 @@ export interface HeadCheckpoint {
 }
 
 /** The JSON part of a checkpoint; the weights and solver state sit beside it as snapshots. */
-interface CheckpointState {
+export interface CheckpointState {
   key: string;
   loss: number[];
   validation: HeadResult['validation'];
@@ -175,7 +175,7 @@ function epochPermutations(rows: number, seed: number): (position: number) => nu
   };
 }
 
-function writeCheckpoint(checkpoint: HeadCheckpoint, state: CheckpointState, current: SolverSnapshot, best: SolverSnapshot): void {
+export function writeCheckpoint(checkpoint: HeadCheckpoint, state: CheckpointState, current: SolverSnapshot, best: SolverSnapshot): void {
   mkdirSync(dirname(checkpoint.path), { recursive: true });
   saveSnapshot(`${checkpoint.path}.snapshot`, current);
   saveSnapshot(`${checkpoint.path}.best.snapshot`, best);
@@ -190,7 +190,7 @@ function writeCheckpoint(checkpoint: HeadCheckpoint, state: CheckpointState, cur
  * was made under another key, or when a part of it is damaged (then with a note naming the
  * file: a resumed run must never carry on from wrong weights).
  */
-function readCheckpoint(checkpoint: HeadCheckpoint): { state: CheckpointState; current: SolverSnapshot; best: SolverSnapshot } | undefined {
+export function readCheckpoint(checkpoint: HeadCheckpoint): { state: CheckpointState; current: SolverSnapshot; best: SolverSnapshot } | undefined {
   const json = `${checkpoint.path}.json`;
   if (!existsSync(json)) return undefined;
   const startOver = (why: string): undefined => {
