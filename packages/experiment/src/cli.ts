@@ -131,6 +131,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--labels <file>', 'class names, one per line (synset_words.txt, labels.txt)')
       .option('--blob <name>', 'the blob with the class scores (default: the top of the last layer)')
       .option('--top <n>', 'how many classes to show', numberOption(RULES.positive), 5)
+      .option('--saliency <dir>', "write each image's Grad-CAM overlay for its top class (at the last convolution) into this folder")
       .option('--json', 'print the results as JSON')
       .option('--allow-missing-weights', 'run even when --weights lacks layers that have parameters (they keep their fillers)'),
   ).action((images: string[], options: ClassifyOptions & { json?: boolean }) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { DatasetError, isFileSystemError } from '../data/index.js';
+import { writeSaliencyFile } from '../saliency/file.js';
 import { CommandError } from './errors.js';
 import { describeRecipe, imageToInput, loadForCommand, netInput, recipeFromFlags, setNetInput, type PreprocessFlags } from './input.js';
 import { rankClasses, scoreBlob, type ClassScore } from './scores.js';
@@ -18,12 +19,16 @@ export interface ClassifyOptions extends PreprocessFlags {
   top?: number;
   /** Run even when the weights lack layers that have parameters (they keep their fillers). */
   allowMissingWeights?: boolean;
+  /** A folder to write each image's Grad-CAM overlay for its top class into (`<name>.saliency.png`). */
+  saliency?: string;
 }
 
 /** The result for one image: its best classes, or why it could not be classified (then `top` is empty). */
 export interface ImageResult {
   image: string;
   top: ClassScore[];
+  /** The Grad-CAM overlay written for the top class (with --saliency). */
+  saliency?: string;
   error?: string;
 }
 
@@ -85,7 +90,12 @@ export function runClassify(images: readonly string[], options: ClassifyOptions)
           '(a labels file with a background line 0, or the wrong one?)',
       );
     }
-    return { image, top: rankClasses(Array.from(blob.data.data.subarray(0, classes)), softmaxApplied, labels, count) };
+    const top = rankClasses(Array.from(blob.data.data.subarray(0, classes)), softmaxApplied, labels, count);
+    // Grad-CAM differentiates the score before any softmax: a Softmax's output is traced back to its input.
+    const saliency = options.saliency
+      ? writeSaliencyFile(net, values, top[0]!.index, image, recipe, options.saliency, { scoreBlob: softmaxApplied ? blobName : undefined, maxMegapixels: options.maxMegapixels })
+      : undefined;
+    return { image, top, ...(saliency ? { saliency } : {}) };
   });
   return {
     model: { prototxt: options.prototxt, weights: options.weights, loadMs: Math.round(model.loadMs) },
@@ -105,6 +115,7 @@ export function formatClassify(report: ClassifyReport): string {
       const label = score.label === null ? '' : `  ${score.label}`;
       lines.push(`  ${rank + 1}. ${score.probability.toFixed(4)}  class ${score.index}${label}`);
     });
+    if (result.saliency) lines.push(`  saliency: ${result.saliency}`);
   }
   if (report.output.softmaxApplied) lines.push(`(probabilities: softmax of blob '${report.output.blob}')`);
   return lines.join('\n');
