@@ -16,7 +16,7 @@ describe('npm run experiment (the synthetic demo, no external files)', () => {
     expect(readdirSync(a.dir).sort()).toEqual(['gallbladder', 'kidney', 'liver', 'spleen']);
   });
 
-  it('runs end to end in under 5 minutes and prints the path of report.html last', () => {
+  it('runs end to end on the shipped base in under 5 minutes and prints the path of report.html last', () => {
     const out = mkdtempSync(join(tmpdir(), 'cnn-demo-'));
     const started = performance.now();
     const stdout = execFileSync('npm', ['run', '--silent', 'experiment', '--', '--out', out, '--cache-dir', join(out, 'cache'), '--quiet'], {
@@ -36,9 +36,17 @@ describe('npm run experiment (the synthetic demo, no external files)', () => {
     expect(report.dataset.excluded.some((e) => e.path.endsWith('truncated.png'))).toBe(true);
     expect(report.reader?.venn).toBeDefined();
     expect(report.baseline?.architecture).toMatch(/conv 16/);
+    // The real ImageNet base, and the study's open questions answered.
+    expect(report.config.base).toBe('MobileNet v1 0.5 160 (ImageNet)');
+    expect(report.learning_curve!.length).toBeGreaterThanOrEqual(2);
+    expect(report.learning_curve!.at(-1)!.studies_per_class).toBe('all');
+    for (const point of report.learning_curve!) expect(point.scratch).toBeDefined();
+    expect(report.fine_tune!.from).toBe('conv6/dw');
+    expect(report.test.auc).toBeGreaterThan(0.5);
+    expect(report.saliency!.length).toBeGreaterThan(0);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/SYNTHETIC DEMO/);
-    for (const file of ['deploy.prototxt', 'retrained.caffemodel', 'training-curves.svg', 'confusion.svg', 'tsne.svg', 'venn.svg', 'conv1-filters.png']) {
+    for (const file of ['deploy.prototxt', 'retrained.caffemodel', 'training-curves.svg', 'confusion.svg', 'tsne.svg', 'venn.svg', 'conv1-filters.png', 'roc.svg', 'learning-curve.svg', report.saliency![0]!.file]) {
       expect(readdirSync(out)).toContain(file);
     }
   }, 360_000);

@@ -47,6 +47,9 @@ import { argmaxRows, predict, trainHead, type HeadTraining } from './transfer/he
 import { featureKey, loadFrozenBase, recipeKey } from './transfer/frozen.js';
 import type { TransferPlan } from './transfer/plan.js';
 
+/** Misclassified test images shown with a thumbnail and a Grad-CAM map (report.json lists them all). */
+const GALLERY_THUMBNAILS = 48;
+
 /** What a finished run returns: the report and where it was written. */
 export interface ExperimentResult {
   report: Report;
@@ -240,10 +243,10 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const frozenClassifier = new Net(classifierNetDef(plan, 1, 'TEST'), { pretrained: classifierWeights });
   const shown = new Map<number, number>();
   const saliencyCases: SaliencyCase[] = test.indices.flatMap((row, k): SaliencyCase[] => {
-    // The right ones are counted per class; the wrong ones (key -1) up to the gallery's 100.
+    // The right ones are counted per class; the wrong ones (key -1) as far as the gallery has thumbnails.
     const key = predicted[k] === test.labels[k] ? test.labels[k]! : -1;
     const count = shown.get(key) ?? 0;
-    if (count >= (key < 0 ? 100 : config.saliencyPerClass)) return [];
+    if (count >= (key < 0 ? GALLERY_THUMBNAILS : config.saliencyPerClass)) return [];
     shown.set(key, count + 1);
     return [{ row, path: items[row]!.name, truth: test.labels[k]!, predicted: predicted[k]! }];
   });
@@ -290,7 +293,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
       reader: reader === undefined ? undefined : classes[reader],
     });
     const image = prepared.images[test.indices[k]!]!;
-    if (misclassified.length <= 48) thumbnails[item.name] = galleryThumbnail(image.data, image.width, image.height);
+    if (misclassified.length <= GALLERY_THUMBNAILS) thumbnails[item.name] = galleryThumbnail(image.data, image.width, image.height);
   });
 
   const table = splitTable(items, classes);
