@@ -65,10 +65,14 @@ function looksLikeText(bytes: Uint8Array): boolean {
   return false;
 }
 
+/** Text-like files shorter than this are reported by their size, not called text. */
+const TOO_SHORT = 8;
+
 /**
  * Returns why `bytes` cannot be a binary protobuf file (`kind` is ".caffemodel" or ".binaryproto"),
  * or null when it may be one. Checks: empty, Git LFS pointer, HTML/XML page, other well-known
- * binary formats (HDF5, NumPy, gzip, zip), and text (a prototxt given as weights).
+ * binary formats (HDF5, NumPy, gzip, zip), text (a prototxt given as weights), and a file of a
+ * few bytes (named by its size).
  */
 export function describeNotBinaryProto(bytes: Uint8Array, kind: string): string | null {
   if (bytes.length === 0) return 'is empty (0 bytes)';
@@ -86,6 +90,8 @@ export function describeNotBinaryProto(bytes: Uint8Array, kind: string): string 
   if (startsWith(bytes, [0x1f, 0x8b])) return `is gzip-compressed: decompress it first (it is not a plain ${kind})`;
   if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return `is a zip archive: extract the ${kind} from it first`;
   if (looksLikeText(bytes)) {
+    // A few printable bytes say nothing about the format: name the size, not a guess.
+    if (bytes.length < TOO_SHORT) return `is only ${bytes.length} byte${bytes.length === 1 ? '' : 's'} long: too short for a ${kind} (a truncated or placeholder file?)`;
     const start = text.replace(/^\uFEFF/, '').trimStart();
     if (/^(#|[A-Za-z_][A-Za-z0-9_]*\s*[:{<])/.test(start)) {
       return `is a text file in protobuf text format (starts with ${quoteStart(start)}): a .prototxt given where a binary ${kind} was expected; read it with parsePrototxt`;

@@ -92,6 +92,9 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const classes = dataset.classes;
   const dataSummary = summariseData(dataset, split.warnings, prepared);
   for (const line of dataSummaryLines(dataSummary, dataset)) log(line);
+  // A second reader's labels are matched now, so a file that matches no test image fails before the long work.
+  const testItems = items.flatMap((item, i) => (item.split === 'test' ? [i] : []));
+  const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, testItems) : undefined;
 
   // Model, cut at the frozen base
   const { model, recipe, plan, cache } = loadFrozenBase(config, classes.length);
@@ -255,7 +258,6 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   log(`saliency: Grad-CAM at ${saliency.layer} for ${saliency.entries.length} test images in ${saliencySeconds.toFixed(1)} s`);
 
   // Second reader
-  const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, test.indices) : undefined;
   const readerCorrect = readerLabels ? test.indices.map((i, k) => (readerLabels.byItem.has(i) ? readerLabels.byItem.get(i) === test.labels[k] : undefined)) : undefined;
 
   // t-SNE of the penultimate features of the training set, or of a seeded sample of it (exact t-SNE costs n^2)

@@ -15,6 +15,9 @@ export interface ReaderLabels {
  * Reads a reader's CSV (`path,label` with a header; the labeller's own columns are
  * ignored) and matches each row to a test image by its path as the dataset names it,
  * by absolute path, or by file name when that is unambiguous. Labels are class names.
+ *
+ * @throws ExperimentError when the file cannot be read, has no path/label header, or labels no
+ *   test image at all (the wrong file, or labels of another split)
  */
 export function readReaderLabels(file: string, classes: readonly string[], items: readonly DatasetItem[], testIndices: readonly number[]): ReaderLabels {
   let records;
@@ -46,6 +49,12 @@ export function readReaderLabels(file: string, classes: readonly string[], items
     if (index === undefined) result.unmatched.push(`${record.line}: ${path} (not a test image)`);
     else if (classIndex < 0) result.unmatched.push(`${record.line}: ${path} (unknown class '${label}')`);
     else result.byItem.set(index, classIndex);
+  }
+  if (result.byItem.size === 0) {
+    const example = testIndices.length > 0 ? ` (test images are named like ${items[testIndices[0]!]!.name})` : '';
+    throw new ExperimentError(
+      `--reader-labels ${file}: none of its ${records.length - 1} row(s) labels a test image of this run with a known class${example}: ${result.unmatched.slice(0, 3).join('; ')}`,
+    );
   }
   return result;
 }

@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseCsv } from '../data/index.js';
 import { writeFileAtomic } from '../report/write.js';
@@ -81,6 +81,9 @@ export class LabelStore {
   static async open(file: string, options: StoreOptions = {}): Promise<LabelStore> {
     await mkdir(path.dirname(path.resolve(file)), { recursive: true });
     const absolute = await realTarget(file);
+    if ((await stat(absolute).catch(() => undefined))?.isDirectory()) {
+      throw new LabelError(`--out ${file} is a folder; give the label file to write, such as ${path.join(file, 'labels.csv')}`);
+    }
     const lockFile = options.lock === false ? undefined : await takeLock(absolute);
     try {
       await removeDeadTemps(absolute);
