@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@cnn/caffe-import';
 import { mobilenetRecipe, toNetInput } from '../packages/experiment/src/data/index.js';
-import { shutdownPool } from '@cnn/tensor';
+import { getBackend, setBackend, shutdownPool, type BackendName } from '@cnn/tensor';
 import { fixture } from './helpers/shared.js';
 
 /**
@@ -11,7 +11,8 @@ import { fixture } from './helpers/shared.js';
  * Google's Coral models) on all 13 photos. The inputs are the fixtures' exact resized pixels
  * (raw uint8, HWC, RGB), preprocessed as their README says, RGB, (pixel - 128) * 0.0078125, no
  * crop, through the experiment's own input recipe; the expected top-5 come from a float64
- * reference forward of the original graph.
+ * reference forward of the original graph. Both run on the default backend, and the smaller one
+ * on the reference backend too (every layer's plain loop, about 1 G multiply-adds in all).
  */
 
 interface Photo {
@@ -27,6 +28,11 @@ interface Expected {
 }
 
 const MODELS = ['mobilenet_v1_0.5_160', 'mobilenet_v1_0.75_192'];
+/** Each model on the default backend, and the smaller one on the reference kernels. */
+const RUNS: { name: string; backend: BackendName | 'default' }[] = [
+  ...MODELS.map((name) => ({ name, backend: 'default' as const })),
+  { name: 'mobilenet_v1_0.5_160', backend: 'reference' },
+];
 const PROB_TOLERANCE = 1e-4;
 let photosChecked = 0;
 let worstProbDiff = { diff: 0, where: '' };
@@ -35,7 +41,7 @@ afterAll(async () => {
   await shutdownPool();
 });
 
-describe.each(MODELS)('%s', (name) => {
+describe.each(RUNS)('$name, $backend backend', ({ name, backend }) => {
   const dir = fixture('imagenet', name);
   const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Expected;
   const side = expected.input.shape[2]!;
@@ -44,6 +50,17 @@ describe.each(MODELS)('%s', (name) => {
   /** One forward over all 13 photos as a batch, run once for the tests below. */
   function batchProbabilities(): Float32Array {
     if (probs) return probs;
+    const initial = getBackend().name;
+    if (backend !== 'default') setBackend(backend);
+    try {
+      probs = forwardAll();
+    } finally {
+      setBackend(initial);
+    }
+    return probs;
+  }
+
+  function forwardAll(): Float32Array {
     const { net } = loadModel({ prototxt: path.join(dir, 'deploy.prototxt'), weights: path.join(dir, `${name}.caffemodel`) });
     net.setBatchSize(expected.photos.length);
     const recipe = mobilenetRecipe(side);
@@ -56,8 +73,7 @@ describe.each(MODELS)('%s', (name) => {
     net.forward();
     const prob = net.blob('prob');
     expect(prob.shape).toEqual([expected.photos.length, 1001]);
-    probs = Float32Array.from(prob.data.data.subarray(0, prob.count));
-    return probs;
+    return Float32Array.from(prob.data.data.subarray(0, prob.count));
   }
 
   it('preprocesses a photo to (pixel - 128) / 128 in RGB planes, as the README says', () => {
@@ -80,7 +96,7 @@ describe.each(MODELS)('%s', (name) => {
     expect(top5.map((t) => t.index)).toEqual(photo.top5_indices);
     top5.forEach((t, k) => {
       const diff = Math.abs(t.p - photo.top5_probs[k]!);
-      if (diff > worstProbDiff.diff) worstProbDiff = { diff, where: `${name} ${photo.name} rank ${k + 1}` };
+      if (diff > worstProbDiff.diff) worstProbDiff = { diff, where: `${name} (${backend}) ${photo.name} rank ${k + 1}` };
       expect(Math.abs(t.p - photo.top5_probs[k]!), `${photo.name} rank ${k + 1} (class ${t.index})`).toBeLessThanOrEqual(PROB_TOLERANCE);
     });
     photosChecked++;
@@ -88,8 +104,8 @@ describe.each(MODELS)('%s', (name) => {
 });
 
 describe('imagenet conformance summary', () => {
-  it(`checked all ${MODELS.length} x 13 photos`, () => {
+  it(`checked all ${RUNS.length} x 13 photos`, () => {
     console.log(`conformance-imagenet: ${photosChecked} photos, top-5 equal; largest |p - expected| ${worstProbDiff.diff.toExponential(2)} (${worstProbDiff.where})`);
-    expect(photosChecked).toBe(MODELS.length * 13);
+    expect(photosChecked).toBe(RUNS.length * 13);
   });
 });

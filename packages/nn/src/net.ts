@@ -1,4 +1,4 @@
-import { Rng, formatShape, physicalMemory, type DType } from '@cnn/tensor';
+import { Rng, formatShape, getBackend, physicalMemory, type DType } from '@cnn/tensor';
 import { Blob, type Param } from './blob.js';
 import { NetError } from './errors.js';
 import type { Layer, Phase, PretrainedSource } from './layer.js';
@@ -262,7 +262,9 @@ export class Net {
     let loss = 0;
     for (let i = from; i <= to; i++) {
       // A caller that watches each layer's tops sees the convolution's own outputs, unfused.
-      const clamp = range.afterLayer || i + 1 > to ? undefined : this.fusedClamps[i];
+      // So does one stepping through the reference kernels, which run every layer as written.
+      const unfused = range.afterLayer || i + 1 > to || getBackend().name === 'reference';
+      const clamp = unfused ? undefined : this.fusedClamps[i];
       if (clamp) {
         (this.layers[i] as ConvolutionLayer).forward(this.bottoms[i]!, this.tops[i]!, clamp);
         const activation = this.layers[i + 1]!;
