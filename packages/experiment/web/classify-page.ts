@@ -51,12 +51,26 @@ async function openServed(engine: Engine): Promise<void> {
   await open(engine, { prototxt, prototxtName: 'deploy.prototxt', weights, weightsName: 'retrained.caffemodel', classes: served.classes, recipe, preset: 'caffenet' }, served.name);
 }
 
-/** The pair chosen from disk, with the preset picked beside it. */
-async function openChosen(engine: Engine): Promise<void> {
-  const prototxt = $<HTMLInputElement>('prototxt-file').files?.[0];
-  const weights = $<HTMLInputElement>('weights-file').files?.[0];
-  if (!prototxt || !weights) throw new Error('choose a .prototxt and a .caffemodel');
-  const labels = $<HTMLInputElement>('labels-file').files?.[0];
+/**
+ * The pair chosen from disk (a .prototxt, a .caffemodel, and optionally a .txt of class names),
+ * with the preset picked beside it. The file input is made on demand, so the page's one
+ * `input[type=file]` is the images'.
+ */
+function chooseModelFiles(engine: Engine): void {
+  const input = document.createElement('input');
+  input.type = 'file';
+  input.multiple = true;
+  input.accept = '.prototxt,.caffemodel,.txt';
+  input.onchange = () => void openChosen(engine, [...(input.files ?? [])]).catch(showModelError);
+  input.click();
+}
+
+async function openChosen(engine: Engine, files: readonly File[]): Promise<void> {
+  const named = (ending: string): File | undefined => files.find((file) => file.name.toLowerCase().endsWith(ending));
+  const prototxt = named('.prototxt');
+  const weights = named('.caffemodel');
+  if (!prototxt || !weights) throw new Error(`choose a .prototxt and a .caffemodel together (got: ${files.map((file) => file.name).join(', ')})`);
+  const labels = named('.txt');
   const classes = labels ? (await labels.text()).split(/\r?\n/).map((line) => line.trim()) : null;
   while (classes && classes.length > 0 && classes.at(-1) === '') classes.pop();
   const preset = $<HTMLSelectElement>('preset').value === 'mobilenet' ? 'mobilenet' : 'caffenet';
@@ -136,7 +150,7 @@ async function main(): Promise<void> {
     event.preventDefault();
     void classify(engine, [...(event.dataTransfer?.files ?? [])]);
   };
-  $('open-chosen').onclick = () => void openChosen(engine).catch(showModelError);
+  $('open-disk').onclick = () => chooseModelFiles(engine);
   await openServed(engine).catch(showModelError);
 }
 

@@ -77,16 +77,11 @@ export const CLASSIFY_HTML = shell(
   <h2>Model</h2>
   <p id="model-status">loading...</p>
   <p id="model-error" data-testid="model-error" class="error"></p>
-  <details>
-    <summary>open a prototxt + caffemodel from disk</summary>
-    <div class="row">
-      <label>prototxt <input id="prototxt-file" type="file" accept=".prototxt,.txt"></label>
-      <label>caffemodel <input id="weights-file" type="file" accept=".caffemodel"></label>
-      <label>class names (optional) <input id="labels-file" type="file" accept=".txt"></label>
-      <label>input recipe <select id="preset"><option value="caffenet">caffenet (BGR, mean, crop)</option><option value="mobilenet">mobilenet (RGB, (x-128)/128)</option></select></label>
-      <button id="open-chosen">open</button>
-    </div>
-  </details>
+  <div class="row">
+    <button id="open-disk">open a prototxt + caffemodel from disk</button>
+    <label>input recipe <select id="preset"><option value="caffenet">caffenet (BGR, mean, crop)</option><option value="mobilenet">mobilenet (RGB, (x-128)/128)</option></select></label>
+    <span class="dim">choose the .prototxt and the .caffemodel together, and a .txt of class names if you have one</span>
+  </div>
 </section>
 <section id="drop">
   <h2>Images</h2>
