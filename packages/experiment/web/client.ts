@@ -35,7 +35,7 @@ export class Engine {
 }
 
 /** The settings the address asks for: `?backend=js|wasm&threads=n` (default wasm, every core up to 4). */
-export function settingsFromAddress(): EngineSettings {
+function settingsFromAddress(): EngineSettings {
   const params = new URLSearchParams(location.search);
   const threads = Number(params.get('threads'));
   return {

@@ -121,7 +121,7 @@ export async function learn(seed: number, iterations: number, report: (progress:
         accuracies,
         classes: CLASSES,
         example: { image: { width: SIDE, height: SIDE, values: example.pixels }, label: example.label, probabilities: softmax(Array.from(ip1.subarray(0, CLASSES.length))) },
-        filters: planesOf(net.layer('conv1').params[0]!.data.data, [4, 5, 5], 0),
+        filters: planesOf(net.layer('conv1').params[0]!.data.data, [4, 5, 5]),
         activations: ['conv1', 'pool1'].map((layer) => ({ layer, planes: examplePlanes(net, layer, 'data') })),
         gradients: ['ip1', 'pool1', 'conv1'].map((blob) => ({ blob, planes: examplePlanes(net, blob, 'diff') })),
         millisecondsPerIteration: (performance.now() - since) / losses.length,
@@ -142,12 +142,13 @@ function examplePlanes(net: Net, name: string, which: 'data' | 'diff'): Plane[] 
   const values = blob[which].data;
   const [, channels = 1, height = 1, width = 1] = blob.shape;
   if (blob.shape.length === 2) return [{ width: channels, height: 1, values: Float32Array.from(values.subarray(0, channels)) }];
-  return planesOf(values, [channels, height, width], 0);
+  return planesOf(values, [channels, height, width]);
 }
 
-function planesOf(values: ArrayLike<number> & { subarray(start: number, end: number): Float32Array | Float64Array }, [channels, height, width]: number[], offset: number): Plane[] {
+/** The first `channels` planes of `height x width` values (example 0's, in an NCHW blob). */
+function planesOf(values: ArrayLike<number> & { subarray(start: number, end: number): Float32Array | Float64Array }, [channels, height, width]: number[]): Plane[] {
   return Array.from({ length: channels! }, (_, c) => {
-    const start = offset + c * height! * width!;
+    const start = c * height! * width!;
     return { width: width!, height: height!, values: Float32Array.from(values.subarray(start, start + height! * width!)) };
   });
 }

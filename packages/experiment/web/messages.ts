@@ -104,4 +104,4 @@ export type Request =
 export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string } };
 
 /** What the engine sends unasked. */
-export type EngineEvent = { type: 'learn-progress'; progress: LearnProgress } | { type: 'learn-done'; iter: number };
+export type EngineEvent = { type: 'learn-progress'; progress: LearnProgress };
