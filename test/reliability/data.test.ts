@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../packages/experiment/src/data/index.js';
+import { listImages } from '../../packages/experiment/src/label/items.js';
 import { grayPng } from '../label/helpers.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'cnn-data-'));
@@ -103,5 +104,18 @@ describe("the run's own folders inside the data folder", () => {
     const dataset = await loadDataset(root, { exclude: [out] });
     expect(byClass(dataset.items, dataset.classes)).toEqual({ a: 2, b: 2 });
     expect(dataset.notes.join('\n')).toContain(`did not scan ${out} (the run's own output or cache folder)`);
+  });
+});
+
+describe("the labeller's image list", () => {
+  it('follows the same symlinks and lists the same refusals as an experiment', async () => {
+    const root = folder('label-links', { a: 2 });
+    const store = folder('label-links/.store', { b: 2 });
+    symlinkSync(path.join(store, 'b'), path.join(root, 'b'));
+    const outside = folder('label-outside', { x: 1 });
+    symlinkSync(path.join(outside, 'x', 'x-0.png'), path.join(root, 'a', 'secret.png'));
+    const list = await listImages(root);
+    expect(list.images.map((image) => image.name)).toEqual(['a/a-0.png', 'a/a-1.png', 'b/b-0.png', 'b/b-1.png']);
+    expect(list.problems).toEqual([`${path.join(root, 'a', 'secret.png')}: symlink leads outside the data folder, to ${path.join(outside, 'x', 'x-0.png')}; refused (--allow-outside-data follows it)`]);
   });
 });

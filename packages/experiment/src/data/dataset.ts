@@ -144,7 +144,7 @@ interface RawDataset extends Omit<Dataset, 'classes' | 'items'> {
 
 async function readFolder(root: string, options: LoadOptions): Promise<RawDataset> {
   const raw: RawDataset = { source: root, kind: 'folder', items: [], warnings: [], notes: [], problems: [], declared: new Map() };
-  const scan = await startScan(root, options, raw.problems);
+  const scan = await scanFolder(root, options, raw.problems);
   const entries = await scan.list(root);
   const classDirs = entries.filter((e) => e.kind === 'folder');
   const loose = entries.filter((e) => e.kind === 'file').map((e) => e.name);
@@ -381,9 +381,10 @@ interface ScanEntry {
  * Walks a data folder following symlinks safely: each folder and each file is taken once by
  * its real path (a second path to it, a loop back to an ancestor among them, is a problem
  * naming both), links that lead outside the data folder are problems unless allowOutside, and
- * broken links are problems. Hidden entries and the excluded folders are not scanned.
+ * broken links are problems. Hidden entries and the excluded folders are not scanned. Shared by
+ * the experiment's data sets and the labeller's image lists, so both see the same files.
  */
-async function startScan(root: string, options: LoadOptions, problems: Problem[]) {
+export async function scanFolder(root: string, options: Pick<LoadOptions, 'allowOutside' | 'exclude'>, problems: Problem[]) {
   const realRoot = await realpath(root);
   const exclude = new Set((options.exclude ?? []).map((dir) => path.resolve(dir)));
   /** Real path -> the first path it was reached by. */

@@ -27,6 +27,7 @@ export {
   CSV_COLUMN_ALIASES,
   loadDataset,
   parseSplit,
+  scanFolder,
   studyLabelConflicts,
   type Dataset,
   type DatasetItem,

@@ -1,8 +1,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Rng } from '@cnn/tensor';
-import { CSV_COLUMN_ALIASES, DEFAULT_FRACTIONS, detectFormat, loadDataset, parseCsv, parseSplit, splitByStudy, type Split, type SplitFractions } from '../data/index.js';
+import { CSV_COLUMN_ALIASES, DEFAULT_FRACTIONS, detectFormat, loadDataset, parseCsv, parseSplit, scanFolder, splitByStudy, type Problem, type Split, type SplitFractions } from '../data/index.js';
 import { datasetOptions } from '../config.js';
 import { LabelError } from './errors.js';
 import { isInside } from './paths.js';
@@ -66,13 +66,15 @@ export async function listImages(source: string): Promise<ImageList> {
 
 async function listFolder(root: string): Promise<ImageList> {
   const images: SourceImage[] = [];
-  for (const file of await walk(root)) {
+  const skipped: Problem[] = [];
+  const scan = await scanFolder(root, {}, skipped);
+  for (const file of await scan.walk(root)) {
     if (detectFormat(readHead(file)) === undefined) continue;
     const name = toPosix(path.relative(root, file));
     const dir = path.posix.dirname(name);
     images.push({ file, name, study: dir === '.' ? name : dir });
   }
-  return { base: root, images, problems: [] };
+  return { base: root, images, problems: skipped.map((problem) => `${problem.path}: ${problem.reason}`) };
 }
 
 async function listCsv(file: string): Promise<ImageList> {
@@ -295,18 +297,6 @@ export async function keepInside<T extends { file: string }>(root: string, image
     else outside.push(image.file);
   }
   return { kept, outside };
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const out: string[] = [];
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await walk(full)));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
 }
 
 function readHead(file: string): Uint8Array {
