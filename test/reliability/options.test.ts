@@ -19,6 +19,11 @@ describe('every option value is checked, and a refusal names the option and what
     [['label', '--out', 'x.csv', '--port', 'abc'], /option '--port <n>' argument 'abc' is invalid\. expected an integer from 0 to 65535/],
     [['label', '--out', 'x.csv', '--port', '70000'], /option '--port <n>' argument '70000' is invalid\. expected an integer from 0 to 65535/],
     [['label', '--out', 'x.csv', '--order-seed', '1e'], /option '--order-seed <n>' argument '1e' is invalid\. expected an integer/],
+    [['label', '--out', 'x.csv', '--reader-study', '--split', 'foo'], /option '--split <name>' argument 'foo' is invalid\. expected one of train, val, test/],
+    // List options are parsed when given, not after the data is read.
+    [['experiment', '--data', 'd', '--learning-curve', 'abc'], /option '--learning-curve <list>' argument 'abc' is invalid\. .*'abc' is not a number of studies per class/],
+    [['experiment', '--data', 'd', '--mean-values', '1,2'], /option '--mean-values <b,g,r>' argument '1,2' is invalid\. .*must be one number or three/],
+    [['classify', 'a.png', '--prototxt', 'p', '--weights', 'w', '--mean-values', 'x'], /option '--mean-values <B,G,R>' argument 'x' is invalid\./],
   ];
   it.each(cases)('cnn %j', async (args, message) => {
     const run = await cnn(...args);

@@ -3,7 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { shutdownPool } from '@cnn/tensor';
 import { packageVersion } from './version.js';
 import { resolveConfig, SETTING_RULES, type ExperimentConfig } from './config.js';
-import { choiceOption, numberOption, RULES } from './options.js';
+import { checkedOption, choiceOption, numberOption, RULES } from './options.js';
+import { parseMeanValues } from './commands/input.js';
+import { parseLearningCurve } from './transfer/learning-curve.js';
 import { printError, printEscaped, printNote } from './terminal.js';
 import { DEFAULT_MAX_PIXELS } from './data/index.js';
 import { runExperiment } from './experiment.js';
@@ -48,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--from-scratch', 'also train a small CNN from random weights on the same split (the baseline)')
     .option('--scratch-iter <n>', 'iterations of the from-scratch baseline', numberOption(SETTING_RULES.scratchIter))
     .option('--reader-labels <csv>', "a second reader's labels of the test images (path,label)")
-    .option('--learning-curve <list>', 'labelled training studies per class to retrain on, e.g. 2,4,8,16,all (on by default in the demo)')
+    .option('--learning-curve <list>', 'labelled training studies per class to retrain on, e.g. 2,4,8,16,all (on by default in the demo)', checkedOption(parseLearningCurve))
     .option('--learning-curve-draws <n>', 'seeded draws of the training studies per learning-curve point', numberOption(SETTING_RULES.learningCurveDraws))
     .option('--fine-tune-from <layer>', 'after the head, also train the base from this layer on, on augmented images (MobileNet: conv6/dw is the last block)')
     .option('--fine-tune-iter <n>', 'fine-tuning iterations', numberOption(SETTING_RULES.fineTuneIter))
@@ -167,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--root <dir>', 'the folder images may be served from, when a CSV names images outside its own folder')
     .option('--reader-study', 'blinded reader study: seeded random order, no names, studies or labels shown, time per image recorded')
     .option('--experiment <report.json>', "reader study of an experiment's test split (its data, seed and split settings)")
-    .option('--split <name>', 'reader study of this split (train, val, test) of --data, as cnn experiment splits it')
+    .option('--split <name>', 'reader study of this split (train, val, test) of --data, as cnn experiment splits it', choiceOption(['train', 'val', 'test']))
     .option('--seed <n>', 'the seed of that split (cnn experiment --seed; default 1)', numberOption(RULES.integer))
     .option('--split-column <name>', 'CSV column holding a fixed split (cnn experiment --split-column)')
     .option('--order-seed <n>', 'reader study: seed of the random order (default 1)', numberOption(RULES.integer))
@@ -219,7 +221,7 @@ function withFeatureOptions(command: Command): Command {
     .option('--mean <file>', 'mean image (.binaryproto) for the caffenet preset (default: mean values 104/117/123)')
     .option('--preset <name>', 'input recipe: caffenet (BGR, mean, 227 crop) or mobilenet (RGB, (x-128)/128)', choiceOption(PRESETS))
     .option('--channel-order <order>', 'over the preset: BGR or RGB', choiceOption(CHANNEL_ORDERS))
-    .option('--mean-values <b,g,r>', 'over the preset: per-channel means, in the channel order')
+    .option('--mean-values <b,g,r>', 'over the preset: per-channel means, in the channel order', checkedOption(parseMeanValues))
     .option('--scale <x>', 'over the preset: multiplies (pixel - mean)', numberOption(SETTING_RULES.scale))
     .option('--resize <n>', 'over the preset: side of the square the image is resized to', numberOption(SETTING_RULES.resize))
     .option('--crop <n>', 'over the preset: side of the centre crop after the resize', numberOption(SETTING_RULES.crop))
@@ -236,7 +238,7 @@ function withPreprocessOptions(command: Command): Command {
   return command
     .option('--preset <name>', 'caffenet (BGR, mean 104/117/123, resize 256, crop 227) or mobilenet (RGB, (x - 128) / 128, resize to the input)', choiceOption(PRESETS))
     .option('--mean-file <file>', 'mean image .binaryproto, in the net\'s channel order (the image is resized to its size)')
-    .option('--mean-values <B,G,R>', "per-channel means in the net's channel order, or one value for all")
+    .option('--mean-values <B,G,R>', "per-channel means in the net's channel order, or one value for all", checkedOption(parseMeanValues))
     .option('--scale <x>', 'multiply (pixel - mean) by x (Caffe transform_param scale)', numberOption(RULES.number))
     .option('--channel-order <order>', 'BGR (Caffe) or RGB', choiceOption(CHANNEL_ORDERS))
     .option('--resize <n>', 'resize the whole image to n x n (default: the net input, or the mean image size)', numberOption(RULES.positive))

@@ -72,6 +72,22 @@ export function choiceOption<T extends string>(choices: readonly T[]): (text: st
 }
 
 /**
+ * A commander argument parser for an option whose text is parsed later (a list such as
+ * `--learning-curve 2,4,all`): `check` parses it now, so a bad value is refused before any work,
+ * and its message (an Error's) is shown; the text itself is kept.
+ */
+export function checkedOption(check: (text: string) => unknown): (text: string) => string {
+  return (text) => {
+    try {
+      check(text);
+    } catch (error) {
+      throw new InvalidArgumentError((error as Error).message);
+    }
+    return text;
+  };
+}
+
+/**
  * The message for a setting from a config file that breaks its rule, or undefined when it obeys.
  * @param name how the setting is written in the message (`maxIter (--max-iter)`)
  */

@@ -61,7 +61,8 @@ export function parseShape(text: string): number[] {
   return dims;
 }
 
-function parseMeanValues(text: string): number[] {
+/** `--mean-values`: one number, or three in the net's channel order. */
+export function parseMeanValues(text: string): number[] {
   const values = text.split(',').map((v) => Number(v.trim()));
   if (values.some((v) => v === undefined || !Number.isFinite(v)) || (values.length !== 1 && values.length !== 3)) {
     throw new CommandError(`--mean-values '${text}' must be one number or three (B,G,R in the net's channel order), such as 104,117,123`);
