@@ -1,4 +1,4 @@
-import { Net, Solver, type NetDef } from '@cnn/nn';
+import { Net, Solver, type LayerDef, type NetDef } from '@cnn/nn';
 import { Rng, getBackend, getThreads, setBackend, simdSupported, type BackendName } from '@cnn/tensor';
 import { measure } from '../measure.js';
 import { markdownTable, writeSection } from '../results.js';
@@ -8,7 +8,7 @@ import { markdownTable, writeSection } from '../results.js';
  * features (256 x 6 x 6), batch 256, 11 classes, one SGD step = forward + backward + update.
  */
 function headNet(batch: number, classes: number): NetDef {
-  const fc = (name: string, bottom: string, numOutput: number) => ({
+  const fc = (name: string, bottom: string, numOutput: number): LayerDef => ({
     name,
     type: 'InnerProduct',
     bottom: [bottom],

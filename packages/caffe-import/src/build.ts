@@ -1,5 +1,5 @@
 import { ShapeError, allocate, findNonFinite, formatShape, isShared, sizeOf, type DType, type FloatArray } from '@cnn/tensor';
-import { Net, type LayerDef, type NetDef, type Phase } from '@cnn/nn';
+import { Net, type LayerCommon, type LayerDef, type NetDef, type Phase } from '@cnn/nn';
 import { CaffeFormatError } from './errors.js';
 import { blobShape, type BlobProto, type LayerParameter, type NetParameter } from './schema.js';
 import { upgradeNetParameter } from './upgrade.js';
@@ -24,7 +24,7 @@ function camelKeys(value: unknown): unknown {
  * stored under the camelCase of `x` (`inner_product_param` -> `innerProduct`).
  */
 export function toLayerDef(layer: LayerParameter): LayerDef {
-  const def: LayerDef = { name: layer.name ?? '', type: layer.type ?? '' };
+  const def: LayerCommon & { type: string; [typeParams: string]: unknown } = { name: layer.name ?? '', type: layer.type ?? '' };
   if (layer.bottom?.length) def.bottom = [...layer.bottom];
   if (layer.top?.length) def.top = [...layer.top];
   if (layer.loss_weight?.length) def.lossWeight = [...layer.loss_weight];
@@ -36,7 +36,9 @@ export function toLayerDef(layer: LayerParameter): LayerDef {
     if (COMMON_FIELDS.has(field) || !field.endsWith('_param')) continue;
     def[camel(field.slice(0, -'_param'.length))] = camelKeys(value);
   }
-  return def;
+  // A file may name any type and any parameters: createLayer refuses a type it does not build,
+  // and each layer checks its own parameters, so the definition enters the typed union here.
+  return def as LayerDef;
 }
 
 /** A Caffe net definition (V1 or V2, upgraded here) as an nn `NetDef`. */

@@ -13,7 +13,7 @@ export const SCRATCH_ARCHITECTURE =
   'conv 16 5x5/2 - ReLU - max pool 2/2 - conv 32 3x3 - ReLU - max pool 2/2 - fc 64 - ReLU - dropout 0.5 - fc classes, on 64 x 64 gray';
 
 function scratchNet(batch: number, classes: number, phase: 'TRAIN' | 'TEST'): NetDef {
-  const xavier = { type: 'xavier' };
+  const xavier = { type: 'xavier' } as const;
   return {
     name: 'from-scratch',
     layers: [

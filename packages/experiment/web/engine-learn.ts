@@ -74,7 +74,7 @@ function picture(label: number, rng: Rng): Float32Array {
 }
 
 function learnNet(): NetDef {
-  const xavier = { type: 'xavier' };
+  const xavier = { type: 'xavier' } as const;
   return {
     name: 'learn',
     layers: [

@@ -3,7 +3,7 @@ export { Blob, Param, type ParamSpec } from './blob.js';
 export { Layer, type Phase, type SetupContext, type PretrainedSource } from './layer.js';
 export { LayerError, NetError } from './errors.js';
 export { Net, type NetOptions, type LayerFactory, type LayerSummary, type ForwardRange, type MemoryEstimate } from './net.js';
-export { layerIncluded, stateMeetsRule, type LayerDef, type NetDef, type NetState, type NetStateRule } from './net-def.js';
+export { layerIncluded, stateMeetsRule, type LayerCommon, type LayerDef, type LayerDefOf, type LayerParamsByType, type LayerType, type NetDef, type NetState, type NetStateRule } from './net-def.js';
 export { createLayer, supportedLayerTypes } from './registry.js';
 export { Solver, type SolverParams, type SolverSnapshot, type LrPolicy, type IterationInfo } from './solver.js';
 export { encodeSnapshot, decodeSnapshot, saveSnapshot, loadSnapshot } from './snapshot-file.js';

@@ -1,7 +1,7 @@
 import type { ParamSpec } from './blob.js';
 import { LayerError } from './errors.js';
 import type { Layer } from './layer.js';
-import type { LayerDef } from './net-def.js';
+import type { LayerDef, LayerDefOf, LayerType } from './net-def.js';
 import { AccuracyLayer } from './layers/accuracy.js';
 import { BatchNormLayer } from './layers/batch-norm.js';
 import { ClipLayer } from './layers/clip.js';
@@ -21,33 +21,25 @@ import { SoftmaxLayer } from './layers/softmax.js';
 import { SoftmaxWithLossLayer } from './layers/softmax-with-loss.js';
 import { SplitLayer } from './layers/split.js';
 
-/** Builds one layer type from a definition's name, its type's parameters and its ParamSpecs. */
-type Builder = (def: LayerDef, specs: ParamSpec[]) => Layer;
-
-/** The parameters stored under `key` in a definition (Caffe's `<key>_param`), or {}. */
-function paramsOf<T>(def: LayerDef, key: string): T {
-  return (def[key] ?? {}) as T;
-}
-
-/** Every layer type this package builds, by Caffe type name. */
-const builders: Record<string, Builder> = {
-  Accuracy: (def) => new AccuracyLayer(def.name, paramsOf(def, 'accuracy')),
-  BatchNorm: (def, specs) => new BatchNormLayer(def.name, paramsOf(def, 'batchNorm'), specs),
-  Clip: (def) => new ClipLayer(def.name, paramsOf(def, 'clip')),
-  Concat: (def) => new ConcatLayer(def.name, paramsOf(def, 'concat')),
-  Convolution: (def, specs) => new ConvolutionLayer(def.name, paramsOf(def, 'convolution'), specs),
-  Dropout: (def) => new DropoutLayer(def.name, paramsOf(def, 'dropout')),
-  Eltwise: (def) => new EltwiseLayer(def.name, paramsOf(def, 'eltwise')),
-  Flatten: (def) => new FlattenLayer(def.name, paramsOf(def, 'flatten')),
-  InnerProduct: (def, specs) => new InnerProductLayer(def.name, paramsOf(def, 'innerProduct'), specs),
-  Input: (def) => new InputLayer(def.name, paramsOf(def, 'input')),
-  LRN: (def) => new LRNLayer(def.name, paramsOf(def, 'lrn')),
-  Pooling: (def) => new PoolingLayer(def.name, paramsOf(def, 'pooling')),
-  PReLU: (def, specs) => new PReLULayer(def.name, paramsOf(def, 'prelu'), specs),
-  ReLU: (def) => new ReLULayer(def.name, paramsOf(def, 'relu')),
-  Scale: (def, specs) => new ScaleLayer(def.name, paramsOf(def, 'scale'), specs),
-  Softmax: (def) => new SoftmaxLayer(def.name, paramsOf(def, 'softmax')),
-  SoftmaxWithLoss: (def) => new SoftmaxWithLossLayer(def.name, { softmax: paramsOf(def, 'softmax'), loss: paramsOf(def, 'loss') }),
+/** Every layer type this package builds, by Caffe type name, from its definition and its ParamSpecs. */
+const builders: { [T in LayerType]: (def: LayerDefOf<T>, specs: ParamSpec[]) => Layer } = {
+  Accuracy: (def) => new AccuracyLayer(def.name, def.accuracy),
+  BatchNorm: (def, specs) => new BatchNormLayer(def.name, def.batchNorm, specs),
+  Clip: (def) => new ClipLayer(def.name, def.clip),
+  Concat: (def) => new ConcatLayer(def.name, def.concat),
+  Convolution: (def, specs) => new ConvolutionLayer(def.name, def.convolution, specs),
+  Dropout: (def) => new DropoutLayer(def.name, def.dropout),
+  Eltwise: (def) => new EltwiseLayer(def.name, def.eltwise),
+  Flatten: (def) => new FlattenLayer(def.name, def.flatten),
+  InnerProduct: (def, specs) => new InnerProductLayer(def.name, def.innerProduct, specs),
+  Input: (def) => new InputLayer(def.name, def.input),
+  LRN: (def) => new LRNLayer(def.name, def.lrn),
+  Pooling: (def) => new PoolingLayer(def.name, def.pooling),
+  PReLU: (def, specs) => new PReLULayer(def.name, def.prelu, specs),
+  ReLU: (def) => new ReLULayer(def.name, def.relu),
+  Scale: (def, specs) => new ScaleLayer(def.name, def.scale, specs),
+  Softmax: (def) => new SoftmaxLayer(def.name, def.softmax),
+  SoftmaxWithLoss: (def) => new SoftmaxWithLossLayer(def.name, { softmax: def.softmax, loss: def.loss }),
   Split: (def) => new SplitLayer(def.name),
 };
 
@@ -58,7 +50,8 @@ export function supportedLayerTypes(): string[] {
 
 /** Builds the layer a definition describes; an unknown type is a LayerError listing the supported ones. */
 export function createLayer(def: LayerDef): Layer {
-  const build = builders[def.type];
+  // A definition read from a file may name any type: the table is looked up as a plain record.
+  const build = Object.hasOwn(builders, def.type) ? (builders as Record<string, (def: LayerDef, specs: ParamSpec[]) => Layer>)[def.type] : undefined;
   if (!build) {
     throw new LayerError(`layer '${def.name}' has unknown type '${def.type}'; supported types: ${supportedLayerTypes().join(', ')}`);
   }

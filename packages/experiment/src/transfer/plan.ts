@@ -83,13 +83,9 @@ export function planTransfer(def: NetDef, net: Net, numClasses: number, freezeUn
  * Caffe's fine-tuning examples.
  */
 function replaceClassifier(layer: LayerDef, name: string, numClasses: number): LayerDef {
-  const filler = { weightFiller: { type: 'gaussian', std: 0.01 }, biasFiller: { type: 'constant', value: 0 } };
-  const key = layer.type === 'Convolution' ? 'convolution' : 'innerProduct';
-  const params = (layer[key] ?? {}) as Record<string, unknown>;
-  return {
-    ...layer,
-    name,
-    param: [{ lrMult: 10, decayMult: 1 }, { lrMult: 20, decayMult: 0 }],
-    [key]: { ...params, numOutput: numClasses, ...filler },
-  };
+  const filler = { weightFiller: { type: 'gaussian', std: 0.01 }, biasFiller: { type: 'constant', value: 0 } } as const;
+  const param = [{ lrMult: 10, decayMult: 1 }, { lrMult: 20, decayMult: 0 }];
+  if (layer.type === 'Convolution') return { ...layer, name, param, convolution: { ...layer.convolution, numOutput: numClasses, ...filler } };
+  if (layer.type === 'InnerProduct') return { ...layer, name, param, innerProduct: { ...layer.innerProduct, numOutput: numClasses, ...filler } };
+  throw new ExperimentError(`the classifier '${layer.name}' is a ${layer.type} layer: only a Convolution or InnerProduct classifier can be replaced`);
 }
