@@ -30,6 +30,8 @@ export interface LineChartOptions {
   xLabel: string;
   width?: number;
   panelHeight?: number;
+  /** Named x positions (a category axis, e.g. 2, 4, 8, all), used instead of numeric ticks. */
+  xCategories?: readonly string[];
 }
 
 const MARGIN = { left: 64, right: 20, top: 30, bottom: 44 };
@@ -59,12 +61,13 @@ export function lineChart(panels: readonly Panel[], options: LineChartOptions): 
       }
     }
   }
-  const xTicks = niceTicks(xMin, xMax, 8);
+  // A category axis puts category i at x = i, half a step in from each edge.
+  const xTicks = options.xCategories ? { min: -0.5, max: options.xCategories.length - 0.5, step: 1, values: options.xCategories.map((_, i) => i) } : niceTicks(xMin, xMax, 8);
 
   let body = options.title ? text(width / 2, 18, options.title, { 'text-anchor': 'middle', 'font-size': 15, 'font-weight': 'bold' }) : '';
   panels.forEach((panel, p) => {
     const top = titleSpace + p * (MARGIN.top + panelHeight + MARGIN.bottom + PANEL_GAP) + MARGIN.top;
-    body += renderPanel(panel, p, { left: MARGIN.left, top, width: plotWidth, height: panelHeight }, xTicks, options.xLabel);
+    body += renderPanel(panel, p, { left: MARGIN.left, top, width: plotWidth, height: panelHeight }, xTicks, options.xLabel, options.xCategories);
   });
   return svgDocument(width, height, body, { title: options.title ?? panels.map((p) => p.title ?? p.yLabel).join(', ') });
 }
@@ -76,7 +79,7 @@ interface Box {
   height: number;
 }
 
-function renderPanel(panel: Panel, index: number, box: Box, xTicks: ReturnType<typeof niceTicks>, xLabel: string): string {
+function renderPanel(panel: Panel, index: number, box: Box, xTicks: ReturnType<typeof niceTicks>, xLabel: string, categories?: readonly string[]): string {
   let yLo = Infinity;
   let yHi = -Infinity;
   for (const s of panel.series) {
@@ -107,7 +110,7 @@ function renderPanel(panel: Panel, index: number, box: Box, xTicks: ReturnType<t
   for (const v of xTicks.values) {
     const x = sx(v);
     out += `<line${attrs({ x1: x, x2: x, y1: box.top + box.height, y2: box.top + box.height + 5, stroke: '#666666' })}/>`;
-    out += text(x, box.top + box.height + 18, formatTick(v, xTicks.step), { 'text-anchor': 'middle', fill: '#333333' });
+    out += text(x, box.top + box.height + 18, categories?.[v] ?? formatTick(v, xTicks.step), { 'text-anchor': 'middle', fill: '#333333' });
   }
   out += text(box.left + box.width / 2, box.top + box.height + 36, xLabel, { 'text-anchor': 'middle' });
   const yMid = box.top + box.height / 2;

@@ -4,10 +4,12 @@ import type { LearningCurvePoint } from './types.js';
 
 /**
  * Test accuracy against labelled training studies per class, transfer and from scratch,
- * each with its 95% band. `all` sits at `allStudies`, the most studies any class has.
+ * each with its 95% band, one category per amount (they grow geometrically; `all` is
+ * labelled with `allStudies`, the most studies any class has).
  */
 export function learningCurveChart(points: readonly LearningCurvePoint[], allStudies: number): string {
-  const x = points.map((p) => (p.studies_per_class === 'all' ? allStudies : p.studies_per_class));
+  const x = points.map((_, i) => i);
+  const categories = points.map((p) => (p.studies_per_class === 'all' ? `all (up to ${allStudies})` : String(p.studies_per_class)));
   const series = (key: 'transfer' | 'scratch', name: string, color: string) => {
     const values = points.map((p) => p[key]);
     if (values.some((v) => v === undefined)) return [];
@@ -15,7 +17,7 @@ export function learningCurveChart(points: readonly LearningCurvePoint[], allStu
   };
   return lineChart(
     [{ yLabel: 'test accuracy', yFormat: 'percent', yMin: 0, yMax: 1, series: [...series('transfer', 'transfer (frozen ImageNet base)', '#1f77b4'), ...series('scratch', 'from scratch', '#d62728')] }],
-    { title: 'Learning curve', xLabel: `labelled training studies per class (${allStudies} = all)` },
+    { title: 'Learning curve', xLabel: 'labelled training studies per class', xCategories: categories },
   );
 }
 
