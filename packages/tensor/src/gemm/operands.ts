@@ -59,3 +59,9 @@ export function scaleC(M: number, N: number, beta: number, C: FloatArray, offC: 
     else for (let j = row; j < row + N; j++) C[j] *= beta;
   }
 }
+
+/**
+ * A GEMM's arguments as the scalars of its pool job (gemm/parallel.ts, wasm/gemm.ts): `GemmKernel`'s
+ * numbers by name, the transposes as 0 or 1, and the offsets into the arrays the job carries.
+ */
+export const gemmScalars = ['transA', 'transB', 'M', 'N', 'K', 'alpha', 'offA', 'lda', 'offB', 'ldb', 'beta', 'offC', 'ldc'] as const;

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ThreadPool, WorkerError, allocate, getPool, getThreads, setThreads, shutdownPool } from '../index.js';
-import { failOnWorkers, markParts } from './test-fixtures/kernels.js';
+import { failOnWorkers, markParts, namedJob } from './test-fixtures/kernels.js';
 
 const fixtures = new URL('./test-fixtures/kernels.ts', import.meta.url).href;
 
@@ -42,5 +42,21 @@ describe('ThreadPool', () => {
     setThreads(1);
     expect(getPool().size).toBe(1);
     expect(() => setThreads(0)).toThrow(/integer >= 1/);
+  });
+});
+
+describe('a declared pool job (definePoolJob)', () => {
+  it('hands every thread its arrays and scalars by name, an optional array only when given', () => {
+    setThreads(2);
+    const out = allocate(2, { shared: true });
+    namedJob.run({ out }, { scale: 10, shift: 1 }, 2);
+    expect([...out]).toEqual([11, 21]);
+    const extra = allocate(1, { shared: true }).fill(100);
+    namedJob.run({ out, extra }, { scale: 10, shift: 2 }, 2);
+    expect([...out]).toEqual([112, 122]);
+    // One part runs here, without the pool.
+    namedJob.run({ out }, { scale: 3, shift: 0 }, 1);
+    expect([...out]).toEqual([3, 122]);
+    setThreads(1);
   });
 });

@@ -1,8 +1,8 @@
-import { getPool, type KernelRef, type PartKernel } from '../pool/pool.js';
+import { definePoolJob } from '../pool/typed-job.js';
 import { partRange } from '../pool/partition.js';
 import { getThreads } from '../pool/settings.js';
 import { gemmParallel } from '../gemm/parallel.js';
-import { extent, mustCopyC, onShared, scaleC } from '../gemm/operands.js';
+import { extent, gemmScalars, mustCopyC, onShared, scaleC } from '../gemm/operands.js';
 import type { GemmKernel } from '../gemm/types.js';
 import { gemmBlocked } from '../gemm/blocked.js';
 import { TILE, gemmKernelModule } from './kernel-module.js';
@@ -421,30 +421,31 @@ function roundUp(value: number, multiple: number): number {
   return Math.ceil(value / multiple) * multiple;
 }
 
-const wasmGemmPartRef: KernelRef = { module: import.meta.url, name: 'wasmGemmPart' };
-
 /**
  * One part of a parallel wasm GEMM, split as `gemmPart` in gemm/parallel.ts: C is cut along
  * its longer side into bands that are whole tiles (NR columns or MR rows), and each part
  * runs `wasmGemmSerial` on its band in its own thread's instance. The arrays are float32.
  */
-export const wasmGemmPart: PartKernel = ([A, B, C], scalars, part, parts) => {
-  const [transA, transB, M, N, K, alpha, offA, lda, offB, ldb, beta, offC, ldc] = scalars as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number,
-  ];
-  const [a, b, c] = [A as Float32Array, B as Float32Array, C as Float32Array];
-  if (N >= M) {
-    const [n0, n1] = partRange(N, part, parts, NR);
-    if (n0 === n1) return;
-    const bStart = transB ? offB + n0 * ldb : offB + n0;
-    wasmGemmSerial(!!transA, !!transB, M, n1 - n0, K, alpha, a, offA, lda, b, bStart, ldb, beta, c, offC + n0, ldc);
-  } else {
-    const [m0, m1] = partRange(M, part, parts, MR);
-    if (m0 === m1) return;
-    const aStart = transA ? offA + m0 : offA + m0 * lda;
-    wasmGemmSerial(!!transA, !!transB, m1 - m0, N, K, alpha, a, aStart, lda, b, offB, ldb, beta, c, offC + m0 * ldc, ldc);
-  }
-};
+export const wasmGemmPart = definePoolJob({
+  module: import.meta.url,
+  name: 'wasmGemmPart',
+  arrays: ['A', 'B', 'C'],
+  scalars: gemmScalars,
+  part: ({ A, B, C }, { transA, transB, M, N, K, alpha, offA, lda, offB, ldb, beta, offC, ldc }, part, parts) => {
+    const [a, b, c] = [A as Float32Array, B as Float32Array, C as Float32Array];
+    if (N >= M) {
+      const [n0, n1] = partRange(N, part, parts, NR);
+      if (n0 === n1) return;
+      const bStart = transB ? offB + n0 * ldb : offB + n0;
+      wasmGemmSerial(!!transA, !!transB, M, n1 - n0, K, alpha, a, offA, lda, b, bStart, ldb, beta, c, offC + n0, ldc);
+    } else {
+      const [m0, m1] = partRange(M, part, parts, MR);
+      if (m0 === m1) return;
+      const aStart = transA ? offA + m0 : offA + m0 * lda;
+      wasmGemmSerial(!!transA, !!transB, m1 - m0, N, K, alpha, a, aStart, lda, b, offB, ldb, beta, c, offC + m0 * ldc, ldc);
+    }
+  },
+});
 
 /**
  * The wasm backend's GEMM (see `GemmKernel` for the arguments): float32 operands run the
@@ -467,9 +468,9 @@ export const wasmGemm: GemmKernel = function wasmGemm(transA, transB, M, N, K, a
   const a = onShared(A, offA, extent(transA ? K : M, transA ? M : K, lda), 'A');
   const b = onShared(B, offB, extent(transB ? N : K, transB ? K : N, ldb), 'B');
   const c = onShared(C, offC, extent(M, N, ldc), 'C', mustCopyC(M, N, ldc, beta));
-  const scalars = [+transA, +transB, M, N, K, alpha, a.offset, lda, b.offset, ldb, beta, c.offset, ldc];
+  const scalars = { transA: +transA, transB: +transB, M, N, K, alpha, offA: a.offset, lda, offB: b.offset, ldb, beta, offC: c.offset, ldc };
   // The workers' scratch areas must be big enough before they start (a worker cannot allocate).
   reserveScratch(parts, planGemm(M, N, K, heapIndex(a.array) < 0, heapIndex(b.array) < 0, heapIndex(c.array) < 0).floats);
-  getPool().run(wasmGemmPartRef, wasmGemmPart, [a.array, b.array, c.array], scalars, parts);
+  wasmGemmPart.run({ A: a.array, B: b.array, C: c.array }, scalars, parts);
   if (c.array !== C) C.set(c.array.subarray(0, extent(M, N, ldc)), offC);
 };

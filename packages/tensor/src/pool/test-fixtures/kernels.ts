@@ -1,4 +1,5 @@
 import type { PartKernel } from '../pool.js';
+import { definePoolJob } from '../typed-job.js';
 import { partRange } from '../partition.js';
 import { getBackend } from '../../backend.js';
 import { heapIndex } from '../../wasm/heap.js';
@@ -28,3 +29,18 @@ export const touchOnHeap: PartKernel = ([values, out], _scalars, part, parts) =>
   for (let i = start; i < end; i++) values![i] += 1;
   out![part] = heapIndex(values!);
 };
+
+/**
+ * A declared job: out[part] = scale * (part + 1) + shift, plus extra[0] when the optional array
+ * `extra` is given, so a test sees each thread receive the scalars and arrays by name.
+ */
+export const namedJob = definePoolJob({
+  module: import.meta.url,
+  name: 'namedJob',
+  arrays: ['out'],
+  optional: ['extra'],
+  scalars: ['scale', 'shift'],
+  part: ({ out, extra }, { scale, shift }, part) => {
+    out[part] = scale * (part + 1) + shift + (extra ? extra[0]! : 0);
+  },
+});
