@@ -306,8 +306,8 @@ describe('the pixel limit, checked against the declared size before decoding', (
     const started = performance.now();
     expect(() => decodeImage(bomb, 'bomb.png')).toThrow(ImageTooLargeError);
     expect(() => decodeImage(bomb, 'bomb.png')).toThrow(limit);
-    // Decoding would inflate 64 MB and fill a 256 MB RGBA buffer; the header check takes microseconds.
-    expect(performance.now() - started).toBeLessThan(50);
+    // Decoding takes seconds (inflate 64 MB, fill a 256 MB RGBA buffer); the header check, microseconds.
+    expect(performance.now() - started).toBeLessThan(500);
   });
 
   it('a JPEG whose frame header declares 8000 x 8000 is refused the same way', () => {
