@@ -339,11 +339,11 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
         recall: scores.recall,
         f1: scores.f1,
         auc: finiteOrNull(roc[k]!.auc),
-        specificity: specificity[k]!,
         support: scores.support,
       })),
       auc: finiteOrNull(auc),
       auc_ci95: aucInterval.every(Number.isFinite) ? aucInterval : null,
+      specificity,
       macro: macroAverage(perClass),
       misclassified,
     },
@@ -367,7 +367,8 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   if (curve) report.learning_curve = curve;
   report.saliency = saliency.entries;
   if (fine && fineTest) {
-    report.fine_tune = { from: config.fineTuneFrom!, test: fineTest, seconds: fine.seconds, iterations: fine.loss.length, validation_before: fine.before, validation_after: fine.after };
+    report.fine_tune = { from: config.fineTuneFrom!, test: fineTest, seconds: fine.seconds };
+    report.fine_tune_validation = { iterations: fine.loss.length, before: fine.before, after: fine.after };
   }
   if (scratch) report.baseline = { architecture: scratch.architecture, iterations: scratch.iterations, accuracy: scratch.accuracy, ci95: scratch.ci95 };
   if (readerLabels && readerCorrect) {

@@ -285,15 +285,14 @@ function learningCurveSection(r: Report, figures: ReportFigures): string {
   const withScratch = points.some((p) => p.scratch);
   const rows = points.map((p) => [
     escapeXml(String(p.studies_per_class)),
-    escapeXml(String(p.images ?? '')),
     withCI(p.transfer),
     ...(withScratch ? [p.scratch ? withCI(p.scratch) : 'n/a'] : []),
   ]);
   const figure = figures.learningCurve ? `<div class="figure" role="figure" aria-label="Learning curve">${inlineSvg(figures.learningCurve)}</div>` : '';
   return section(
     'learning-curve',
-    `<p>How much labelled data does the pretrained base save? The head${withScratch ? ' and the from-scratch baseline were' : ' was'} retrained on a few labelled training studies of each class (${points[0]!.draws ?? 1} seeded draws per point, all images of a drawn study kept) and tested on the same test split. Accuracy is the mean over the draws; the interval pools the draws' bootstrap resamples over test studies, so it holds both the luck of the draw and the test split's sampling error.</p>` +
-      `${table(['studies per class', 'training images', 'transfer (95% CI)', ...(withScratch ? ['from scratch (95% CI)'] : [])], rows)}${figure}`,
+    `<p>How much labelled data does the pretrained base save? The head${withScratch ? ' and the from-scratch baseline were' : ' was'} retrained on a few labelled training studies of each class (${escapeXml(String(r.config.learningCurveDraws ?? 'several'))} seeded draws per point, all images of a drawn study kept) and tested on the same test split. Accuracy is the mean over the draws; the interval pools the draws' bootstrap resamples over test studies, so it holds both the luck of the draw and the test split's sampling error.</p>` +
+      `${table(['studies per class', 'transfer (95% CI)', ...(withScratch ? ['from scratch (95% CI)'] : [])], rows)}${figure}`,
   );
 }
 
@@ -301,7 +300,7 @@ function rocSection(r: Report, figures: ReportFigures): string {
   const auc = r.test.auc;
   if (auc === undefined) return section('roc', '<p class="missing">No ROC analysis in this run.</p>');
   const ci = r.test.auc_ci95 ? ` (95% CI ${fixed(r.test.auc_ci95[0], 3)} to ${fixed(r.test.auc_ci95[1], 3)}, cluster bootstrap over test studies)` : '';
-  const rows = r.test.per_class.map((m) => [escapeXml(m.class), m.auc === null ? 'n/a' : fixed(m.auc, 3), pct(m.recall), pct(m.specificity), String(m.support)]);
+  const rows = r.test.per_class.map((m, k) => [escapeXml(m.class), m.auc === null ? 'n/a' : fixed(m.auc, 3), pct(m.recall), r.test.specificity ? pct(r.test.specificity[k]!) : 'n/a', String(m.support)]);
   const figure = figures.roc ? `<div class="figure" role="figure" aria-label="ROC curves">${inlineSvg(figures.roc)}</div>` : '';
   return section(
     'roc',
@@ -313,14 +312,15 @@ function rocSection(r: Report, figures: ReportFigures): string {
 function fineTuneSection(r: Report): string {
   const f = r.fine_tune;
   if (!f) return section('fine-tune', '<p class="missing">The base stayed frozen in this run (give <code>--fine-tune-from LAYER</code> to train its last layers too).</p>');
-  const validation = f.validation_before === undefined ? '' : ` Validation accuracy went from ${pct(f.validation_before)} (head alone) to ${pct(f.validation_after ?? NaN)} (the weights kept: the best validation, so fine-tuning that does not help leaves the head's).`;
+  const v = r.fine_tune_validation;
+  const validation = v ? ` ${v.iterations} iterations; validation accuracy went from ${pct(v.before)} (head alone) to ${pct(v.after)} (the weights kept: the best validation, so fine-tuning that does not help leaves the head's).` : '';
   const rows = [
     ['frozen base, head retrained', withCI(r.test)],
     [`fine-tuned from <code>${escapeXml(f.from)}</code>`, withCI(f.test)],
   ];
   return section(
     'fine-tune',
-    `<p>After the head, the base's layers from <code>${escapeXml(f.from)}</code> on were trained as well, on the training images with a random crop and mirror each time (not on cached features), with Caffe's lr_mult semantics (the layers before it have lr_mult 0). ${f.iterations ?? ''} iterations in ${seconds(f.seconds)}.${validation} Same test split:</p>${table(['model', 'test accuracy (95% CI)'], rows)}`,
+    `<p>After the head, the base's layers from <code>${escapeXml(f.from)}</code> on were trained as well, on the training images with a random crop and mirror each time (not on cached features), with Caffe's lr_mult semantics (the layers before it have lr_mult 0), in ${seconds(f.seconds)}.${validation} Same test split:</p>${table(['model', 'test accuracy (95% CI)'], rows)}`,
   );
 }
 
@@ -328,7 +328,8 @@ function saliencySection(r: Report, figures: ReportFigures): string {
   const entries = r.saliency ?? [];
   if (entries.length === 0) return section('saliency', '<p class="missing">No saliency maps in this run.</p>');
   const uris = figures.saliency ?? {};
-  const right = entries.filter((e) => e.correct);
+  const wrong = new Set((r.test.misclassified ?? []).map((m) => m.path));
+  const right = entries.filter((e) => !wrong.has(e.path));
   const cards = right.map((e) => {
     const img = uris[e.path] ? `<img alt="Grad-CAM of ${escapeXml(e.path)}" src="${escapeXml(uris[e.path]!)}">` : `<p class="missing">${escapeXml(e.file)}</p>`;
     return `<div class="card">${img}<div>${escapeXml(e.class)} <span class="right">(right)</span></div><div class="path">${escapeXml(e.path)}</div></div>`;

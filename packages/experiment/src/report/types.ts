@@ -72,8 +72,6 @@ export interface ClassMetrics {
   f1: number;
   /** One-vs-rest area under the ROC curve of this class's probability (null when the test split lacks positives or negatives). */
   auc: number | null;
-  /** The share of the other classes' test images not called this class (recall is the sensitivity). */
-  specificity: number;
   /** Number of test images whose true class this is (the confusion row sum). */
   support: number;
 }
@@ -105,6 +103,8 @@ export interface TestResults {
   auc?: number | null;
   /** 95% cluster-bootstrap interval of the macro AUC, resampling whole studies. */
   auc_ci95?: [number, number] | null;
+  /** Per class (as `classes`): the share of the other classes' test images not called it (`recall` is the sensitivity). */
+  specificity?: number[];
   /** Unweighted means over classes of precision, recall and F1. */
   macro?: { precision: number; recall: number; f1: number };
   misclassified?: MisclassifiedCase[];
@@ -162,10 +162,6 @@ export interface LearningCurvePoint {
   studies_per_class: number | 'all';
   transfer: AccuracyWithCI;
   scratch?: AccuracyWithCI;
-  /** Seeded draws of the training studies behind the point. */
-  draws?: number;
-  /** Training images used, averaged over the draws. */
-  images?: number;
 }
 
 /** A saliency overlay written next to the report. */
@@ -176,9 +172,6 @@ export interface SaliencyEntry {
   class: string;
   /** The overlay PNG, relative to the report's folder. */
   file: string;
-  /** The true class, and whether the prediction was right. */
-  true?: string;
-  correct?: boolean;
 }
 
 /** Fine-tuning beyond the frozen base: layers from `from` on trained on images after the head. */
@@ -186,10 +179,6 @@ export interface FineTuneResults {
   from: string;
   test: AccuracyWithCI;
   seconds: number;
-  iterations?: number;
-  /** The validation accuracy before (the head alone) and after fine-tuning. */
-  validation_before?: number;
-  validation_after?: number;
 }
 
 export interface Report {
@@ -215,5 +204,7 @@ export interface Report {
   learning_curve?: LearningCurvePoint[];
   saliency?: SaliencyEntry[];
   fine_tune?: FineTuneResults;
+  /** How fine-tuning went on the validation split: iterations run, accuracy of the head alone and of the weights kept. */
+  fine_tune_validation?: { iterations: number; before: number; after: number };
   timing: Timing;
 }

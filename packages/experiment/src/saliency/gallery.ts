@@ -39,7 +39,7 @@ export function saliencyGallery(
     const file = `saliency-${String(k + 1).padStart(3, '0')}-${c.path.replace(/\.[A-Za-z0-9]+$/, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(-80)}.png`;
     files[file] = png;
     uris[c.path] = pngDataUri(png);
-    entries.push({ path: c.path, class: classes[c.predicted]!, file, true: classes[c.truth]!, correct: c.truth === c.predicted });
+    entries.push({ path: c.path, class: classes[c.predicted]!, file });
   });
   return { entries, files, uris, layer };
 }

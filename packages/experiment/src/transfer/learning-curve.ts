@@ -86,9 +86,9 @@ export function learningCurve(
       const ci = pooledBootstrapAccuracyCI(draws, testStudies, { seed: options.seed });
       return { accuracy: ci.estimate, ci95: [ci.low, ci.high] as [number, number] };
     };
-    const point: LearningCurvePoint = { studies_per_class: amount, transfer: interval(transfer), ...(trainers.scratch ? { scratch: interval(scratch) } : {}), draws: options.draws, images: Math.round(images) };
+    const point: LearningCurvePoint = { studies_per_class: amount, transfer: interval(transfer), ...(trainers.scratch ? { scratch: interval(scratch) } : {}) };
     options.log?.(
-      `learning curve: ${amount} stud${amount === 1 ? 'y' : 'ies'} per class (${point.images} images): transfer ${(point.transfer.accuracy * 100).toFixed(1)}%` +
+      `learning curve: ${amount} stud${amount === 1 ? 'y' : 'ies'} per class (${Math.round(images)} images): transfer ${(point.transfer.accuracy * 100).toFixed(1)}%` +
         (point.scratch ? `, from scratch ${(point.scratch.accuracy * 100).toFixed(1)}%` : ''),
     );
     return point;

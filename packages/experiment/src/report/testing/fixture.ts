@@ -39,9 +39,9 @@ export function sampleReport(overrides: Partial<Report> = {}): Report {
         [2, 0, 0],
       ],
       per_class: [
-        { class: classes[0]!, precision: 1 / 3, recall: 0.5, f1: 0.4, auc: 0.75, specificity: 0.5, support: 2 },
-        { class: classes[1]!, precision: 2 / 3, recall: 1, f1: 0.8, auc: 1, specificity: 0.75, support: 2 },
-        { class: classes[2]!, precision: 0, recall: 0, f1: 0, auc: null, specificity: 1, support: 2 },
+        { class: classes[0]!, precision: 1 / 3, recall: 0.5, f1: 0.4, auc: 0.75, support: 2 },
+        { class: classes[1]!, precision: 2 / 3, recall: 1, f1: 0.8, auc: 1, support: 2 },
+        { class: classes[2]!, precision: 0, recall: 0, f1: 0, auc: null, support: 2 },
       ],
       macro: { precision: 1 / 3, recall: 0.5, f1: 0.4 },
       misclassified: [
