@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
@@ -16,4 +17,19 @@ export function shared(relative: string): string {
 export function mobilenet(): { prototxt: string; weights: string } {
   const dir = shared('fixtures/imagenet/mobilenet_v1_0.5_160');
   return { prototxt: `${dir}/deploy.prototxt`, weights: `${dir}/mobilenet_v1_0.5_160.caffemodel` };
+}
+
+/** Fresh folders under the system's temporary folder, made by `make` and all removed by `removeAll` (in an afterAll). */
+export function scratchFolders(): { make(prefix: string): string; removeAll(): void } {
+  const made: string[] = [];
+  return {
+    make: (prefix) => {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      made.push(dir);
+      return dir;
+    },
+    removeAll: () => {
+      for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -1,12 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../packages/experiment/src/data/index.js';
 import { shardItems, writeMobileNetAtSide, writeSyntheticArchive } from '@cnn/experiment';
 import { REPO_ROOT } from '../helpers/shared.js';
-import { mobilenet } from './paths.js';
+import { mobilenet, scratchFolders } from './paths.js';
+
+const scratch = scratchFolders();
+afterAll(() => scratch.removeAll());
 
 /**
  * docs/SCALE.md's Slurm script and Kubernetes Job, run as written (the script by bash with the
@@ -37,7 +39,7 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{
 
 /** A generated archive with a manifest.csv (path,label,study), a 64 x 64 MobileNet, and the cache entries' count. */
 async function setUp(): Promise<{ work: string; archive: string; manifest: string; modelFlags: string[]; images: number }> {
-  const work = mkdtempSync(join(tmpdir(), 'cnn-scale-docs-'));
+  const work = scratch.make('cnn-scale-docs-');
   const archive = join(work, 'archive');
   writeSyntheticArchive(archive, { images: 16, imagesPerStudy: 2, seed: 9 });
   const dataset = await loadDataset(archive);

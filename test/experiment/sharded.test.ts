@@ -1,15 +1,16 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { loadDataset } from '../../packages/experiment/src/data/index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadDataset, mobilenetRecipe } from '../../packages/experiment/src/data/index.js';
 import { readEntry } from '../../packages/experiment/src/transfer/cache-entry.js';
 import { resolveConfig, runExperiment, runFeatures, shardItems, SHIPPED_BASE, writeMobileNetAtSide, writeSyntheticArchive, type Report } from '@cnn/experiment';
-import { mobilenetRecipe } from '../../packages/experiment/src/data/index.js';
 import { featureKey } from '../../packages/experiment/src/transfer/frozen.js';
 import { REPO_ROOT } from '../helpers/shared.js';
-import { mobilenet } from './paths.js';
+import { mobilenet, scratchFolders } from './paths.js';
+
+const scratch = scratchFolders();
+afterAll(() => scratch.removeAll());
 
 /**
  * The sharded path as a cluster runs it: `cnn features` shards as separate processes at
@@ -68,7 +69,7 @@ function results(report: Report): unknown {
 
 describe('cnn features: shards into one cache', () => {
   it('three shards at the same time fill the cache; cnn experiment then computes 0 features and reports what a single-process run reports', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'cnn-shards-'));
+    const work = scratch.make('cnn-shards-');
     const { dir: data, studies } = writeSyntheticArchive(join(work, 'data'), { images: 60, imagesPerStudy: 4, seed: 3 });
     const model = smallMobileNet(work, 64);
     const shared = join(work, 'shared-cache');
@@ -115,7 +116,7 @@ describe('cnn features: shards into one cache', () => {
   }, 180_000);
 
   it('a shard killed midway leaves only whole entries; its rerun computes exactly the rest and clears old temporaries', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'cnn-shard-kill-'));
+    const work = scratch.make('cnn-shard-kill-');
     const { dir: data } = writeSyntheticArchive(join(work, 'data'), { images: 96, imagesPerStudy: 6, seed: 5 });
     const model = smallMobileNet(work, 96);
     const cache = join(work, 'cache');
@@ -171,7 +172,7 @@ describe('cnn features: shards into one cache', () => {
   }, 180_000);
 
   it('writers on one entry at once (two processes, two threads each: same host, same process id) leave a valid entry, and readers never see a torn one', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'cnn-entry-race-'));
+    const folder = scratch.make('cnn-entry-race-');
     const entry = join(folder, 'entry.feat');
     // 1 MiB entries, so a write takes long enough for a reader or another writer to land in the middle of it.
     const values = 1 << 18;
@@ -205,7 +206,7 @@ describe('cnn features: shards into one cache', () => {
   }, 120_000);
 
   it('with no model given, cnn features and cnn experiment both use the shipped base: the experiment computes 0 features', async () => {
-    const work = mkdtempSync(join(tmpdir(), 'cnn-shard-default-'));
+    const work = scratch.make('cnn-shard-default-');
     const { dir: data } = writeSyntheticArchive(join(work, 'data'), { images: 15, imagesPerStudy: 1, seed: 4 });
     const cacheDir = join(work, 'cache');
     const summaries = [];
