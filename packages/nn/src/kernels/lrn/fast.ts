@@ -11,8 +11,10 @@ type SpecScalars = JobScalars<(typeof specScalars)[number]>;
 /** Does the first pixels of a run of `count` from `base` (channel 0) itself; returns how many. */
 export type AcrossRun = (base: number, count: number, planeSize: number) => number;
 
-export function specOf({ across, ...rest }: SpecScalars): LrnSpec {
-  return { ...rest, region: across ? 'ACROSS_CHANNELS' : 'WITHIN_CHANNEL' };
+/** The spec back from a job's scalars, as a literal: the kernels read its fields per element, and a spread copy was slower to read. */
+export function specOf(s: SpecScalars): LrnSpec {
+  const { num, channels, height, width, localSize, alpha, beta, k } = s;
+  return { region: s.across ? 'ACROSS_CHANNELS' : 'WITHIN_CHANNEL', num, channels, height, width, localSize, alpha, beta, k };
 }
 
 /**
