@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -71,4 +72,14 @@ export function deviation(actual: ArrayLike<number>, expected: ArrayLike<number>
     }
   }
   return { maxAbs, worstRatio, worstIndex, atol };
+}
+
+/**
+ * Where a browser test saves its screenshot of a page: the README's copy under `docs/` when
+ * `CNN_SCREENSHOTS=1` (to refresh them, then commit), otherwise a temporary file, so that a plain
+ * `npm test` still renders the page but leaves the working tree clean.
+ */
+export function screenshotPath(name: string): string {
+  if (process.env.CNN_SCREENSHOTS === '1') return path.join(REPO_ROOT, 'docs', name);
+  return path.join(mkdtempSync(path.join(tmpdir(), 'cnn-screenshot-')), name);
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../packages/experiment/src/data/index.js';
 import { writePng } from '../../packages/experiment/src/data/testing/png.js';
 import { startLabelling, type LabelRun } from '../../packages/experiment/src/label/index.js';
-import { fixture, readF32, REPO_ROOT } from '../helpers/shared.js';
+import { fixture, readF32, screenshotPath } from '../helpers/shared.js';
 
 /**
  * `cnn label --model` in Chromium: LeNet (an experiment's output folder around the shared
@@ -88,7 +88,7 @@ describe('cnn label --model', () => {
     const other = classes.findIndex((name) => name !== first.label);
     await page.keyboard.press(String(other + 1));
     await page.waitForSelector('body[data-shown="1"]', { timeout: 10_000 });
-    await page.screenshot({ path: path.join(REPO_ROOT, 'docs/labeller-assisted.png') });
+    await page.screenshot({ path: screenshotPath('labeller-assisted.png') });
     await page.keyboard.press('Enter');
     await page.waitForSelector('body[data-shown="2"]', { timeout: 10_000 });
     await page.waitForSelector('body[data-pending="0"]', { timeout: 10_000 });

@@ -5,7 +5,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../packages/experiment/src/data/index.js';
 import { startLabelling, type LabelRun } from '../../packages/experiment/src/label/index.js';
-import { REPO_ROOT } from '../helpers/shared.js';
+import { REPO_ROOT, screenshotPath } from '../helpers/shared.js';
 
 /**
  * The labeller in a real browser: Debian's headless Chromium (`apt-get install chromium`, done
@@ -102,8 +102,7 @@ describe('the labeller in Chromium', () => {
     // The README's picture: mid-run, with a label chosen and the per-class tallies filled in.
     await page.keyboard.press('ArrowLeft');
     await shown(page, 3);
-    mkdirSync(path.join(REPO_ROOT, 'docs'), { recursive: true });
-    await page.screenshot({ path: path.join(REPO_ROOT, 'docs/labeller.png') });
+    await page.screenshot({ path: screenshotPath('labeller.png') });
 
     await page.reload();
     await shown(page, 4);

@@ -10,7 +10,7 @@ import { encodePng } from '../../packages/experiment/src/report/png.js';
 import { gradCam, lastConvolution, overlaySaliency } from '../../packages/experiment/src/saliency/index.js';
 import { readServedModel, startServeServer, type ServeServer } from '../../packages/experiment/src/serve/index.js';
 import { bundleWeb } from '../../packages/experiment/web/build.mjs';
-import { fixture, REPO_ROOT } from '../helpers/shared.js';
+import { fixture, screenshotPath } from '../helpers/shared.js';
 
 /**
  * `cnn serve`'s pages in Debian's headless Chromium (playwright-core), bundled from the current
@@ -118,7 +118,7 @@ describe('cnn serve in Chromium', () => {
     const differences = drawn.map((v, i) => Math.abs(v - expected[i]!));
     expect(Math.max(...differences)).toBeLessThanOrEqual(3);
     expect(differences.filter((d) => d > 0).length).toBeLessThan(0.01 * drawn.length);
-    await page.screenshot({ path: path.join(REPO_ROOT, 'docs/serve-classify.png') });
+    await page.screenshot({ path: screenshotPath('serve-classify.png') });
     await page.close();
   });
 
@@ -152,7 +152,7 @@ describe('cnn serve in Chromium', () => {
       expect(shown.length).toBeGreaterThan(100);
       expect(shown[0]!).toBeGreaterThan(0.9);
       expect(mean(shown.slice(-5))).toBeLessThan(0.6 * shown[0]!);
-      if (threads === '2') await page.screenshot({ path: path.join(REPO_ROOT, 'docs/serve-learn.png'), fullPage: true });
+      if (threads === '2') await page.screenshot({ path: screenshotPath('serve-learn.png'), fullPage: true });
       await page.close();
     });
   }
