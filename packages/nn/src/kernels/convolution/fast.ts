@@ -5,6 +5,7 @@ import { convolutionScratch, shapeScalars, type ConvolutionShape } from './shape
 import type { Clamp, ConvolutionGradients } from './reference.js';
 import { reluForward } from '../relu/index.js';
 import { biasClampPlanes } from '../epilogue/index.js';
+import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePays } from '../pointwise/fast.js';
 
 /**
  * The fast convolution: per image, im2col unfolds the input into a
@@ -13,7 +14,9 @@ import { biasClampPlanes } from '../epilogue/index.js';
  * and no padding needs no unfolding: the image already is that matrix. A 3x3 kernel with
  * stride 1 over a batch of several images per thread goes to Winograd's F(2x2, 3x3)
  * instead (winograd.ts), which needs half the multiplies; depthwise ones (one input channel
- * per group) to direct loops (depthwise/depthwise.ts), forward and backward.
+ * per group) to direct loops (depthwise/depthwise.ts), forward and backward. On the wasm
+ * backend, a 1x1 one runs straight over the image's planes with its epilogue in registers
+ * (pointwise/), from weights packed here once for the whole batch.
  *
  * A batch is shared out over the thread pool, whole images to each thread, so the
  * unfolding runs in parallel too and the GEMMs need no synchronisation. Each thread
@@ -43,13 +46,15 @@ export function convolutionForwardFast(
   const m = gemmSizes(s);
   const threads = Math.min(getThreads(), s.num);
   const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
+  const packed = pointwisePays(s) ? convolutionScratch('packed filters', pointwisePackedSize(s), weight) : undefined;
+  if (packed) packPointwiseWeights(weight, s, packed);
   if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
     const columns = m.unfold ? columnBuffer(threads * m.colSize, x) : x;
     getBackend().prepareGemms(threads, m.outputsPerGroup, m.positions, m.rowsPerGroup);
-    convolutionForwardJob.run({ x, weight, y, columns, bias }, { ...s, clampMin: low, clampMax: high }, threads);
+    convolutionForwardJob.run({ x, weight, y, columns, bias, packed }, { ...s, clampMin: low, clampMax: high }, threads);
     return;
   }
-  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x, clamp);
+  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x, low, high, packed);
 }
 
 /**
@@ -70,28 +75,28 @@ function clampInPlace(y: FloatArray, count: number, { min, max }: Clamp): void {
 
 /**
  * The pool's part of a batch forward: a band of the batch's images, on one thread, with
- * its band of the column buffer (arrays: x, weight, y, columns, the bias if any; scalars: the
- * shape, the clamp's bounds or +-Infinity).
+ * its band of the column buffer (arrays: x, weight, y, columns, the bias and the packed 1x1
+ * weights if any; scalars: the shape, the clamp's bounds or +-Infinity).
  */
 export const convolutionForwardJob = definePoolJob({
   module: import.meta.url,
   name: 'convolutionForwardJob',
   arrays: ['x', 'weight', 'y', 'columns'],
-  optional: ['bias'],
+  optional: ['bias', 'packed'],
   scalars: [...shapeScalars, 'clampMin', 'clampMax'],
-  part: ({ x, weight, y, columns, bias }, s, part, parts) => {
+  part: ({ x, weight, y, columns, bias, packed }, s, part, parts) => {
     const m = gemmSizes(s);
     const [first, end] = partRange(s.num, part, parts);
     const col = m.unfold ? columns.subarray(part * m.colSize, (part + 1) * m.colSize) : x;
-    const clamp = s.clampMin === -Infinity && s.clampMax === Infinity ? undefined : { min: s.clampMin, max: s.clampMax };
-    forwardImages(x, weight, bias, y, s, first, end, col, clamp);
+    forwardImages(x, weight, bias, y, s, first, end, col, s.clampMin, s.clampMax, packed);
   },
 });
 
 /**
  * The forward of images [first, end) of the batch (see convolutionForwardFast), unfolding
  * each into `col` (or, with no unfolding to do, reading the image itself: `col` is `x`),
- * then adding the bias and clamping each image's outputs.
+ * then adding the bias and clamping each image's outputs to [low, high]. With `packed` 1x1
+ * weights, the pointwise kernel does all of it where it can.
  */
 function forwardImages(
   x: FloatArray,
@@ -102,10 +107,13 @@ function forwardImages(
   first: number,
   end: number,
   col: FloatArray,
-  clamp?: Clamp,
+  low: number,
+  high: number,
+  packed?: FloatArray,
 ): void {
   const m = gemmSizes(s);
   for (let n = first; n < end; n++) {
+    if (packed && pointwiseImage(x, packed, bias, y, s, n, low, high)) continue;
     const xImage = n * m.imageSize;
     const yImage = n * s.numOutput * m.positions;
     if (m.unfold) unfold(x, xImage, s, col);
@@ -118,7 +126,7 @@ function forwardImages(
       });
     }
     // The epilogue: bias and activation in one pass over the image's outputs.
-    if (bias || clamp) biasClampPlanes(y, yImage, s.numOutput, m.positions, bias, clamp?.min ?? -Infinity, clamp?.max ?? Infinity);
+    if (bias || low > -Infinity || high < Infinity) biasClampPlanes(y, yImage, s.numOutput, m.positions, bias, low, high);
   }
 }
 

@@ -1,0 +1,80 @@
+import { Rng, Tensor, allclose, allocate, getBackend, setBackend, setThreads, shutdownPool, type FloatArray } from '@cnn/tensor';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { convolutionForwardReference } from '../convolution/reference.js';
+import { convolutionForwardFast } from '../convolution/fast.js';
+import type { ConvolutionShape } from '../convolution/shape.js';
+import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePays } from './fast.js';
+
+const initialBackend = getBackend().name;
+afterEach(() => {
+  setBackend(initialBackend);
+  setThreads(1);
+});
+afterAll(() => shutdownPool());
+
+function shape(num: number, channels: number, numOutput: number, height: number, width: number): ConvolutionShape {
+  return { num, channels, height, width, numOutput, group: 1, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0, dilationH: 1, dilationW: 1 };
+}
+
+function random(length: number, rng: Rng): FloatArray {
+  const a = allocate(length, { dtype: 'float32', shared: true });
+  for (let i = 0; i < length; i++) a[i] = rng.uniform(-1, 1);
+  return a;
+}
+
+// Planes of 1, 3 (the one-at-a-time loop only), 4 (one 4-wide tile), 15 (8 + 4 + 3), 16 and 25
+// (8 + 8 + 8 + 1) positions; 1, 3, 16 and 64 input channels; one to three panels of outputs.
+const cases: ConvolutionShape[] = [];
+for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 5], [4, 4], [5, 5]] as const) {
+  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4]] as const) cases.push(shape(2, channels, numOutput, height, width));
+}
+const flat = (a: FloatArray) => new Tensor(a, [a.length]);
+const label = (s: ConvolutionShape) => `x=[${s.num},${s.channels},${s.height},${s.width}] o=${s.numOutput}`;
+
+describe('pointwise (1 x 1) convolution kernel, wasm backend, against the reference convolution', () => {
+  for (const threads of [1, 2]) {
+    for (const [bias, clamp] of [[true, { min: 0, max: 6 }], [false, undefined], [true, { min: 0, max: Infinity }]] as const) {
+      it.each(cases.map((s) => ({ s, name: label(s) })))(
+        `$name, ${threads} thread(s), bias ${bias}, clamp ${clamp ? `[${clamp.min}, ${clamp.max}]` : 'none'}`,
+        ({ s }) => {
+          setBackend('wasm');
+          setThreads(threads);
+          expect(pointwisePays(s)).toBe(true);
+          const rng = new Rng(s.channels * 31 + s.numOutput + s.height * s.width);
+          const x = random(s.num * s.channels * s.height * s.width, rng);
+          const weight = random(s.numOutput * s.channels, rng);
+          const b = bias ? random(s.numOutput, rng) : undefined;
+          const ySize = s.num * s.numOutput * s.height * s.width;
+          const expected = new Float64Array(ySize);
+          convolutionForwardReference(Float64Array.from(x), Float64Array.from(weight), b && Float64Array.from(b), expected, s);
+          if (clamp) for (let i = 0; i < ySize; i++) expected[i] = Math.min(Math.max(expected[i]!, clamp.min), clamp.max);
+          // A guard float past the outputs, which the kernel must leave alone.
+          const y = allocate(ySize + 1, { dtype: 'float32', shared: true }).fill(NaN);
+          convolutionForwardFast(x, weight, b, y, s, clamp);
+          expect(y[ySize]).toBeNaN();
+          const result = allclose(flat(y.subarray(0, ySize)), flat(expected), { rtol: 1e-5, atol: 1e-5 });
+          expect(result.ok, result.message).toBe(true);
+        },
+      );
+    }
+  }
+
+  it('runs on the wasm heap only: a float64 image is refused, and convolutionForwardFast still answers it through the GEMM', () => {
+    setBackend('wasm');
+    const s = shape(1, 3, 4, 2, 2);
+    const rng = new Rng(5);
+    const weight = random(12, rng);
+    const packed = allocate(pointwisePackedSize(s), { dtype: 'float32', shared: true });
+    packPointwiseWeights(weight, s, packed);
+    // packed[(t * C + c) * 4 + r] = weight[(4t + r) * C + c]: weight row 2, channel 1 is packed float 1 * 4 + 2.
+    expect(packed[6]).toBe(weight[2 * 3 + 1]);
+    const x64 = new Float64Array(12).map((_, i) => i / 7 - 0.5);
+    const y64 = new Float64Array(16);
+    expect(pointwiseImage(x64, packed, undefined, y64, s, 0, -Infinity, Infinity)).toBe(false);
+    const w64 = Float64Array.from(weight);
+    convolutionForwardFast(x64, w64, undefined, y64, s);
+    const expected = new Float64Array(16);
+    convolutionForwardReference(x64, w64, undefined, expected, s);
+    expect(allclose(flat(y64), flat(expected), { rtol: 1e-12, atol: 1e-12 }).ok).toBe(true);
+  });
+});

@@ -1,0 +1,180 @@
+import { ValType, addTo, countDown, defineWasmKernels, relaxedSimdSupported, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+
+/*
+ * The 1 x 1 convolution of one image as a GEMM straight over its NCHW planes, in 128-bit SIMD:
+ *
+ *   y[o][p] = min(max(bias[o] + sum over c of W[o][c] * x[c][p], low), high)
+ *
+ * The input is read where it lies: row c of the GEMM's B is input plane c, so a step of the
+ * k loop reads eight neighbouring positions of one plane (two vector loads), and nothing is
+ * packed or copied. Only the weights come packed (pointwise.ts), in panels of four outputs:
+ * packed[(t * C + c) * 4 + r] = W[4t + r][c], so a step reads four consecutive floats of A,
+ * each splat across lanes. A 4 x 8 register tile of y (eight accumulators, as the GEMM's
+ * micro-kernel) starts from the bias, and is clamped and stored straight into y when the k
+ * loop ends: y is written once, with the convolution's epilogue done in registers.
+ *
+ * Per 8 positions, the tiles of every output panel run while those C x 8 inputs stay in L1.
+ * A last group of four positions takes a 4 x 4 tile; the last one to three positions are
+ * vectorised across the panel's four outputs instead (a vector of A times one input splat),
+ * stored lane by lane.
+ */
+
+const { i32, v128 } = ValType;
+const FLOAT = 4;
+const LANES = 4;
+/** Outputs per panel of packed weights: the rows of the register tile. */
+export const POINTWISE_PANEL = 4;
+/** Planes and their positions are not 16-byte aligned (a 5 x 5 plane is 100 bytes): an alignment hint of 2^2. */
+const UNALIGNED = 2;
+
+const params = {
+  x: 'array',
+  xStart: 'floats',
+  packed: 'array',
+  bias: 'array?',
+  hasBias: 'i32',
+  y: 'array',
+  yStart: 'floats',
+  panels: 'i32',
+  channels: 'i32',
+  positions: 'i32',
+  low: 'f32',
+  high: 'f32',
+} as const;
+
+const kernels = defineWasmKernels('wasm pointwise convolution', {
+  pointwiseImage: { params, emit: pointwiseImage },
+});
+
+/** The module's bytes (for tests and the text dump). */
+export const pointwiseModule = kernels.bytes;
+
+/** Runs the kernel over one image; false (nothing done) when an array is not float32 on the wasm heap. */
+export const pointwiseImageWasm = kernels.pointwiseImage.run;
+
+/**
+ * pointwiseImage(x, xStart, packed, bias, hasBias, y, yStart, panels, channels, positions, low, high):
+ * one image's outputs y + yStart, `panels` * 4 planes of `positions` floats, from its `channels`
+ * input planes at x + xStart (see above). Without a bias, `bias` is address 0: read, and ignored.
+ */
+function pointwiseImage(f: FunctionBuilder, p: WasmParams<typeof params>): void {
+  const fma = relaxedSimdSupported();
+  const plane = f.local(i32);
+  const panelBytes = f.local(i32);
+  const column = f.local(i32);
+  const outColumn = f.local(i32);
+  const panel = f.local(i32);
+  const a = f.local(i32);
+  const b = f.local(i32);
+  const out = f.local(i32);
+  const biasAt = f.local(i32);
+  const t = f.local(i32);
+  const k = f.local(i32);
+  const groups = f.local(i32);
+  const rest = f.local(i32);
+  const acc = Array.from({ length: POINTWISE_PANEL }, () => [f.local(v128), f.local(v128)] as const);
+  const bv = [f.local(v128), f.local(v128)] as const;
+  const av = f.local(v128);
+  const [lowv, highv] = [f.local(v128), f.local(v128)];
+
+  f.localGet(p.x).localGet(p.xStart).i32Add().localSet(p.x);
+  f.localGet(p.y).localGet(p.yStart).i32Add().localSet(p.y);
+  f.localGet(p.positions).i32Const(FLOAT).i32Mul().localSet(plane);
+  f.localGet(p.channels).i32Const(FLOAT * POINTWISE_PANEL).i32Mul().localSet(panelBytes);
+  f.localGet(p.low).f32x4Splat().localSet(lowv);
+  f.localGet(p.high).f32x4Splat().localSet(highv);
+
+  /** acc = splat(bias of panel row r), or 0 without a bias; `biasAt` points at the panel's first bias. */
+  const startTile = (vectors: number): void => {
+    for (let r = 0; r < POINTWISE_PANEL; r++) {
+      f.localGet(biasAt).v128Load32Splat(FLOAT * r).v128Zero().localGet(p.hasBias).select();
+      f.localSet(acc[r]![0]);
+      if (vectors === 2) f.localGet(acc[r]![0]).localSet(acc[r]![1]);
+    }
+  };
+
+  /** acc[r][v] += a[r] * b[v] over every channel, from the panel at `a` and the inputs at `b`. */
+  const kLoop = (vectors: number): void => {
+    f.localGet(p.channels).localSet(k);
+    countDown(f, k, () => {
+      for (let v = 0; v < vectors; v++) f.localGet(b).v128Load(FLOAT * LANES * v, UNALIGNED).localSet(bv[v]!);
+      for (let r = 0; r < POINTWISE_PANEL; r++) {
+        f.localGet(a).v128Load32Splat(FLOAT * r).localSet(av);
+        for (let v = 0; v < vectors; v++) madd(f, fma, av, bv[v]!, acc[r]![v]!);
+      }
+      addTo(f, a, { constant: FLOAT * POINTWISE_PANEL });
+      addTo(f, b, { local: plane });
+    });
+  };
+
+  /** Clamps the tile and stores its rows from `out`, a plane apart. */
+  const storeTile = (vectors: number): void => {
+    for (let r = 0; r < POINTWISE_PANEL; r++) {
+      for (let v = 0; v < vectors; v++) {
+        f.localGet(out).localGet(acc[r]![v]!).localGet(lowv).f32x4Max().localGet(highv).f32x4Min().v128Store(FLOAT * LANES * v, UNALIGNED);
+      }
+      addTo(f, out, { local: plane });
+    }
+  };
+
+  /** Every panel's tile over the `vectors` * 4 positions from `column` (input) and `outColumn` (output). */
+  const panelsAt = (vectors: number): void => {
+    f.localGet(p.packed).localSet(panel);
+    f.localGet(p.bias).localSet(biasAt);
+    f.localGet(outColumn).localSet(out);
+    f.localGet(p.panels).localSet(t);
+    countDown(f, t, () => {
+      startTile(vectors);
+      f.localGet(panel).localSet(a);
+      f.localGet(column).localSet(b);
+      kLoop(vectors);
+      storeTile(vectors);
+      addTo(f, panel, { local: panelBytes });
+      addTo(f, biasAt, { constant: FLOAT * POINTWISE_PANEL });
+    });
+    addTo(f, column, { constant: FLOAT * LANES * vectors });
+    addTo(f, outColumn, { constant: FLOAT * LANES * vectors });
+  };
+
+  f.localGet(p.x).localSet(column);
+  f.localGet(p.y).localSet(outColumn);
+  f.localGet(p.positions).i32Const(2 * LANES).i32DivU().localSet(groups);
+  countDown(f, groups, () => panelsAt(2));
+  f.localGet(p.positions).i32Const(LANES).i32And().if(() => panelsAt(1));
+
+  // The last positions, one at a time: the four outputs of a panel in the lanes of acc[0][0].
+  f.localGet(p.positions).i32Const(LANES - 1).i32And().localSet(rest);
+  countDown(f, rest, () => {
+    f.localGet(p.packed).localSet(a);
+    f.localGet(p.bias).localSet(biasAt);
+    f.localGet(outColumn).localSet(out);
+    f.localGet(p.panels).localSet(t);
+    countDown(f, t, () => {
+      const sum = acc[0]![0];
+      f.localGet(biasAt).v128Load(0, UNALIGNED).v128Zero().localGet(p.hasBias).select().localSet(sum);
+      f.localGet(column).localSet(b);
+      f.localGet(p.channels).localSet(k);
+      countDown(f, k, () => {
+        f.localGet(b).v128Load32Splat().localSet(av);
+        f.localGet(a).v128Load(0).localSet(bv[0]);
+        madd(f, fma, av, bv[0], sum);
+        addTo(f, a, { constant: FLOAT * POINTWISE_PANEL });
+        addTo(f, b, { local: plane });
+      });
+      f.localGet(sum).localGet(lowv).f32x4Max().localGet(highv).f32x4Min().localSet(sum);
+      for (let r = 0; r < POINTWISE_PANEL; r++) {
+        f.localGet(out).localGet(sum).f32x4ExtractLane(r).f32Store();
+        addTo(f, out, { local: plane });
+      }
+      addTo(f, biasAt, { constant: FLOAT * POINTWISE_PANEL });
+    });
+    addTo(f, column, { constant: FLOAT });
+    addTo(f, outColumn, { constant: FLOAT });
+  });
+}
+
+/** acc += x * y (locals), fused where the engine has relaxed SIMD. */
+function madd(f: FunctionBuilder, fma: boolean, x: number, y: number, acc: number): void {
+  if (fma) f.localGet(x).localGet(y).localGet(acc).f32x4RelaxedMadd().localSet(acc);
+  else f.localGet(acc).localGet(x).localGet(y).f32x4Mul().f32x4Add().localSet(acc);
+}
