@@ -1,7 +1,8 @@
-import { convOutputSize, definePoolJob, getThreads, isShared, partRange, type FloatArray } from '@cnn/tensor';
-import { shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
+import { convOutputSize, definePoolJob, getBackend, getThreads, isShared, partRange, type FloatArray } from '@cnn/tensor';
+import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import type { Clamp, ConvolutionGradients } from '../convolution/reference.js';
 import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
+import { depthwise3x3BandSize, depthwise3x3Forward, depthwise3x3Origin } from './wasm-3x3.js';
 
 /*
  * Depthwise convolution (MobileNet): group = input channels, so every output channel sees
@@ -113,7 +114,8 @@ const MIN_PARALLEL_WORK = 1 << 19;
  * input is inside the row (`tapRange`), so the inner loop is a plain multiply-add with no tests.
  * The channels are shared out over the pool's threads (all images of a channel to one thread),
  * which keeps every thread busy at batch 1 too. The wasm backend runs the planes in SIMD
- * (depthwise-module.ts). Each finished row is clamped to [clamp.min, clamp.max] (see `Clamp`).
+ * (depthwise-module.ts), and MobileNet's 3 x 3 filters register-blocked (wasm-3x3.ts), each
+ * thread with its band of one scratch buffer. Each finished row is clamped to [clamp.min, clamp.max] (see `Clamp`).
  */
 export function depthwiseForwardFast(
   x: FloatArray,
@@ -124,7 +126,8 @@ export function depthwiseForwardFast(
   clamp: Clamp = { min: -Infinity, max: Infinity },
 ): void {
   const parts = partsFor(s, [x, weight, y, ...(bias ? [bias] : [])]);
-  depthwiseForwardJob.run({ x, weight, y, bias }, { ...s, clampMin: clamp.min, clampMax: clamp.max }, parts);
+  const band = getBackend().name === 'wasm' ? convolutionScratch('bands', parts * depthwise3x3BandSize(s), x) : undefined;
+  depthwiseForwardJob.run({ x, weight, y, bias, band }, { ...s, clampMin: clamp.min, clampMax: clamp.max }, parts);
 }
 
 /**
@@ -149,16 +152,25 @@ function partsFor(s: ConvolutionShape, arrays: FloatArray[]): number {
   return Math.min(threads, s.channels, Math.ceil(work / MIN_PARALLEL_WORK));
 }
 
-/** The pool's part of the forward: input channels [first, end) of every image, clamped to [clampMin, clampMax]. */
+/**
+ * The pool's part of the forward: input channels [first, end) of every image, clamped to
+ * [clampMin, clampMax], with part `part` of the scratch `band` for the 3 x 3 kernel if given.
+ */
 export const depthwiseForwardJob = definePoolJob({
   module: import.meta.url,
   name: 'depthwiseForwardJob',
   arrays: ['x', 'weight', 'y'],
-  optional: ['bias'],
+  optional: ['bias', 'band'],
   scalars: [...shapeScalars, 'clampMin', 'clampMax'],
-  part: ({ x, weight, y, bias }, s, part, parts) => {
+  part: ({ x, weight, y, bias, band }, s, part, parts) => {
     const [first, end] = partRange(s.channels, part, parts);
     const clamp = { min: s.clampMin, max: s.clampMax };
+    const origin = band ? depthwise3x3Origin(s, weight, first, end) : -1;
+    if (band && origin >= 0) {
+      const size = depthwise3x3BandSize(s);
+      const mine = band.subarray(part * size, (part + 1) * size).fill(0);
+      if (depthwise3x3Forward(x, weight, bias, y, s, clamp, first, end, mine, origin)) return;
+    }
     if (wasmDepthwiseForward(x, weight, bias, y, s, clamp, first, end)) return;
     const multiplier = s.numOutput / s.channels;
     for (let n = 0; n < s.num; n++) {
