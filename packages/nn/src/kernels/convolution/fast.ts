@@ -5,6 +5,7 @@ import { convolutionScratch, shapeScalars, type ConvolutionShape } from './shape
 import type { Clamp, ConvolutionGradients } from './reference.js';
 import { reluForward } from '../relu/index.js';
 import { biasClampPlanes } from '../epilogue/index.js';
+import { directForward } from '../direct/fast.js';
 import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePays } from '../pointwise/fast.js';
 
 /**
@@ -16,7 +17,8 @@ import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePay
  * instead (winograd.ts), which needs half the multiplies; depthwise ones (one input channel
  * per group) to direct loops (depthwise/depthwise.ts), forward and backward. On the wasm
  * backend, a 1x1 one runs straight over the image's planes with its epilogue in registers
- * (pointwise/), from weights packed here once for the whole batch.
+ * (pointwise/), from weights packed here once for the whole batch, and a 3x3 one over few
+ * input channels (a net's first layer) as a direct convolution (direct/).
  *
  * A batch is shared out over the thread pool, whole images to each thread, so the
  * unfolding runs in parallel too and the GEMMs need no synchronisation. Each thread
@@ -38,6 +40,8 @@ export function convolutionForwardFast(
     depthwiseForwardFast(x, weight, bias, y, s, clamp);
     return;
   }
+  const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
+  if (directForward(x, weight, bias, y, s, low, high)) return;
   if (winogradPays(s)) {
     convolutionForwardWinograd(x, weight, bias, y, s);
     if (clamp) clampInPlace(y, s.num * s.numOutput * gemmSizes(s).positions, clamp);
@@ -45,7 +49,6 @@ export function convolutionForwardFast(
   }
   const m = gemmSizes(s);
   const threads = Math.min(getThreads(), s.num);
-  const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
   const packed = pointwisePays(s) ? convolutionScratch('packed filters', pointwisePackedSize(s), weight) : undefined;
   if (packed) packPointwiseWeights(weight, s, packed);
   if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
