@@ -1,4 +1,5 @@
-import { ValType, addTo, convOutputSize, countDown, defineWasmKernels, lanesThenRest, relaxedSimdSupported, type FloatArray, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+import { ValType, addTo, convOutputSize, countDown, defineWasmKernels, relaxedSimdSupported, type FloatArray, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+import { UNALIGNED, copyPlane, madd } from '../simd.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
 import type { Clamp } from '../convolution/reference.js';
 
@@ -25,8 +26,6 @@ const { i32, v128 } = ValType;
 const FLOAT = 4;
 const LANES = 4;
 const TAPS = 3;
-/** Rows and planes are not 16-byte aligned: an alignment hint of 2^2. */
-const UNALIGNED = 2;
 
 const params = {
   x: 'array',
@@ -136,7 +135,7 @@ function depthwise3x3(f: FunctionBuilder, p: WasmParams<typeof params>, stride: 
   const fma = relaxedSimdSupported();
   const [rowBytes, inRowBytes, outRowBytes, src, dst, rows, oy, yRow, r0, in0, in1, in2, groups, rest, stepRow] = Array.from({ length: 15 }, () => f.local(i32));
   const w = Array.from({ length: TAPS * TAPS }, () => f.local(v128));
-  const [acc, lowv, highv, bv] = Array.from({ length: 4 }, () => f.local(v128));
+  const [acc, lowv, highv, bv, tap] = Array.from({ length: 5 }, () => f.local(v128));
 
   f.localGet(p.x).localGet(p.xStart).i32Add().localSet(p.x);
   f.localGet(p.y).localGet(p.yStart).i32Add().localSet(p.y);
@@ -167,8 +166,8 @@ function depthwise3x3(f: FunctionBuilder, p: WasmParams<typeof params>, stride: 
     for (let ky = 0; ky < TAPS; ky++) {
       for (let kx = 0; kx < TAPS; kx++) {
         vectorTaps(ky, kx);
-        if (fma) f.localGet(w[ky * TAPS + kx]!).localGet(acc).f32x4RelaxedMadd().localSet(acc);
-        else f.localGet(w[ky * TAPS + kx]!).f32x4Mul().localGet(acc).f32x4Add().localSet(acc);
+        f.localSet(tap);
+        madd(f, fma, w[ky * TAPS + kx]!, tap, acc);
       }
     }
     f.localGet(acc).localGet(lowv).f32x4Max().localGet(highv).f32x4Min().localSet(acc);
@@ -185,17 +184,7 @@ function depthwise3x3(f: FunctionBuilder, p: WasmParams<typeof params>, stride: 
     f.localGet(p.x).localSet(src);
     f.localGet(p.band).localGet(p.copyAt).i32Add().localSet(dst);
     f.localGet(p.height).localSet(rows);
-    countDown(f, rows, () => {
-      f.localGet(src).localSet(r0);
-      f.localGet(dst).localSet(in0);
-      lanesThenRest(
-        f, p.width, [r0, in0],
-        () => f.localGet(in0).localGet(r0).v128Load(0, UNALIGNED).v128Store(0, UNALIGNED),
-        () => f.localGet(in0).localGet(r0).f32Load().f32Store(),
-      );
-      addTo(f, src, { local: inRowBytes });
-      addTo(f, dst, { local: rowBytes });
-    });
+    copyPlane(f, { src, dst, rows, width: p.width, srcRow: inRowBytes, dstRow: rowBytes, from: r0, to: in0 });
     // This plane's nine weights and bias, each in four lanes.
     for (let ky = 0; ky < TAPS; ky++) {
       for (let kx = 0; kx < TAPS; kx++) {

@@ -1,4 +1,5 @@
-import { ValType, addTo, countDown, defineWasmKernels, lanesThenRest, relaxedSimdSupported, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+import { ValType, addTo, countDown, defineWasmKernels, relaxedSimdSupported, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+import { UNALIGNED, copyPlane, madd } from '../simd.js';
 
 /*
  * A 3 x 3 convolution over few input channels (a net's first layer: RGB in), stride 1 or 2,
@@ -23,8 +24,6 @@ const LANES = 4;
 const TAPS = 3;
 /** Outputs per panel of packed weights: the rows of the register tile. */
 export const DIRECT_PANEL = 4;
-/** Rows and planes are not 16-byte aligned: an alignment hint of 2^2. */
-const UNALIGNED = 2;
 
 const params = {
   x: 'array',
@@ -94,17 +93,7 @@ function direct3x3(f: FunctionBuilder, p: WasmParams<typeof params>, stride: 1 |
   countDown(f, c, () => {
     f.localGet(plane).localSet(dst);
     f.localGet(p.height).localSet(rows);
-    countDown(f, rows, () => {
-      f.localGet(src).localSet(at);
-      f.localGet(dst).localSet(out);
-      lanesThenRest(
-        f, p.width, [at, out],
-        () => f.localGet(out).localGet(at).v128Load(0, UNALIGNED).v128Store(0, UNALIGNED),
-        () => f.localGet(out).localGet(at).f32Load().f32Store(),
-      );
-      addTo(f, src, { local: inRowBytes });
-      addTo(f, dst, { local: rowBytes });
-    });
+    copyPlane(f, { src, dst, rows, width: p.width, srcRow: inRowBytes, dstRow: rowBytes, from: at, to: out });
     addTo(f, plane, { local: p.bandPlane });
   });
 
@@ -141,9 +130,7 @@ function direct3x3(f: FunctionBuilder, p: WasmParams<typeof params>, stride: 1 |
           for (let r = 0; r < DIRECT_PANEL; r++) {
             f.localGet(w).v128Load32Splat(FLOAT * ((ky * TAPS + kx) * DIRECT_PANEL + r)).localSet(wv);
             for (let v = 0; v < vectors; v++) {
-              const sum = acc[r]![v]!;
-              if (fma) f.localGet(wv).localGet(inputs[v]!).localGet(sum).f32x4RelaxedMadd().localSet(sum);
-              else f.localGet(sum).localGet(wv).localGet(inputs[v]!).f32x4Mul().f32x4Add().localSet(sum);
+              madd(f, fma, wv, inputs[v]!, acc[r]![v]!);
             }
           }
         }

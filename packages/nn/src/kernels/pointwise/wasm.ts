@@ -1,4 +1,5 @@
 import { ValType, addTo, countDown, defineWasmKernels, relaxedSimdSupported, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
+import { UNALIGNED, madd } from '../simd.js';
 
 /*
  * The 1 x 1 convolution of one image as a GEMM straight over its NCHW planes, in 128-bit SIMD:
@@ -24,8 +25,6 @@ const FLOAT = 4;
 const LANES = 4;
 /** Outputs per panel of packed weights: the rows of the register tile. */
 export const POINTWISE_PANEL = 4;
-/** Planes and their positions are not 16-byte aligned (a 5 x 5 plane is 100 bytes): an alignment hint of 2^2. */
-const UNALIGNED = 2;
 
 const params = {
   x: 'array',
@@ -171,10 +170,4 @@ function pointwiseImage(f: FunctionBuilder, p: WasmParams<typeof params>): void 
     addTo(f, column, { constant: FLOAT });
     addTo(f, outColumn, { constant: FLOAT });
   });
-}
-
-/** acc += x * y (locals), fused where the engine has relaxed SIMD. */
-function madd(f: FunctionBuilder, fma: boolean, x: number, y: number, acc: number): void {
-  if (fma) f.localGet(x).localGet(y).localGet(acc).f32x4RelaxedMadd().localSet(acc);
-  else f.localGet(acc).localGet(x).localGet(y).f32x4Mul().f32x4Add().localSet(acc);
 }
