@@ -54,9 +54,12 @@ describe('a declared pool job (definePoolJob)', () => {
     const extra = allocate(1, { shared: true }).fill(100);
     namedJob.run({ out, extra }, { scale: 10, shift: 2 }, 2);
     expect([...out]).toEqual([112, 122]);
+    // Fractions reach the workers as they are (whole numbers are stored as integers there).
+    namedJob.run({ out }, { scale: 0.25, shift: 0.5 }, 2);
+    expect([...out]).toEqual([0.75, 1]);
     // One part runs here, without the pool.
     namedJob.run({ out }, { scale: 3, shift: 0 }, 1);
-    expect([...out]).toEqual([3, 122]);
+    expect([...out]).toEqual([3, 1]);
     setThreads(1);
   });
 });

@@ -67,13 +67,21 @@ export function definePoolJob<A extends string, O extends string = never, S exte
       if (present & (1 << bit)) arrays[name] = list[next++]!;
     });
     const scalars = {} as Record<string, number>;
-    spec.scalars.forEach((name, i) => (scalars[name] = values[i]!));
+    spec.scalars.forEach((name, i) => {
+      // A whole number is stored as one (`| 0`): read from an array that also holds a fraction
+      // or an infinity (a clamp bound), it comes out as a double, and V8 would then keep that
+      // field as a double in every record whose names begin alike (a convolution's and a
+      // pooling's num, channels, height, width), making their index arithmetic floating-point.
+      const value = values[i]!;
+      scalars[name] = Object.is(value | 0, value) ? value | 0 : value;
+    });
     spec.part(arrays as JobArrays<A, O>, scalars as JobScalars<S>, part, parts);
   };
   const run = (arrays: JobArrays<A, O>, scalars: JobScalars<S>, parts: number): void => {
+    // This thread's part takes the caller's records as they are: only workers need the encoding.
+    if (parts <= 1) return spec.part(arrays, scalars, 0, 1);
     const [list, values] = encode(arrays, scalars);
-    if (parts <= 1) runPart(list, values, 0, 1);
-    else getPool().run(ref, runPart, list, values, parts);
+    getPool().run(ref, (_list, _values, part, count) => spec.part(arrays, scalars, part, count), list, values, parts);
   };
   return Object.assign(runPart, { jobName: spec.name, run });
 }
