@@ -1,6 +1,7 @@
 import { im2colWasmKernels } from '@cnn/tensor';
 import { describe, expect, it } from 'vitest';
-import { depthwiseKernelModule } from './depthwise/depthwise-module.js';
+import { depthwiseWasmKernels } from './depthwise/wasm.js';
+import { depthwise3x3Module } from './depthwise/wasm-3x3.js';
 import { lrnWasmKernels } from './lrn/wasm.js';
 import { poolingWasmKernels } from './pooling/wasm.js';
 import { reluModule } from './relu/wasm.js';
@@ -19,7 +20,8 @@ const modules: [string, () => Uint8Array][] = [
   ['lrn', lrnWasmKernels.bytes],
   ['solver update', updateWasmKernels.bytes],
   ['winograd', winogradWasmKernels.bytes],
-  ['depthwise', depthwiseKernelModule],
+  ['depthwise', depthwiseWasmKernels.bytes],
+  ['depthwise 3x3', depthwise3x3Module],
 ];
 
 describe('the wasm modules of the kernel families', () => {

@@ -27,7 +27,7 @@ export type ParamKind = 'array' | 'array?' | 'floats' | 'i32' | 'f32';
 type ArgOf<K extends ParamKind> = K extends 'array' ? FloatArray : K extends 'array?' ? FloatArray | undefined : number;
 
 /** A kernel's arguments by name. */
-export type WasmArgs<P extends Record<string, ParamKind>> = { [K in keyof P]: ArgOf<P[K]> };
+export type WasmArgs<P extends Record<string, ParamKind>> = { -readonly [K in keyof P]: ArgOf<P[K]> };
 
 /** A kernel's parameters as the emitter sees them: the index of each one's local. */
 export type WasmParams<P extends Record<string, ParamKind>> = { [K in keyof P]: number };
@@ -81,13 +81,15 @@ export function defineWasmKernels<T extends Record<string, Record<string, ParamK
   const kernels = { bytes } as { [K in keyof T]: WasmKernel<T[K]> } & { bytes(): Uint8Array };
   for (const name of names) {
     const params = specs[name].params;
-    const entries = Object.entries(params);
+    const keys = Object.keys(params);
+    const kinds = Object.values(params);
+    // One arguments array per kernel, refilled at each call (no thread runs a kernel twice at once).
+    const values = new Array<number>(keys.length).fill(0);
     const run = (args: Record<string, unknown>): boolean => {
-      const values: number[] = [];
-      for (const [param, kind] of entries) {
-        const value = encode(kind, args[param]);
+      for (let i = 0; i < keys.length; i++) {
+        const value = encode(kinds[i]!, args[keys[i]!]);
         if (value === undefined) return false;
-        values.push(value);
+        values[i] = value;
       }
       instance()[name]!(...values);
       return true;

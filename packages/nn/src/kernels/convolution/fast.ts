@@ -1,6 +1,6 @@
 import { col2im, convOutputSize, definePoolJob, getBackend, getThreads, im2col, isShared, partRange, sgemm, type FloatArray } from '@cnn/tensor';
 import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradPays, winogradPaysBackward } from '../winograd/fast.js';
-import { depthwiseBackwardFast, depthwiseForwardFast, isDepthwise } from '../depthwise/depthwise.js';
+import { depthwiseBackward, depthwiseForward, isDepthwise } from '../depthwise/index.js';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from './shape.js';
 import type { Clamp, ConvolutionGradients } from './reference.js';
 import { reluForward } from '../relu/index.js';
@@ -15,7 +15,7 @@ import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePay
  * and no padding needs no unfolding: the image already is that matrix. A 3x3 kernel with
  * stride 1 over a batch of several images per thread goes to Winograd's F(2x2, 3x3)
  * instead (winograd.ts), which needs half the multiplies; depthwise ones (one input channel
- * per group) to direct loops (depthwise/depthwise.ts), forward and backward. On the wasm
+ * per group) to direct loops (depthwise/), forward and backward. On the wasm
  * backend, a 1x1 one runs straight over the image's planes with its epilogue in registers
  * (pointwise/), from weights packed here once for the whole batch, and a 3x3 one over few
  * input channels (a net's first layer) as a direct convolution (direct/).
@@ -37,7 +37,7 @@ export function convolutionForwardFast(
   clamp?: Clamp,
 ): void {
   if (isDepthwise(s)) {
-    depthwiseForwardFast(x, weight, bias, y, s, clamp);
+    depthwiseForward(x, weight, bias, y, s, clamp);
     return;
   }
   const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
@@ -157,7 +157,7 @@ export function convolutionBackwardFast(
   s: ConvolutionShape,
 ): void {
   if (isDepthwise(s)) {
-    depthwiseBackwardFast(x, weight, dy, grads, s);
+    depthwiseBackward(x, weight, dy, grads, s);
     return;
   }
   const { dx, dWeight, dBias } = grads;

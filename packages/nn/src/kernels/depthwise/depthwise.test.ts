@@ -5,8 +5,10 @@ import { ConvolutionLayer } from '../../layers/convolution.js';
 import { checkGradients, randomBlob } from '../../testing/gradient-check.js';
 import { convolutionBackwardReference, convolutionForwardReference, type ConvolutionGradients } from '../convolution/reference.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
-import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
-import { depthwiseBackwardFast, depthwiseBackwardReference, depthwiseForwardFast, depthwiseForwardReference, tapRange } from './depthwise.js';
+import { depthwiseBackward, depthwiseForward } from './index.js';
+import { depthwiseBackwardFast, tapRange } from './fast.js';
+import { depthwiseBackwardReference, depthwiseForwardReference } from './reference.js';
+import { backwardChannelsWasm, forwardChannelsWasm } from './wasm.js';
 
 const initialBackend = getBackend().name;
 afterEach(() => {
@@ -124,7 +126,8 @@ describe('depthwise reference kernels against the general convolution reference'
 });
 
 describe('depthwise fast kernels against the reference', () => {
-  // float64 always runs the TypeScript loops; shared float32 runs each backend's own kernel (wasm SIMD on its heap).
+  // The backend's kernel from the family's table: float64 always runs the TypeScript loops;
+  // shared float32 runs each backend's own kernel (wasm SIMD on its heap).
   const settings = [
     { dtype: 'float64', backend: 'js', threads: 1, shared: false, tolerance: 1e-12 },
     { dtype: 'float64', backend: 'js', threads: 2, shared: true, tolerance: 1e-12 },
@@ -139,13 +142,13 @@ describe('depthwise fast kernels against the reference', () => {
         setThreads(threads);
         const o = operands(s, dtype, shared, 2);
         for (const withBias of [true, false]) {
-          expectClose(forward(depthwiseForwardFast, o, s, withBias, dtype, shared), forward(depthwiseForwardReference, o, s, withBias, dtype, false), tolerance, 'y');
+          expectClose(forward(depthwiseForward, o, s, withBias, dtype, shared), forward(depthwiseForwardReference, o, s, withBias, dtype, false), tolerance, 'y');
         }
         const clamp = { min: 0, max: 0.5 };
         const y = allocate(o.ySize, { dtype, shared }).fill(NaN);
-        depthwiseForwardFast(o.x, o.weight, o.bias, y, s, clamp);
+        depthwiseForward(o.x, o.weight, o.bias, y, s, clamp);
         expectClose(y, clamped(forward(depthwiseForwardReference, o, s, true, dtype, false), clamp), tolerance, 'clamped y');
-        const fast = backward(depthwiseBackwardFast, o, s, shared);
+        const fast = backward(depthwiseBackward, o, s, shared);
         const reference = backward(depthwiseBackwardReference, o, s, false);
         expectClose(fast.dx, reference.dx, tolerance, 'dx');
         expectClose(fast.dWeight, reference.dWeight, tolerance * 10, 'dWeight');
@@ -178,10 +181,10 @@ describe('wasm SIMD depthwise kernels, called directly on every channel', () => 
     const o = operands(s, 'float32', true, 5);
     const y = allocate(o.ySize, { dtype: 'float32', shared: true }).fill(NaN);
     const clamp = { min: -0.5, max: 0.75 };
-    expect(wasmDepthwiseForward(o.x, o.weight, o.bias, y, s, clamp, 0, s.channels)).toBe(true);
+    expect(forwardChannelsWasm(o.x, o.weight, o.bias, y, s, clamp, 0, s.channels)).toBe(true);
     expectClose(y, clamped(forward(depthwiseForwardReference, o, s, true, 'float32', false), clamp), 2e-5, 'y');
     const grads = { dx: copy(o.x, true, NaN), dWeight: copy(o.dWeight0, true), dBias: copy(o.dBias0, true) };
-    expect(wasmDepthwiseBackward(o.x, o.weight, o.dy, grads, s, 0, s.channels)).toBe(true);
+    expect(backwardChannelsWasm(o.x, o.weight, o.dy, grads, s, 0, s.channels)).toBe(true);
     const reference = backward(depthwiseBackwardReference, o, s, false);
     expectClose(grads.dx, reference.dx, 2e-5, 'dx');
     expectClose(grads.dWeight, reference.dWeight, 2e-4, 'dWeight');
@@ -192,12 +195,12 @@ describe('wasm SIMD depthwise kernels, called directly on every channel', () => 
     const s = shape(1, 2, 5, 5, 3, 1, 1);
     setBackend('wasm');
     const f64 = operands(s, 'float64', true, 6);
-    expect(wasmDepthwiseForward(f64.x, f64.weight, undefined, copy(f64.x, true), s, unclamped, 0, 2)).toBe(false);
+    expect(forwardChannelsWasm(f64.x, f64.weight, undefined, copy(f64.x, true), s, unclamped, 0, 2)).toBe(false);
     const offHeap = operands(s, 'float32', false, 6);
-    expect(wasmDepthwiseForward(offHeap.x, offHeap.weight, undefined, copy(offHeap.x, false), s, unclamped, 0, 2)).toBe(false);
+    expect(forwardChannelsWasm(offHeap.x, offHeap.weight, undefined, copy(offHeap.x, false), s, unclamped, 0, 2)).toBe(false);
     setBackend('js');
     const onJs = operands(s, 'float32', true, 6);
-    expect(wasmDepthwiseBackward(onJs.x, onJs.weight, onJs.x, { dx: copy(onJs.x, true) }, s, 0, 2)).toBe(false);
+    expect(backwardChannelsWasm(onJs.x, onJs.weight, onJs.x, { dx: copy(onJs.x, true) }, s, 0, 2)).toBe(false);
   });
 });
 
@@ -208,8 +211,8 @@ describe('depthwise threading', () => {
     try {
       const s = shape(1, 32, 48, 48, 3, 1, 1);
       const o = operands(s, 'float32', true, 4);
-      forward(depthwiseForwardFast, o, s, true, 'float32', true);
-      backward(depthwiseBackwardFast, o, s, true);
+      forward(depthwiseForward, o, s, true, 'float32', true);
+      backward(depthwiseBackward, o, s, true);
       expect(run.mock.calls.map((call) => call[4])).toEqual([2, 2]);
     } finally {
       run.mockRestore();

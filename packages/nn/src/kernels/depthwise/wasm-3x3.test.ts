@@ -1,7 +1,8 @@
 import { Rng, Tensor, allclose, allocate, convOutputSize, getBackend, setBackend, setThreads, shutdownPool, type FloatArray } from '@cnn/tensor';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { ConvolutionShape } from '../convolution/shape.js';
-import { depthwiseForwardFast, depthwiseForwardReference } from './depthwise.js';
+import { depthwiseForward } from './index.js';
+import { depthwiseForwardReference } from './reference.js';
 import { depthwise3x3BandSize, depthwise3x3Forward, depthwise3x3Origin } from './wasm-3x3.js';
 
 const initialBackend = getBackend().name;
@@ -79,14 +80,14 @@ describe('register-blocked 3 x 3 depthwise kernel (wasm SIMD) against the refere
   });
 
   for (const threads of [1, 2]) {
-    it.each(cases.map((s) => [label(s), s] as const))(`through depthwiseForwardFast on ${threads} thread(s), with and without bias: %s`, (_, s) => {
+    it.each(cases.map((s) => [label(s), s] as const))(`through depthwiseForward on ${threads} thread(s), with and without bias: %s`, (_, s) => {
       setBackend('wasm');
       setThreads(threads);
       const o = operands(s, 8);
       const [outH, outW] = convOutputSize(s);
       for (const withBias of [true, false]) {
         const y = allocate(s.num * s.numOutput * outH * outW, { dtype: 'float32', shared: true }).fill(NaN);
-        depthwiseForwardFast(o.x, o.weight, withBias ? o.bias : undefined, y, s, { min: 0, max: 6 });
+        depthwiseForward(o.x, o.weight, withBias ? o.bias : undefined, y, s, { min: 0, max: 6 });
         expectClose(y, reference(s, o, withBias, 0, 6));
       }
     });
@@ -99,7 +100,7 @@ describe('register-blocked 3 x 3 depthwise kernel (wasm SIMD) against the refere
     const o = operands(s, 9);
     const [outH, outW] = convOutputSize(s);
     const y = allocate(s.num * s.numOutput * outH * outW, { dtype: 'float32', shared: true }).fill(NaN);
-    depthwiseForwardFast(o.x, o.weight, o.bias, y, s, { min: 0, max: 6 });
+    depthwiseForward(o.x, o.weight, o.bias, y, s, { min: 0, max: 6 });
     expectClose(y, reference(s, o, true, 0, 6));
   });
 

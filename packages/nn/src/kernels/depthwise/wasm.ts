@@ -1,19 +1,39 @@
-import { FunctionBuilder, HEAP_IMPORT, ValType, addTo, countDown, encodeModule, lanesThenRest, type Label } from '@cnn/tensor';
+import {
+  ValType,
+  addTo,
+  convOutputSize,
+  countDown,
+  definePoolJob,
+  defineWasmKernels,
+  isOnWasmHeap,
+  lanesThenRest,
+  partRange,
+  type FloatArray,
+  type FunctionBuilder,
+  type Label,
+  type WasmArgs,
+  type WasmParams,
+} from '@cnn/tensor';
+import type { Clamp, ConvolutionGradients } from '../convolution/reference.js';
+import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
+import { backwardChannels, depthwiseParts, forwardChannels, runBackward, type BackwardJob } from './fast.js';
+import { depthwise3x3BandSize, depthwise3x3Forward, depthwise3x3Origin } from './wasm-3x3.js';
 
 /*
- * The WebAssembly SIMD depthwise kernels (the TypeScript half is depthwise-wasm.ts), the
- * same tap-at-a-time row loops as depthwise.ts, on float32 arrays on
- * the wasm heap; pointers are byte addresses. Each tap multiplies a whole output row with
+ * The WebAssembly SIMD depthwise kernels, the same tap-at-a-time row loops as fast.ts, on
+ * float32 arrays on the wasm heap; pointers are byte addresses. Each tap multiplies a whole output row with
  * one weight, vectorised across four neighbouring outputs: at stride 1 they read four
  * consecutive inputs (one unaligned load), at stride 2 the even lanes of two loads (a
  * shuffle). Other strides, and the scatter of dx at stride 2, go a float at a time.
  *
- *   forwardPlanes         y = clamp(bias + sum of taps), output planes from their input planes
- *   inputGradientPlane    dx_row[ox * stride + shift] += w * dy_row[ox], added into a zeroed dx plane
- *   weightGradientPlane   dWeight[tap] += sum over rows and ox of dy_row[ox] * x_row[ox * stride + shift]
+ *   forwardPlanes          y = clamp(bias + sum of taps), output planes from their input planes
+ *   inputGradientPlanes    dx_row[ox * stride + shift] += w * dy_row[ox], added into zeroed dx planes
+ *   weightGradientPlanes   dWeight[tap] += sum over rows and ox of dy_row[ox] * x_row[ox * stride + shift]
  *
- * Every one takes the geometry as (height, width, outH, outW, kernelH, kernelW, strideH,
- * strideW, padH, padW, dilationH, dilationW) after its pointers.
+ * Every one takes the geometry (`geometryParams`) after its pointers. With the wasm backend
+ * and every array float32 on the wasm heap, the planes of input channels [first, end) go
+ * through them, one call per plane (the forward: per image); otherwise the TypeScript loops
+ * of fast.ts run.
  */
 
 const { i32, f32, v128 } = ValType;
@@ -22,49 +42,207 @@ const LANES = 4;
 /** Four floats, four bytes apart: an alignment hint of 2^2 (the loads are not 16-byte aligned). */
 const UNALIGNED = 2;
 
-/** Emits the module; it imports the wasm heap as `env.memory`. */
-export function depthwiseKernelModule(): Uint8Array {
-  return encodeModule({
-    functions: [
-      { name: 'forwardPlanes', body: forwardPlanes() },
-      { name: 'inputGradientPlane', body: inputGradientPlane() },
-      { name: 'weightGradientPlane', body: weightGradientPlane() },
-    ],
-    importedMemory: HEAP_IMPORT,
-  });
-}
+/** The geometry every kernel takes after its pointers: a plane's sizes, its output's, and the filter's. */
+const geometryParams = {
+  height: 'i32', width: 'i32', outH: 'i32', outW: 'i32', kernelH: 'i32', kernelW: 'i32',
+  strideH: 'i32', strideW: 'i32', padH: 'i32', padW: 'i32', dilationH: 'i32', dilationW: 'i32',
+} as const;
 
-/** The locals of the geometry, in the order every function takes them after its pointers. */
-interface Geometry {
-  height: number;
-  width: number;
-  outH: number;
-  outW: number;
-  kernelH: number;
-  kernelW: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-  dilationH: number;
-  dilationW: number;
-}
+/** Output planes from input planes xStep apart (0: all from one); hasBias 0 leaves bias unread. */
+const forwardParams = {
+  x: 'array', xStep: 'floats', weight: 'array', bias: 'array?', hasBias: 'i32', y: 'array', planes: 'i32', low: 'f32', high: 'f32',
+  ...geometryParams,
+} as const;
+/** `planes` output planes, consecutive in dy with their filters, from input planes xStep apart (0: all one plane). */
+const inputGradientParams = { dx: 'array', xStep: 'floats', weight: 'array', dy: 'array', planes: 'i32', ...geometryParams } as const;
+const weightGradientParams = { x: 'array', xStep: 'floats', dy: 'array', dWeight: 'array', planes: 'i32', ...geometryParams } as const;
 
-const GEOMETRY_PARAMS = 12;
+/** The locals of the geometry. */
+type Geometry = WasmParams<typeof geometryParams>;
 
-function geometry(first: number): Geometry {
-  const [height, width, outH, outW, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW] = Array.from(
-    { length: GEOMETRY_PARAMS },
-    (_, i) => first + i,
-  ) as [number, number, number, number, number, number, number, number, number, number, number, number];
+/** The outputs of the planes one backward call takes at most (unless one plane has more): 8 KB of dy. */
+const CHUNK_OUTPUTS = 2048;
+
+/** The wasm kernels of the depthwise family (exported for tests). */
+export const depthwiseWasmKernels = defineWasmKernels('wasm depthwise', {
+  forwardPlanes: { params: forwardParams, emit: forwardPlanes },
+  inputGradientPlanes: { params: inputGradientParams, emit: inputGradientPlanes },
+  weightGradientPlanes: { params: weightGradientParams, emit: weightGradientPlanes },
+});
+
+/** A shape's geometry as the kernels take it. */
+function geometryOf(s: ConvolutionShape): WasmArgs<typeof geometryParams> {
+  const [outH, outW] = convOutputSize(s);
+  const { height, width, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW } = s;
   return { height, width, outH, outW, kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW };
+}
+
+/**
+ * The forward of input channels [first, end) of every image in wasm, clamped (see
+ * `depthwiseForwardFast`); false, and nothing done, when an array is not float32 on the heap.
+ */
+export function forwardChannelsWasm(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+  clamp: Clamp,
+  first: number,
+  end: number,
+): boolean {
+  if (![x, weight, y, bias].every(onHeap)) return false;
+  const args: WasmArgs<typeof forwardParams> = Object.assign(
+    { x, xStep: 0, weight, bias, hasBias: bias ? 1 : 0, y, planes: 0, low: clamp.min, high: clamp.max },
+    geometryOf(s),
+  );
+  const multiplier = s.numOutput / s.channels;
+  const [planeSize, outSize, filterSize] = [s.height * s.width, args.outH * args.outW, s.kernelH * s.kernelW];
+  /** Output planes [o, o + planes) of image n, from input planes xStep floats apart starting at channel c's. */
+  const run = (n: number, c: number, o: number, planes: number, xStep: number) => {
+    args.x = x.subarray((n * s.channels + c) * planeSize);
+    args.weight = weight.subarray(o * filterSize);
+    args.bias = bias?.subarray(o);
+    args.y = y.subarray((n * s.numOutput + o) * outSize);
+    args.planes = planes;
+    args.xStep = xStep;
+    depthwiseWasmKernels.forwardPlanes.run(args);
+  };
+  for (let n = 0; n < s.num; n++) {
+    // One call for all the channels of an image; with a depth multiplier, one per input channel and its outputs.
+    if (multiplier === 1) run(n, first, first, end - first, planeSize);
+    else for (let c = first; c < end; c++) run(n, c, c * multiplier, multiplier, 0);
+  }
+  return true;
+}
+
+/**
+ * The backward of input channels [first, end) of every image in wasm (see
+ * `depthwiseBackwardFast`): dx planes zeroed, then the SIMD kernels for dx and dWeight, and
+ * dBias summed here; false, and nothing done, when an array is not float32 on the heap.
+ */
+export function backwardChannelsWasm(
+  x: FloatArray,
+  weight: FloatArray,
+  dy: FloatArray,
+  grads: ConvolutionGradients,
+  s: ConvolutionShape,
+  first: number,
+  end: number,
+): boolean {
+  const { dx, dWeight, dBias } = grads;
+  if (![x, weight, dy, dx, dWeight].every(onHeap)) return false;
+  const geometry = geometryOf(s);
+  const planeSize = s.height * s.width;
+  const outSize = geometry.outH * geometry.outW;
+  const multiplier = s.numOutput / s.channels;
+  const taps = s.kernelH * s.kernelW;
+  // Planes a call at a time: enough to make the calls' cost small on small planes, few enough
+  // that the planes dBias and dx have just read are still in cache for dWeight. With a depth
+  // multiplier, a call takes one input channel's outputs. (No closure here: the dBias loop
+  // reads locals, not a closure's context, and runs as fast as a plain loop.)
+  const [step, xStep] = multiplier === 1 ? [Math.max(1, Math.floor(CHUNK_OUTPUTS / outSize)), planeSize] : [multiplier, 0];
+  const dxArgs: WasmArgs<typeof inputGradientParams> = Object.assign({ dx: x, xStep, weight, dy, planes: 0 }, geometry);
+  const dWeightArgs: WasmArgs<typeof weightGradientParams> = Object.assign({ x, xStep, dy, dWeight: weight, planes: 0 }, geometry);
+  for (let n = 0; n < s.num; n++) {
+    dx?.fill(0, (n * s.channels + first) * planeSize, (n * s.channels + end) * planeSize);
+    for (let o = first * multiplier; o < end * multiplier; o += step) {
+      const planes = Math.min(step, end * multiplier - o);
+      if (dBias) {
+        for (let q = o; q < o + planes; q++) {
+          const dyPlane = (n * s.numOutput + q) * outSize;
+          let sum = 0;
+          for (let p = dyPlane; p < dyPlane + outSize; p++) sum += dy[p]!;
+          dBias[q] += sum;
+        }
+      }
+      const xPlane = (n * s.channels + o / multiplier) * planeSize;
+      const dyPlanes = dy.subarray((n * s.numOutput + o) * outSize);
+      if (dx) {
+        dxArgs.dx = dx.subarray(xPlane);
+        dxArgs.weight = weight.subarray(o * taps);
+        dxArgs.dy = dyPlanes;
+        dxArgs.planes = planes;
+        depthwiseWasmKernels.inputGradientPlanes.run(dxArgs);
+      }
+      if (dWeight) {
+        dWeightArgs.x = x.subarray(xPlane);
+        dWeightArgs.dy = dyPlanes;
+        dWeightArgs.dWeight = dWeight.subarray(o * taps);
+        dWeightArgs.planes = planes;
+        depthwiseWasmKernels.weightGradientPlanes.run(dWeightArgs);
+      }
+    }
+  }
+  return true;
+}
+
+/** An optional array is absent or float32 on this thread's wasm heap. */
+function onHeap(array: FloatArray | undefined): boolean {
+  return array === undefined || isOnWasmHeap(array);
+}
+
+/**
+ * `depthwiseForwardJob` with the planes in wasm where the arrays allow it: 3 x 3 filters through
+ * wasm-3x3.ts with part `part` of the scratch `band`, others through forwardPlanes.
+ */
+export const depthwiseForwardWasmJob = definePoolJob({
+  module: import.meta.url,
+  name: 'depthwiseForwardWasmJob',
+  arrays: ['x', 'weight', 'y', 'band'],
+  optional: ['bias'],
+  scalars: [...shapeScalars, 'clampMin', 'clampMax'],
+  part: ({ x, weight, y, bias, band }, s, part, parts) => {
+    const [first, end] = partRange(s.channels, part, parts);
+    const clamp = { min: s.clampMin, max: s.clampMax };
+    const origin = depthwise3x3Origin(s, weight, first, end);
+    if (origin >= 0) {
+      const size = depthwise3x3BandSize(s);
+      const mine = band.subarray(part * size, (part + 1) * size).fill(0);
+      if (depthwise3x3Forward(x, weight, bias, y, s, clamp, first, end, mine, origin)) return;
+    }
+    if (!forwardChannelsWasm(x, weight, bias, y, s, clamp, first, end)) forwardChannels(x, weight, bias, y, s, clamp, first, end);
+  },
+});
+
+/** `depthwiseBackwardJob` with the planes in wasm where the arrays allow it. */
+export const depthwiseBackwardWasmJob: BackwardJob = definePoolJob({
+  module: import.meta.url,
+  name: 'depthwiseBackwardWasmJob',
+  arrays: ['x', 'weight', 'dy'],
+  optional: ['dx', 'dWeight', 'dBias'],
+  scalars: shapeScalars,
+  part: ({ x, weight, dy, ...grads }, s, part, parts) => {
+    const [first, end] = partRange(s.channels, part, parts);
+    if (!backwardChannelsWasm(x, weight, dy, grads, s, first, end)) backwardChannels(x, weight, dy, grads, s, first, end);
+  },
+});
+
+/** `depthwiseForwardFast` with the planes in 128-bit SIMD when the arrays are on the wasm heap. */
+export function depthwiseForwardWasm(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+  clamp: Clamp = { min: -Infinity, max: Infinity },
+): void {
+  const parts = depthwiseParts(s, [x, weight, y, ...(bias ? [bias] : [])]);
+  // Each thread's band of one scratch buffer, for the 3 x 3 kernel (workers cannot allocate on the heap).
+  const band = convolutionScratch('bands', parts * depthwise3x3BandSize(s), x);
+  depthwiseForwardWasmJob.run({ x, weight, y, bias, band }, { ...s, clampMin: clamp.min, clampMax: clamp.max }, parts);
+}
+
+/** `depthwiseBackwardFast` with the planes in 128-bit SIMD when the arrays are on the wasm heap. */
+export function depthwiseBackwardWasm(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
+  runBackward(depthwiseBackwardWasmJob, x, weight, dy, grads, s);
 }
 
 /** Locals for one tap on one row: its input row's first pointer, and the run of outputs it reaches. */
 interface Tap {
   /** The tap's column offset, kx * dilationW - padW. */
   shift: number;
-  /** The first output the tap reaches (see `tapRange` in depthwise.ts). */
+  /** The first output the tap reaches (see `tapRange` in fast.ts). */
   first: number;
   /** How many outputs from `first` it reaches. */
   count: number;
@@ -194,10 +372,9 @@ function tapRun(
  * ranges are worked out once per tap and plane, not per row: small planes (MobileNet's 10 x 10
  * and 5 x 5) spent most of their time on them.
  */
-function forwardPlanes(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
-  const [x, xStep, weight, bias, hasBias, y, planes, low, high] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const g = geometry(9);
+function forwardPlanes(f: FunctionBuilder, p: WasmParams<typeof forwardParams>): void {
+  const { x, xStep, weight, bias, hasBias, y, planes, low, high } = p;
+  const g: Geometry = p;
   const [ky, kx, rows, xRow, yRow, xp, yp, planeSize, rowBytes, inRowBytes, scratch] = Array.from({ length: 11 }, () => f.local(i32));
   const w = f.local(f32);
   const [wv, lowv, highv] = [f.local(v128), f.local(v128), f.local(v128)];
@@ -262,18 +439,46 @@ function forwardPlanes(): FunctionBuilder {
     f.localGet(weight).localGet(g.kernelH).localGet(g.kernelW).i32Mul().i32Const(FLOAT).i32Mul().i32Add().localSet(weight);
     addTo(f, bias, { constant: FLOAT });
   });
-  return f;
 }
 
 /**
- * inputGradientPlane(dx, weight, dy, geometry...): adds output plane dy's share of the input
- * gradient into plane dx (which the caller zeroed), the forward's taps in reverse: each tap
- * sends w * dy_row[ox] back to the input it read.
+ * inputGradientPlanes(dx, xStep, weight, dy, planes, geometry...): `inputGradientPlane` for
+ * `planes` output planes and their filters, dx moving on by xStep after each.
  */
-function inputGradientPlane(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
-  const [dx, weight, dy] = [0, 1, 2];
-  const g = geometry(3);
+function inputGradientPlanes(f: FunctionBuilder, p: WasmParams<typeof inputGradientParams>): void {
+  countDown(f, p.planes, () => {
+    inputGradientPlane(f, p);
+    addTo(f, p.dx, { local: p.xStep });
+    nextPlane(f, p, p.weight, p.dy);
+  });
+}
+
+/**
+ * weightGradientPlanes(x, xStep, dy, dWeight, planes, geometry...): `weightGradientPlane` for
+ * `planes` output planes and their filters' gradients, x moving on by xStep after each.
+ */
+function weightGradientPlanes(f: FunctionBuilder, p: WasmParams<typeof weightGradientParams>): void {
+  countDown(f, p.planes, () => {
+    weightGradientPlane(f, p);
+    addTo(f, p.x, { local: p.xStep });
+    nextPlane(f, p, p.dWeight, p.dy);
+  });
+}
+
+/** Moves pointer `filter` on to the next filter and `out` to the next output plane. */
+function nextPlane(f: FunctionBuilder, g: Geometry, filter: number, out: number): void {
+  f.localGet(filter).localGet(g.kernelH).localGet(g.kernelW).i32Mul().i32Const(FLOAT).i32Mul().i32Add().localSet(filter);
+  f.localGet(out).localGet(g.outH).localGet(g.outW).i32Mul().i32Const(FLOAT).i32Mul().i32Add().localSet(out);
+}
+
+/**
+ * inputGradientPlane: adds output plane dy's share of the input gradient into plane dx (which
+ * the caller zeroed), the forward's taps in reverse: each tap sends w * dy_row[ox] back to the
+ * input it read.
+ */
+function inputGradientPlane(f: FunctionBuilder, p: Geometry & { dx: number; weight: number; dy: number }): void {
+  const { dx, weight, dy } = p;
+  const g: Geometry = p;
   const [oy, ky, kx, iy, dyRow, dxp, dyp, tapWeight, scratch] = [i32, i32, i32, i32, i32, i32, i32, i32, i32].map((type) => f.local(type));
   const w = f.local(f32);
   const wv = f.local(v128);
@@ -310,18 +515,16 @@ function inputGradientPlane(): FunctionBuilder {
     });
     f.localGet(dyRow).localGet(g.outW).i32Const(FLOAT).i32Mul().i32Add().localSet(dyRow);
   });
-  return f;
 }
 
 /**
- * weightGradientPlane(x, dy, dWeight, geometry...): adds to each tap of the filter at dWeight
- * the dot product of output plane dy with the inputs that tap read from plane x, summed in
- * four lanes and a float, added together at the end of the tap.
+ * weightGradientPlane: adds to each tap of the filter at dWeight the dot product of output
+ * plane dy with the inputs that tap read from plane x, summed in four lanes and a float, added
+ * together at the end of the tap.
  */
-function weightGradientPlane(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, ...new Array<ValType>(GEOMETRY_PARAMS).fill(i32)]);
-  const [x, dy, dWeight] = [0, 1, 2];
-  const g = geometry(3);
+function weightGradientPlane(f: FunctionBuilder, p: Geometry & { x: number; dy: number; dWeight: number }): void {
+  const { x, dy, dWeight } = p;
+  const g: Geometry = p;
   const [oy, ky, kx, iy, xp, dyp, tap, count, scratch] = [i32, i32, i32, i32, i32, i32, i32, i32, i32].map((type) => f.local(type));
   const lanes = f.local(v128);
   const sum = f.local(f32);
@@ -359,5 +562,4 @@ function weightGradientPlane(): FunctionBuilder {
       addTo(f, tap, { constant: FLOAT });
     });
   });
-  return f;
 }

@@ -1,93 +1,6 @@
-import { convOutputSize, definePoolJob, getBackend, getThreads, isShared, partRange, type FloatArray } from '@cnn/tensor';
-import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
+import { convOutputSize, definePoolJob, getThreads, isShared, partRange, type FloatArray } from '@cnn/tensor';
+import { shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import type { Clamp, ConvolutionGradients } from '../convolution/reference.js';
-import { wasmDepthwiseBackward, wasmDepthwiseForward } from './depthwise-wasm.js';
-import { depthwise3x3BandSize, depthwise3x3Forward, depthwise3x3Origin } from './wasm-3x3.js';
-
-/*
- * Depthwise convolution (MobileNet): group = input channels, so every output channel sees
- * one input channel only. With M = O / C outputs per channel (the depth multiplier, 1 in
- * MobileNet), output o reads input channel c = floor(o / M) through its own kh x kw filter.
- * As GEMMs it would be one tiny product per channel, each paying for its packing; computed
- * directly it is a few multiply-adds per output and a pass over the planes.
- */
-
-/** Whether a convolution is depthwise (one input channel per group), which the kernels here compute. */
-export function isDepthwise(s: ConvolutionShape): boolean {
-  return s.group === s.channels && s.group > 1;
-}
-
-/**
- * The reference forward, the definition with named indices:
- *
- *   y[n][o][oy][ox] = bias[o] + sum over ky, kx of
- *     weight[o][0][ky][kx] * x[n][c][oy * strideH - padH + ky * dilationH][ox * strideW - padW + kx * dilationW]
- *
- * with c = floor(o / M) and x zero outside its plane.
- */
-export function depthwiseForwardReference(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape): void {
-  const [outH, outW] = convOutputSize(s);
-  const multiplier = s.numOutput / s.channels;
-  for (let n = 0; n < s.num; n++) {
-    for (let o = 0; o < s.numOutput; o++) {
-      const c = Math.floor(o / multiplier);
-      for (let oy = 0; oy < outH; oy++) {
-        for (let ox = 0; ox < outW; ox++) {
-          let sum = bias ? bias[o]! : 0;
-          for (let ky = 0; ky < s.kernelH; ky++) {
-            const iy = oy * s.strideH - s.padH + ky * s.dilationH;
-            if (iy < 0 || iy >= s.height) continue;
-            for (let kx = 0; kx < s.kernelW; kx++) {
-              const ix = ox * s.strideW - s.padW + kx * s.dilationW;
-              if (ix < 0 || ix >= s.width) continue;
-              sum += weight[(o * s.kernelH + ky) * s.kernelW + kx]! * x[((n * s.channels + c) * s.height + iy) * s.width + ix]!;
-            }
-          }
-          y[((n * s.numOutput + o) * outH + oy) * outW + ox] = sum;
-        }
-      }
-    }
-  }
-}
-
-/**
- * The reference backward: each product weight[o][0][ky][kx] * x[n][c][iy][ix] of the forward
- * sends dy[n][o][oy][ox] back along both of its factors,
- *
- *   dx[n][c][iy][ix]       += weight[o][0][ky][kx] * dy[n][o][oy][ox]
- *   dWeight[o][0][ky][kx]  += x[n][c][iy][ix] * dy[n][o][oy][ox]
- *
- * and dBias[o] += dy[n][o][oy][ox]. `dx` is zeroed first (written); dWeight and dBias are added into.
- */
-export function depthwiseBackwardReference(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
-  const { dx, dWeight, dBias } = grads;
-  const [outH, outW] = convOutputSize(s);
-  const multiplier = s.numOutput / s.channels;
-  dx?.fill(0, 0, s.num * s.channels * s.height * s.width);
-  for (let n = 0; n < s.num; n++) {
-    for (let o = 0; o < s.numOutput; o++) {
-      const c = Math.floor(o / multiplier);
-      for (let oy = 0; oy < outH; oy++) {
-        for (let ox = 0; ox < outW; ox++) {
-          const grad = dy[((n * s.numOutput + o) * outH + oy) * outW + ox]!;
-          if (dBias) dBias[o] += grad;
-          for (let ky = 0; ky < s.kernelH; ky++) {
-            const iy = oy * s.strideH - s.padH + ky * s.dilationH;
-            if (iy < 0 || iy >= s.height) continue;
-            for (let kx = 0; kx < s.kernelW; kx++) {
-              const ix = ox * s.strideW - s.padW + kx * s.dilationW;
-              if (ix < 0 || ix >= s.width) continue;
-              const w = (o * s.kernelH + ky) * s.kernelW + kx;
-              const i = ((n * s.channels + c) * s.height + iy) * s.width + ix;
-              if (dWeight) dWeight[w] += x[i]! * grad;
-              if (dx) dx[i] += weight[w]! * grad;
-            }
-          }
-        }
-      }
-    }
-  }
-}
 
 /**
  * The outputs ox of a row whose tap at column offset `shift` (= kx * dilationW - padW) falls
@@ -114,8 +27,8 @@ const MIN_PARALLEL_WORK = 1 << 19;
  * input is inside the row (`tapRange`), so the inner loop is a plain multiply-add with no tests.
  * The channels are shared out over the pool's threads (all images of a channel to one thread),
  * which keeps every thread busy at batch 1 too. The wasm backend runs the planes in SIMD
- * (depthwise-module.ts), and MobileNet's 3 x 3 filters register-blocked (wasm-3x3.ts), each
- * thread with its band of one scratch buffer. Each finished row is clamped to [clamp.min, clamp.max] (see `Clamp`).
+ * (wasm.ts, and MobileNet's 3 x 3 filters register-blocked in wasm-3x3.ts). Each finished row
+ * is clamped to [clamp.min, clamp.max] (see `Clamp`).
  */
 export function depthwiseForwardFast(
   x: FloatArray,
@@ -125,9 +38,8 @@ export function depthwiseForwardFast(
   s: ConvolutionShape,
   clamp: Clamp = { min: -Infinity, max: Infinity },
 ): void {
-  const parts = partsFor(s, [x, weight, y, ...(bias ? [bias] : [])]);
-  const band = getBackend().name === 'wasm' ? convolutionScratch('bands', parts * depthwise3x3BandSize(s), x) : undefined;
-  depthwiseForwardJob.run({ x, weight, y, bias, band }, { ...s, clampMin: clamp.min, clampMax: clamp.max }, parts);
+  const parts = depthwiseParts(s, [x, weight, y, ...(bias ? [bias] : [])]);
+  depthwiseForwardJob.run({ x, weight, y, bias }, { ...s, clampMin: clamp.min, clampMax: clamp.max }, parts);
 }
 
 /**
@@ -137,14 +49,22 @@ export function depthwiseForwardFast(
  * out by channels, so no two threads write the same dx plane or filter.
  */
 export function depthwiseBackwardFast(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
+  runBackward(depthwiseBackwardJob, x, weight, dy, grads, s);
+}
+
+/** A backward pool job, fast.ts's or wasm.ts's: input channels [first, end) of every image, the gradients asked for. */
+export type BackwardJob = typeof depthwiseBackwardJob;
+
+/** Runs a backward job over the channels, on the pool when the layer is large and every array is shared; nothing when no gradient is asked for. */
+export function runBackward(job: BackwardJob, x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
   const { dx, dWeight, dBias } = grads;
   if (!dx && !dWeight && !dBias) return;
   const given = [dx, dWeight, dBias].filter((a): a is FloatArray => a !== undefined);
-  depthwiseBackwardJob.run({ x, weight, dy, dx, dWeight, dBias }, s, partsFor(s, [x, weight, dy, ...given]));
+  job.run({ x, weight, dy, dx, dWeight, dBias }, s, depthwiseParts(s, [x, weight, dy, ...given]));
 }
 
 /** How many threads a depthwise layer takes: 1 when it is small or an array is not on shared memory. */
-function partsFor(s: ConvolutionShape, arrays: FloatArray[]): number {
+export function depthwiseParts(s: ConvolutionShape, arrays: FloatArray[]): number {
   const [outH, outW] = convOutputSize(s);
   const work = s.num * s.numOutput * outH * outW * s.kernelH * s.kernelW;
   const threads = getThreads();
@@ -152,31 +72,15 @@ function partsFor(s: ConvolutionShape, arrays: FloatArray[]): number {
   return Math.min(threads, s.channels, Math.ceil(work / MIN_PARALLEL_WORK));
 }
 
-/**
- * The pool's part of the forward: input channels [first, end) of every image, clamped to
- * [clampMin, clampMax], with part `part` of the scratch `band` for the 3 x 3 kernel if given.
- */
+/** The pool's part of the forward: input channels [first, end) of every image, clamped to [clampMin, clampMax]. */
 export const depthwiseForwardJob = definePoolJob({
   module: import.meta.url,
   name: 'depthwiseForwardJob',
   arrays: ['x', 'weight', 'y'],
-  optional: ['bias', 'band'],
+  optional: ['bias'],
   scalars: [...shapeScalars, 'clampMin', 'clampMax'],
-  part: ({ x, weight, y, bias, band }, s, part, parts) => {
-    const [first, end] = partRange(s.channels, part, parts);
-    const clamp = { min: s.clampMin, max: s.clampMax };
-    const origin = band ? depthwise3x3Origin(s, weight, first, end) : -1;
-    if (band && origin >= 0) {
-      const size = depthwise3x3BandSize(s);
-      const mine = band.subarray(part * size, (part + 1) * size).fill(0);
-      if (depthwise3x3Forward(x, weight, bias, y, s, clamp, first, end, mine, origin)) return;
-    }
-    if (wasmDepthwiseForward(x, weight, bias, y, s, clamp, first, end)) return;
-    const multiplier = s.numOutput / s.channels;
-    for (let n = 0; n < s.num; n++) {
-      for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x, weight, bias, y, s, clamp, n, o);
-    }
-  },
+  part: ({ x, weight, y, bias }, s, part, parts) =>
+    forwardChannels(x, weight, bias, y, s, { min: s.clampMin, max: s.clampMax }, ...partRange(s.channels, part, parts)),
 });
 
 /** The pool's part of the backward: input channels [first, end) of every image, the gradients asked for. */
@@ -186,12 +90,28 @@ export const depthwiseBackwardJob = definePoolJob({
   arrays: ['x', 'weight', 'dy'],
   optional: ['dx', 'dWeight', 'dBias'],
   scalars: shapeScalars,
-  part: ({ x, weight, dy, ...grads }, s, part, parts) => depthwiseBackwardChannels(x, weight, dy, grads, s, ...partRange(s.channels, part, parts)),
+  part: ({ x, weight, dy, ...grads }, s, part, parts) => backwardChannels(x, weight, dy, grads, s, ...partRange(s.channels, part, parts)),
 });
 
+/** The forward of input channels [first, end) of every image, clamped. */
+export function forwardChannels(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+  clamp: Clamp,
+  first: number,
+  end: number,
+): void {
+  const multiplier = s.numOutput / s.channels;
+  for (let n = 0; n < s.num; n++) {
+    for (let o = first * multiplier; o < end * multiplier; o++) forwardPlane(x, weight, bias, y, s, clamp, n, o);
+  }
+}
+
 /** The backward of input channels [first, end) of every image. */
-function depthwiseBackwardChannels(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape, first: number, end: number): void {
-  if (wasmDepthwiseBackward(x, weight, dy, grads, s, first, end)) return;
+export function backwardChannels(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape, first: number, end: number): void {
   const multiplier = s.numOutput / s.channels;
   const [outH, outW] = convOutputSize(s);
   const planeSize = s.height * s.width;
