@@ -1,5 +1,6 @@
 import type { Blob } from '../blob.js';
 import { Layer, type SetupContext } from '../layer.js';
+import { clipBackward } from '../kernels/clip/index.js';
 
 /** Clip parameters (Caffe's ClipParameter); both bounds are required. */
 export interface ClipParams {
@@ -73,9 +74,7 @@ export class ClipLayer extends Layer {
     const dy = top[0]!.diff.data;
     const dx = bottom[0]!.diff.data;
     if (this.fused) {
-      const y = top[0]!.data.data;
-      const { min, max } = this;
-      for (let i = 0, n = bottom[0]!.count; i < n; i++) dx[i] = y[i]! > min && y[i]! < max ? dy[i]! : 0;
+      clipBackward(top[0]!.data.data, dy, dx, bottom[0]!.count, this.min, this.max);
       return;
     }
     const inside = this.inside;
