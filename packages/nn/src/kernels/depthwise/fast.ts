@@ -49,18 +49,10 @@ export function depthwiseForwardFast(
  * out by channels, so no two threads write the same dx plane or filter.
  */
 export function depthwiseBackwardFast(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
-  runBackward(depthwiseBackwardJob, x, weight, dy, grads, s);
-}
-
-/** A backward pool job, fast.ts's or wasm.ts's: input channels [first, end) of every image, the gradients asked for. */
-export type BackwardJob = typeof depthwiseBackwardJob;
-
-/** Runs a backward job over the channels, on the pool when the layer is large and every array is shared; nothing when no gradient is asked for. */
-export function runBackward(job: BackwardJob, x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
   const { dx, dWeight, dBias } = grads;
   if (!dx && !dWeight && !dBias) return;
   const given = [dx, dWeight, dBias].filter((a): a is FloatArray => a !== undefined);
-  job.run({ x, weight, dy, dx, dWeight, dBias }, s, depthwiseParts(s, [x, weight, dy, ...given]));
+  depthwiseBackwardJob.run({ x, weight, dy, dx, dWeight, dBias }, s, depthwiseParts(s, [x, weight, dy, ...given]));
 }
 
 /** How many threads a depthwise layer takes: 1 when it is small or an array is not on shared memory. */

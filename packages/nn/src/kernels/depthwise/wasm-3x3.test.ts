@@ -4,6 +4,8 @@ import type { ConvolutionShape } from '../convolution/shape.js';
 import { depthwiseForward } from './index.js';
 import { depthwiseForwardReference } from './reference.js';
 import { depthwise3x3BandSize, depthwise3x3Forward, depthwise3x3Origin } from './wasm-3x3.js';
+import { depthwise3x3Backward, depthwise3x3BackwardBandSize, turnFilters, turnedFiltersSize } from './wasm-3x3-backward.js';
+import { depthwiseBackwardReference } from './reference.js';
 
 const initialBackend = getBackend().name;
 afterEach(() => {
@@ -117,3 +119,42 @@ describe('register-blocked 3 x 3 depthwise kernel (wasm SIMD) against the refere
     expect(depthwise3x3Origin({ ...three, numOutput: 4 }, o.weight, 0, 2)).toBe(-1);
   });
 });
+
+describe('register-blocked depthwise backward (wasm SIMD) against the reference', () => {
+  it.each(cases.map((s) => [label(s), s] as const))('called directly on channels 1..2: dWeight added into, dx written at stride 1 (3 x 3), the rest left to the caller: %s', (_, s) => {
+    setBackend('wasm');
+    const o = operands(s, 11);
+    const [outH, outW] = convOutputSize(s);
+    const rng = new Rng(12);
+    const heap = (length: number, fill: (i: number) => number) => {
+      const a = allocate(length, { dtype: 'float32', shared: true });
+      for (let i = 0; i < length; i++) a[i] = fill(i);
+      return a;
+    };
+    const dy = heap(s.num * s.numOutput * outH * outW, () => rng.uniform(-1, 1));
+    const dWeight0 = heap(o.weight.length, () => rng.uniform(-1, 1));
+    const grads = { dx: heap(o.x.length, () => NaN), dWeight: heap(o.weight.length, (i) => dWeight0[i]!), dBias: heap(s.numOutput, () => 0) };
+    const band = allocate(depthwise3x3BackwardBandSize(s), { dtype: 'float32', shared: true });
+    const turned = turnedFiltersSize(s) > 0 ? allocate(turnedFiltersSize(s), { dtype: 'float32', shared: true }) : undefined;
+    if (turned) turnFilters(o.weight, s, turned);
+    const left = depthwise3x3Backward(o.x, dy, grads, s, 1, 3, band, turned);
+    const byConvolution = s.kernelH === 3 && s.strideH === 1;
+    expect(left).toEqual({ dx: byConvolution ? undefined : grads.dx, dWeight: undefined, dBias: grads.dBias });
+    const expected = { dx: new Float64Array(o.x.length), dWeight: Float64Array.from(dWeight0), dBias: new Float64Array(s.numOutput) };
+    depthwiseBackwardReference(Float64Array.from(o.x), Float64Array.from(o.weight), Float64Array.from(dy), expected, s);
+    const filter = s.kernelH * s.kernelW;
+    const planeSize = s.height * s.width;
+    expect(grads.dWeight[0]).toBe(dWeight0[0]); // channel 0 is not this call's
+    const dWeightOf = (a: FloatArray) => a.subarray(filter, 3 * filter);
+    const result = allclose(Tensor.fromArray(dWeightOf(grads.dWeight), [2 * filter], { dtype: 'float64' }), Tensor.fromArray(dWeightOf(expected.dWeight), [2 * filter], { dtype: 'float64' }), { atol: 2e-4, rtol: 2e-4 });
+    expect(result.ok, result.message).toBe(true);
+    if (byConvolution) {
+      for (let n = 0; n < s.num; n++) {
+        const at = n * s.channels * planeSize;
+        expect(Number.isNaN(grads.dx[at]!), 'channel 0 of dx is not this call\'s').toBe(true);
+        expectClose(grads.dx.subarray(at + planeSize, at + 3 * planeSize), expected.dx.subarray(at + planeSize, at + 3 * planeSize));
+      }
+    }
+  });
+});
+

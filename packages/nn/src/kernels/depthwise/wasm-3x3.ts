@@ -64,7 +64,8 @@ export function depthwise3x3BandSize(s: ConvolutionShape): number {
   return (s.height + 2 * s.padH + 2) * bandRow(s);
 }
 
-function bandRow(s: ConvolutionShape): number {
+/** Floats from one row of the band to the next: the padded row, and room for a vector's overrun. */
+export function bandRow(s: ConvolutionShape): number {
   return s.width + 2 * s.padW + 2 * LANES;
 }
 

@@ -16,8 +16,9 @@ import {
 } from '@cnn/tensor';
 import type { Clamp, ConvolutionGradients } from '../convolution/reference.js';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
-import { backwardChannels, depthwiseParts, forwardChannels, runBackward, type BackwardJob } from './fast.js';
+import { backwardChannels, depthwiseParts, forwardChannels } from './fast.js';
 import { depthwise3x3BandSize, depthwise3x3Forward, depthwise3x3Origin } from './wasm-3x3.js';
+import { depthwise3x3Backward, depthwise3x3BackwardBandSize, turnFilters, turnedFiltersSize } from './wasm-3x3-backward.js';
 
 /*
  * The WebAssembly SIMD depthwise kernels, the same tap-at-a-time row loops as fast.ts, on
@@ -205,16 +206,23 @@ export const depthwiseForwardWasmJob = definePoolJob({
   },
 });
 
-/** `depthwiseBackwardJob` with the planes in wasm where the arrays allow it. */
-export const depthwiseBackwardWasmJob: BackwardJob = definePoolJob({
+/**
+ * `depthwiseBackwardJob` with the planes in wasm where the arrays allow it: MobileNet's filters
+ * through wasm-3x3-backward.ts with part `part` of the scratch `band` (dx from the `turned`
+ * filters, when given), the rest through the general kernels.
+ */
+export const depthwiseBackwardWasmJob = definePoolJob({
   module: import.meta.url,
   name: 'depthwiseBackwardWasmJob',
-  arrays: ['x', 'weight', 'dy'],
-  optional: ['dx', 'dWeight', 'dBias'],
+  arrays: ['x', 'weight', 'dy', 'band'],
+  optional: ['dx', 'dWeight', 'dBias', 'turned'],
   scalars: shapeScalars,
-  part: ({ x, weight, dy, ...grads }, s, part, parts) => {
+  part: ({ x, weight, dy, band, turned, ...grads }, s, part, parts) => {
     const [first, end] = partRange(s.channels, part, parts);
-    if (!backwardChannelsWasm(x, weight, dy, grads, s, first, end)) backwardChannels(x, weight, dy, grads, s, first, end);
+    const size = depthwise3x3BackwardBandSize(s);
+    const left = depthwise3x3Backward(x, dy, grads, s, first, end, band.subarray(part * size, (part + 1) * size), turned) ?? grads;
+    if (!left.dx && !left.dWeight && !left.dBias) return;
+    if (!backwardChannelsWasm(x, weight, dy, left, s, first, end)) backwardChannels(x, weight, dy, left, s, first, end);
   },
 });
 
@@ -235,7 +243,14 @@ export function depthwiseForwardWasm(
 
 /** `depthwiseBackwardFast` with the planes in 128-bit SIMD when the arrays are on the wasm heap. */
 export function depthwiseBackwardWasm(x: FloatArray, weight: FloatArray, dy: FloatArray, grads: ConvolutionGradients, s: ConvolutionShape): void {
-  runBackward(depthwiseBackwardWasmJob, x, weight, dy, grads, s);
+  const { dx, dWeight, dBias } = grads;
+  if (!dx && !dWeight && !dBias) return;
+  const parts = depthwiseParts(s, [x, weight, dy, ...[dx, dWeight, dBias].filter((a): a is FloatArray => a !== undefined)]);
+  // Each thread's band of one scratch buffer, and the turned filters of dx's convolution (workers cannot allocate on the heap).
+  const band = convolutionScratch('bands', parts * depthwise3x3BackwardBandSize(s), x);
+  const turned = dx && turnedFiltersSize(s) > 0 ? convolutionScratch('turned filters', turnedFiltersSize(s), weight) : undefined;
+  if (turned) turnFilters(weight, s, turned);
+  depthwiseBackwardWasmJob.run({ x, weight, dy, band, dx, dWeight, dBias, turned }, s, parts);
 }
 
 /** Locals for one tap on one row: its input row's first pointer, and the run of outputs it reaches. */
