@@ -1,8 +1,13 @@
 import { im2colWasmKernels } from '@cnn/tensor';
 import { describe, expect, it } from 'vitest';
-import { depthwiseWasmKernels } from './depthwise/wasm.js';
+import { clipModule } from './clip/wasm.js';
+import { depthwise3x3BackwardModule } from './depthwise/wasm-3x3-backward.js';
 import { depthwise3x3Module } from './depthwise/wasm-3x3.js';
+import { depthwiseWasmKernels } from './depthwise/wasm.js';
+import { directModule } from './direct/wasm.js';
+import { epilogueModule } from './epilogue/wasm.js';
 import { lrnWasmKernels } from './lrn/wasm.js';
+import { pointwiseModule } from './pointwise/wasm.js';
 import { poolingWasmKernels } from './pooling/wasm.js';
 import { reluModule } from './relu/wasm.js';
 import { updateWasmKernels } from './solver-update/wasm.js';
@@ -22,6 +27,11 @@ const modules: [string, () => Uint8Array][] = [
   ['winograd', winogradWasmKernels.bytes],
   ['depthwise', depthwiseWasmKernels.bytes],
   ['depthwise 3x3', depthwise3x3Module],
+  ['depthwise 3x3 backward', depthwise3x3BackwardModule],
+  ['clip', clipModule],
+  ['direct convolution', directModule],
+  ['pointwise convolution', pointwiseModule],
+  ['convolution epilogue', epilogueModule],
 ];
 
 describe('the wasm modules of the kernel families', () => {
