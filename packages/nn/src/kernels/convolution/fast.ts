@@ -6,7 +6,7 @@ import type { Clamp, ConvolutionGradients } from './reference.js';
 import { reluForward } from '../relu/index.js';
 import { biasClampPlanes } from '../epilogue/index.js';
 import { directForward } from '../direct/fast.js';
-import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePays } from '../pointwise/fast.js';
+import { pointwiseForward } from '../pointwise/fast.js';
 
 /**
  * The fast convolution: per image, im2col unfolds the input into a
@@ -17,7 +17,7 @@ import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePay
  * instead (winograd.ts), which needs half the multiplies; depthwise ones (one input channel
  * per group) to direct loops (depthwise/), forward and backward. On the wasm
  * backend, a 1x1 one runs straight over the image's planes with its epilogue in registers
- * (pointwise/), from weights packed here once for the whole batch, and a 3x3 one over few
+ * (pointwise/), and a 3x3 one over few
  * input channels (a net's first layer) as a direct convolution (direct/).
  *
  * A batch is shared out over the thread pool, whole images to each thread, so the
@@ -41,7 +41,7 @@ export function convolutionForwardFast(
     return;
   }
   const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
-  if (directForward(x, weight, bias, y, s, low, high)) return;
+  if (directForward(x, weight, bias, y, s, low, high) || pointwiseForward(x, weight, bias, y, s, low, high)) return;
   if (winogradPays(s)) {
     convolutionForwardWinograd(x, weight, bias, y, s);
     if (clamp) clampInPlace(y, s.num * s.numOutput * gemmSizes(s).positions, clamp);
@@ -49,15 +49,13 @@ export function convolutionForwardFast(
   }
   const m = gemmSizes(s);
   const threads = Math.min(getThreads(), s.num);
-  const packed = pointwisePays(s) ? convolutionScratch('packed filters', pointwisePackedSize(s), weight) : undefined;
-  if (packed) packPointwiseWeights(weight, s, packed);
   if (threads > 1 && [x, weight, y, ...(bias ? [bias] : [])].every(isShared)) {
     const columns = m.unfold ? columnBuffer(threads * m.colSize, x) : x;
     getBackend().prepareGemms(threads, m.outputsPerGroup, m.positions, m.rowsPerGroup);
-    convolutionForwardJob.run({ x, weight, y, columns, bias, packed }, { ...s, clampMin: low, clampMax: high }, threads);
+    convolutionForwardJob.run({ x, weight, y, columns, bias }, { ...s, clampMin: low, clampMax: high }, threads);
     return;
   }
-  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x, low, high, packed);
+  forwardImages(x, weight, bias, y, s, 0, s.num, m.unfold ? columnBuffer(m.colSize, x) : x, low, high);
 }
 
 /**
@@ -78,28 +76,27 @@ function clampInPlace(y: FloatArray, count: number, { min, max }: Clamp): void {
 
 /**
  * The pool's part of a batch forward: a band of the batch's images, on one thread, with
- * its band of the column buffer (arrays: x, weight, y, columns, the bias and the packed 1x1
- * weights if any; scalars: the shape, the clamp's bounds or +-Infinity).
+ * its band of the column buffer (arrays: x, weight, y, columns, the bias if any; scalars: the
+ * shape, the clamp's bounds or +-Infinity).
  */
 export const convolutionForwardJob = definePoolJob({
   module: import.meta.url,
   name: 'convolutionForwardJob',
   arrays: ['x', 'weight', 'y', 'columns'],
-  optional: ['bias', 'packed'],
+  optional: ['bias'],
   scalars: [...shapeScalars, 'clampMin', 'clampMax'],
-  part: ({ x, weight, y, columns, bias, packed }, s, part, parts) => {
+  part: ({ x, weight, y, columns, bias }, s, part, parts) => {
     const m = gemmSizes(s);
     const [first, end] = partRange(s.num, part, parts);
     const col = m.unfold ? columns.subarray(part * m.colSize, (part + 1) * m.colSize) : x;
-    forwardImages(x, weight, bias, y, s, first, end, col, s.clampMin, s.clampMax, packed);
+    forwardImages(x, weight, bias, y, s, first, end, col, s.clampMin, s.clampMax);
   },
 });
 
 /**
  * The forward of images [first, end) of the batch (see convolutionForwardFast), unfolding
  * each into `col` (or, with no unfolding to do, reading the image itself: `col` is `x`),
- * then adding the bias and clamping each image's outputs to [low, high]. With `packed` 1x1
- * weights, the pointwise kernel does all of it where it can.
+ * then adding the bias and clamping each image's outputs to [low, high].
  */
 function forwardImages(
   x: FloatArray,
@@ -112,11 +109,9 @@ function forwardImages(
   col: FloatArray,
   low: number,
   high: number,
-  packed?: FloatArray,
 ): void {
   const m = gemmSizes(s);
   for (let n = first; n < end; n++) {
-    if (packed && pointwiseImage(x, packed, bias, y, s, n, low, high)) continue;
     const xImage = n * m.imageSize;
     const yImage = n * s.numOutput * m.positions;
     if (m.unfold) unfold(x, xImage, s, col);

@@ -49,6 +49,9 @@ for (const [kernel, stride, pad] of [[4, 2, 1], [3, 1, 1], [3, 2, 1], [3, 1, 0],
     }
   }
 }
+// Large enough to be shared out on 2 threads (panels.ts): batch 1 cut between its two output
+// panels, and 3 images x 2 panels cut inside the second image.
+cases.push(shape(1, 3, 8, 96, 96, 3, 1, 1), shape(3, 3, 8, 40, 40, 3, 1, 1));
 
 function reference(s: ConvolutionShape, o: ReturnType<typeof operands>, withBias: boolean, min: number, max: number): Float64Array {
   const [outH, outW] = convOutputSize(s);

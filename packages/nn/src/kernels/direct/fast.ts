@@ -1,4 +1,5 @@
-import { convOutputSize, definePoolJob, getBackend, getThreads, isOnWasmHeap, partRange, type FloatArray } from '@cnn/tensor';
+import { convOutputSize, definePoolJob, getBackend, isOnWasmHeap, type FloatArray } from '@cnn/tensor';
+import { eachPanelRun, panelParts } from '../panels.js';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import { DIRECT_PANEL, directImageWasm } from './wasm.js';
 
@@ -62,7 +63,7 @@ export function packDirectWeights(weight: FloatArray, s: ConvolutionShape, origi
 
 /**
  * The forward y = min(max(conv(x, weight) + bias, low), high) of the whole batch through the
- * kernel, images shared out over the pool's threads; false (nothing done) when the kernel does
+ * kernel, shared out over the pool by images and panels of outputs (panels.ts); false (nothing done) when the kernel does
  * not take the shape (`directOrigin`) or an array is not float32 on the wasm heap.
  */
 export function directForward(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, low: number, high: number): boolean {
@@ -70,14 +71,15 @@ export function directForward(x: FloatArray, weight: FloatArray, bias: FloatArra
   if (origin < 0 || ![x, weight, y, ...(bias ? [bias] : [])].every(isOnWasmHeap)) return false;
   const packed = convolutionScratch('packed filters', directPackedSize(s), weight);
   packDirectWeights(weight, s, origin, packed);
-  const threads = Math.min(getThreads(), s.num);
-  const bands = convolutionScratch('bands', threads * directBandSize(s), x);
-  directForwardJob.run({ x, packed, y, bands, bias }, { ...s, origin, clampMin: low, clampMax: high }, threads);
+  const [outH, outW] = convOutputSize(s);
+  const parts = panelParts(s.num * s.numOutput * outH * outW * s.channels * TAPS * TAPS, s.num, s.numOutput / DIRECT_PANEL);
+  const bands = convolutionScratch('bands', parts * directBandSize(s), x);
+  directForwardJob.run({ x, packed, y, bands, bias }, { ...s, origin, clampMin: low, clampMax: high }, parts);
   return true;
 }
 
 /**
- * The pool's part: images [first, end) of the batch through the kernel, with part `part` of
+ * The pool's part: its run of (image, output panel) pairs (panels.ts), with part `part` of
  * `bands` (zeroed here), clamped to [clampMin, clampMax] (every array float32 on the heap:
  * `directForward` checked).
  */
@@ -88,19 +90,19 @@ export const directForwardJob = definePoolJob({
   optional: ['bias'],
   scalars: [...shapeScalars, 'origin', 'clampMin', 'clampMax'],
   part: ({ x, packed, y, bands, bias }, s, part, parts) => {
-    const [first, end] = partRange(s.num, part, parts);
     const size = directBandSize(s);
     const band = bands.subarray(part * size, (part + 1) * size).fill(0);
     const [outH, outW] = convOutputSize(s);
     const row = bandRow(s);
     const run = directImageWasm[s.strideH as 1 | 2];
-    for (let n = first; n < end; n++) {
+    eachPanelRun(s.num, s.numOutput / DIRECT_PANEL, part, parts, (n, first, end) => {
       run({
         x, xStart: n * s.channels * s.height * s.width, channels: s.channels, height: s.height, width: s.width,
         band, bandRow: row, bandPlane: bandPlane(s), copyAt: s.padH * row + s.padW, readAt: s.origin * (row + 1),
-        packed, bias, hasBias: bias ? 1 : 0, y, yStart: n * s.numOutput * outH * outW,
-        panels: s.numOutput / DIRECT_PANEL, outH, outW, low: s.clampMin, high: s.clampMax,
+        packed: packed.subarray(first * s.channels * TAPS * TAPS * DIRECT_PANEL), bias: bias?.subarray(first * DIRECT_PANEL),
+        hasBias: bias ? 1 : 0, y, yStart: (n * s.numOutput + first * DIRECT_PANEL) * outH * outW,
+        panels: end - first, outH, outW, low: s.clampMin, high: s.clampMax,
       });
-    }
+    });
   },
 });

@@ -1,5 +1,6 @@
-import { getBackend, isOnWasmHeap, type FloatArray } from '@cnn/tensor';
-import type { ConvolutionShape } from '../convolution/shape.js';
+import { definePoolJob, getBackend, isOnWasmHeap, type FloatArray } from '@cnn/tensor';
+import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
+import { eachPanelRun, panelParts } from '../panels.js';
 import { POINTWISE_PANEL, pointwiseImageWasm } from './wasm.js';
 
 /*
@@ -47,23 +48,36 @@ export function packPointwiseWeights(weight: FloatArray, s: ConvolutionShape, pa
 }
 
 /**
- * Image n's outputs, y = min(max(bias + W x, low), high), from packed weights; false (nothing
- * done) when an array is not float32 on the wasm heap.
+ * The forward y = min(max(W x + bias, low), high) of the whole batch through the kernel, shared
+ * out over the pool by images and panels of outputs (panels.ts), from weights packed here once;
+ * false (nothing done) when the kernel does not take the shape (`pointwisePays`) or an array is
+ * not float32 on the wasm heap.
  */
-export function pointwiseImage(
-  x: FloatArray,
-  packed: FloatArray,
-  bias: FloatArray | undefined,
-  y: FloatArray,
-  s: ConvolutionShape,
-  n: number,
-  low: number,
-  high: number,
-): boolean {
-  if (!isOnWasmHeap(packed)) return false;
-  const positions = s.height * s.width;
-  return pointwiseImageWasm({
-    x, xStart: n * s.channels * positions, packed, bias, hasBias: bias ? 1 : 0, y, yStart: n * s.numOutput * positions,
-    panels: s.numOutput / POINTWISE_PANEL, channels: s.channels, positions, low, high,
-  });
+export function pointwiseForward(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, low: number, high: number): boolean {
+  if (!pointwisePays(s) || ![x, weight, y, ...(bias ? [bias] : [])].every(isOnWasmHeap)) return false;
+  const packed = convolutionScratch('packed filters', pointwisePackedSize(s), weight);
+  packPointwiseWeights(weight, s, packed);
+  const panels = s.numOutput / POINTWISE_PANEL;
+  const parts = panelParts(s.num * s.numOutput * s.channels * s.height * s.width, s.num, panels);
+  pointwiseForwardJob.run({ x, packed, y, bias }, { ...s, clampMin: low, clampMax: high }, parts);
+  return true;
 }
+
+/** The pool's part: its run of (image, output panel) pairs (panels.ts), clamped to [clampMin, clampMax]. */
+export const pointwiseForwardJob = definePoolJob({
+  module: import.meta.url,
+  name: 'pointwiseForwardJob',
+  arrays: ['x', 'packed', 'y'],
+  optional: ['bias'],
+  scalars: [...shapeScalars, 'clampMin', 'clampMax'],
+  part: ({ x, packed, y, bias }, s, part, parts) => {
+    const positions = s.height * s.width;
+    eachPanelRun(s.num, s.numOutput / POINTWISE_PANEL, part, parts, (n, first, end) => {
+      pointwiseImageWasm({
+        x, xStart: n * s.channels * positions, packed: packed.subarray(first * s.channels * POINTWISE_PANEL),
+        bias: bias?.subarray(first * POINTWISE_PANEL), hasBias: bias ? 1 : 0, y, yStart: (n * s.numOutput + first * POINTWISE_PANEL) * positions,
+        panels: end - first, channels: s.channels, positions, low: s.clampMin, high: s.clampMax,
+      });
+    });
+  },
+});

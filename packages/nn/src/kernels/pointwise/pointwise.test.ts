@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { convolutionForwardReference } from '../convolution/reference.js';
 import { convolutionForwardFast } from '../convolution/fast.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
-import { packPointwiseWeights, pointwiseImage, pointwisePackedSize, pointwisePays } from './fast.js';
+import { packPointwiseWeights, pointwiseForward, pointwisePackedSize, pointwisePays } from './fast.js';
 
 const initialBackend = getBackend().name;
 afterEach(() => {
@@ -28,6 +28,9 @@ const cases: ConvolutionShape[] = [];
 for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 5], [4, 4], [5, 5]] as const) {
   for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4]] as const) cases.push(shape(2, channels, numOutput, height, width));
 }
+// Large enough to be shared out on 2 threads (panels.ts): batch 1 cut between output panels,
+// and 3 images x 5 panels cut inside the second image.
+cases.push(shape(1, 64, 64, 16, 16), shape(3, 32, 20, 24, 24));
 const flat = (a: FloatArray) => new Tensor(a, [a.length]);
 const label = (s: ConvolutionShape) => `x=[${s.num},${s.channels},${s.height},${s.width}] o=${s.numOutput}`;
 
@@ -50,7 +53,7 @@ describe('pointwise (1 x 1) convolution kernel, wasm backend, against the refere
           if (clamp) for (let i = 0; i < ySize; i++) expected[i] = Math.min(Math.max(expected[i]!, clamp.min), clamp.max);
           // A guard float past the outputs, which the kernel must leave alone.
           const y = allocate(ySize + 1, { dtype: 'float32', shared: true }).fill(NaN);
-          convolutionForwardFast(x, weight, b, y, s, clamp);
+          expect(pointwiseForward(x, weight, b, y, s, clamp?.min ?? -Infinity, clamp?.max ?? Infinity)).toBe(true);
           expect(y[ySize]).toBeNaN();
           const result = allclose(flat(y.subarray(0, ySize)), flat(expected), { rtol: 1e-5, atol: 1e-5 });
           expect(result.ok, result.message).toBe(true);
@@ -59,7 +62,7 @@ describe('pointwise (1 x 1) convolution kernel, wasm backend, against the refere
     }
   }
 
-  it('runs on the wasm heap only: a float64 image is refused, and convolutionForwardFast still answers it through the GEMM', () => {
+  it('runs on the wasm heap only: a float64 batch is refused, and convolutionForwardFast still answers it through the GEMM', () => {
     setBackend('wasm');
     const s = shape(1, 3, 4, 2, 2);
     const rng = new Rng(5);
@@ -70,7 +73,7 @@ describe('pointwise (1 x 1) convolution kernel, wasm backend, against the refere
     expect(packed[6]).toBe(weight[2 * 3 + 1]);
     const x64 = new Float64Array(12).map((_, i) => i / 7 - 0.5);
     const y64 = new Float64Array(16);
-    expect(pointwiseImage(x64, packed, undefined, y64, s, 0, -Infinity, Infinity)).toBe(false);
+    expect(pointwiseForward(x64, Float64Array.from(weight), undefined, y64, s, -Infinity, Infinity)).toBe(false);
     const w64 = Float64Array.from(weight);
     convolutionForwardFast(x64, w64, undefined, y64, s);
     const expected = new Float64Array(16);
