@@ -2,11 +2,12 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { colourFraction } from './colour.js';
-import { decodeImage, detectFormat } from './decode.js';
+import { decodeImage, decodePngWithPngjs, detectFormat } from './decode.js';
+import { decodeSimplePng } from './png-fast.js';
 import { ImageTooLargeError } from './limits.js';
 import { DatasetError } from './errors.js';
 import { DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, writeDicom, type DicomSpec } from './testing/dicom.js';
-import { pngBomb, writePng } from './testing/png.js';
+import { chunk, pngBomb, writePng } from './testing/png.js';
 
 /** RGBA samples of a w x h test pattern with distinct channels and a varying alpha, values 0..max. */
 function pattern(w: number, h: number, max: number): number[] {
@@ -105,6 +106,84 @@ describe('PNG', () => {
   it('a truncated PNG says so', () => {
     const bytes = encodeWithPngjs(8, 8, pattern(8, 8, 255), 6, 8);
     expect(() => decodeImage(bytes.subarray(0, bytes.length - 30), 'cut.png')).toThrow(/cut\.png: corrupt PNG: the file ends early/);
+  });
+});
+
+describe('PNG fast path (png-fast.ts) against pngjs', () => {
+  /** A w x h RGBA pattern of pseudo-random bytes (a full alpha for the types without alpha). */
+  function noise(w: number, h: number, seed: number, opaque: boolean): number[] {
+    let state = seed;
+    return Array.from({ length: w * h * 4 }, (_, i) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return opaque && i % 4 === 3 ? 255 : state >>> 24;
+    });
+  }
+
+  /** pngjs's encoding with one filter type on every row (0 none, 1 sub, 2 up, 3 average, 4 Paeth). */
+  function encode(w: number, h: number, rgba: number[], colorType: 0 | 2 | 4 | 6, filterType: number): Buffer {
+    const options = { width: w, height: h, colorType, inputColorType: 6 as const, inputHasAlpha: true, filterType };
+    const png = new pngjs.PNG(options);
+    png.data = Buffer.from(rgba);
+    return pngjs.PNG.sync.write(png, options);
+  }
+
+  /** The chunks of a PNG, as [type, data] pairs. */
+  function chunks(bytes: Buffer): [string, Buffer][] {
+    const out: [string, Buffer][] = [];
+    for (let at = 8; at < bytes.length; at += 12 + bytes.readUInt32BE(at)) {
+      out.push([bytes.toString('latin1', at + 4, at + 8), bytes.subarray(at + 8, at + 8 + bytes.readUInt32BE(at))]);
+    }
+    return out;
+  }
+
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const rebuild = (parts: [string, Buffer][]): Buffer => Buffer.concat([signature, ...parts.map(([type, data]) => chunk(type, data))]);
+
+  for (const colorType of [0, 2, 4, 6] as const) {
+    for (const filterType of [0, 1, 2, 3, 4]) {
+      it(`8-bit type ${colorType}, every row filtered with type ${filterType}, 13 x 7: the same floats as pngjs`, () => {
+        const bytes = encode(13, 7, noise(13, 7, 17 * colorType + filterType, colorType === 0 || colorType === 2), colorType, filterType);
+        expect(decodeSimplePng(bytes)).toBeDefined();
+        expect(decodeImage(bytes, 'n.png')).toEqual(decodePngWithPngjs(bytes, 'n.png'));
+      });
+    }
+  }
+
+  it('reads rows split over several IDAT chunks, with an ancillary chunk before them', () => {
+    const parts = chunks(encode(9, 5, noise(9, 5, 3, true), 2, 4));
+    const [, idat] = parts.find(([type]) => type === 'IDAT')!;
+    const split = rebuild([parts[0]!, ['tEXt', Buffer.from('Comment\0split')], ['IDAT', idat.subarray(0, 10)], ['IDAT', idat.subarray(10)], ['IEND', Buffer.alloc(0)]]);
+    expect(decodeSimplePng(split)).toEqual(decodeSimplePng(encode(9, 5, noise(9, 5, 3, true), 2, 4)));
+    expect(decodeImage(split, 's.png')).toEqual(decodePngWithPngjs(split, 's.png'));
+  });
+
+  it('leaves other kinds and damaged files (and a stream shorter than its rows) to pngjs, which decodes or refuses them as before', () => {
+    const gray = encode(6, 4, noise(6, 4, 9, true), 0, 1);
+    const parts = chunks(gray);
+    const taller = Buffer.from(parts[0]![1]);
+    taller.writeUInt32BE(5, 4);
+    const badCrc = Buffer.from(gray);
+    badCrc[badCrc.length - 20]! ^= 0xff;
+    const others: Record<string, Buffer> = {
+      '16-bit': writePng({ width: 2, height: 1, colorType: 0, depth: 16, samples: [1000, 2] }),
+      palette: writePng({ width: 2, height: 1, colorType: 3, depth: 8, samples: [0, 1], palette: [[1, 2, 3], [4, 5, 6]] }),
+      'a tRNS colour key': rebuild([parts[0]!, ['tRNS', Buffer.from([0, parts[1]![1][0]!])], ...parts.slice(1)]),
+      'a bad CRC': badCrc,
+      'no IEND': gray.subarray(0, gray.length - 12),
+    };
+    for (const [name, bytes] of Object.entries(others)) {
+      expect(decodeSimplePng(bytes), name).toBeUndefined();
+      const outcome = (decode: typeof decodeImage) => {
+        try {
+          return decode(bytes, 'o.png');
+        } catch (error) {
+          return (error as Error).message;
+        }
+      };
+      expect(outcome(decodeImage), name).toEqual(outcome(decodePngWithPngjs));
+    }
+    // pngjs fills the missing row from memory it did not clear, so only the refusal here is compared.
+    expect(decodeSimplePng(rebuild([['IHDR', taller], ...parts.slice(1)]))).toBeUndefined();
   });
 });
 

@@ -3,6 +3,7 @@ import pngjs from 'pngjs';
 import { decodeDicom } from './dicom.js';
 import { DatasetError, messageOf } from './errors.js';
 import { checkPixelLimit, DEFAULT_MAX_PIXELS } from './limits.js';
+import { decodeSimplePng } from './png-fast.js';
 import type { FloatImage } from './image.js';
 
 /** The image formats the experiment reads. */
@@ -92,6 +93,14 @@ export function decodeImage(bytes: Uint8Array, file: string, options: DecodeOpti
 }
 
 function decodePng(bytes: Uint8Array, file: string): DecodedImage {
+  // The common 8-bit kinds without pngjs's RGBA detour (png-fast.ts); anything else, or a damaged file, through pngjs.
+  const simple = decodeSimplePng(bytes);
+  if (simple) return { ...simple, format: 'png', hasColourChannels: simple.channels === 3, notes: [] };
+  return decodePngWithPngjs(bytes, file);
+}
+
+/** The reference PNG decoder: every colour type, bit depth and interlacing, and pngjs's account of a damaged file. */
+export function decodePngWithPngjs(bytes: Uint8Array, file: string): DecodedImage {
   let png: pngjs.PNGWithMetadata;
   try {
     // skipRescale: we scale 16-bit samples ourselves in float instead of pngjs's rounding to 8 bits.

@@ -56,25 +56,38 @@ export function resize(image: RasterImage, width: number, height: number): Float
   }
   const across = axisTaps(image.width, width);
   const down = axisTaps(image.height, height);
+  const src = image.data;
+  // Each output value is accumulated in float32, tap after tap in source order, so the result
+  // does not depend on how the loops are nested (the stored images and the feature cache's keys
+  // are made from it). The channel loop is outside the tap loop so the common gray case runs a
+  // short inner loop over one channel.
   // Horizontal pass: [H, W, C] -> [H, width, C].
   const wide = new Float32Array(image.height * width * channels);
+  const { start: xStart, index: xIndex, weight: xWeight } = across;
   for (let y = 0; y < image.height; y++) {
+    const rowIn = y * image.width * channels;
+    const rowOut = y * width * channels;
     for (let x = 0; x < width; x++) {
-      for (let t = across.start[x]!; t < across.start[x + 1]!; t++) {
-        const src = (y * image.width + across.index[t]!) * channels;
-        const dst = (y * width + x) * channels;
-        for (let c = 0; c < channels; c++) wide[dst + c] += across.weight[t]! * image.data[src + c]!;
+      const first = xStart[x]!;
+      const end = xStart[x + 1]!;
+      for (let c = 0; c < channels; c++) {
+        let sum = 0;
+        for (let t = first; t < end; t++) sum = Math.fround(sum + xWeight[t]! * src[rowIn + xIndex[t]! * channels + c]!);
+        wide[rowOut + x * channels + c] = sum;
       }
     }
   }
-  // Vertical pass: [H, width, C] -> [height, width, C].
+  // Vertical pass: [H, width, C] -> [height, width, C], rows added whole (contiguous in memory).
   const out = createImage(width, height, channels);
+  const sums = out.data;
   const row = width * channels;
+  const { start: yStart, index: yIndex, weight: yWeight } = down;
   for (let y = 0; y < height; y++) {
-    for (let t = down.start[y]!; t < down.start[y + 1]!; t++) {
-      const src = down.index[t]! * row;
-      const w = down.weight[t]!;
-      for (let i = 0; i < row; i++) out.data[y * row + i] += w * wide[src + i]!;
+    const at = y * row;
+    for (let t = yStart[y]!; t < yStart[y + 1]!; t++) {
+      const from = yIndex[t]! * row;
+      const w = yWeight[t]!;
+      for (let i = 0; i < row; i++) sums[at + i] += w * wide[from + i]!;
     }
   }
   return out;
@@ -82,13 +95,15 @@ export function resize(image: RasterImage, width: number, height: number): Float
 
 /** Output pixel i of one axis reads source pixels `index[t]` with `weight[t]` for t in `[start[i], start[i+1])`. */
 interface AxisTaps {
-  start: number[];
-  index: number[];
-  weight: number[];
+  start: Int32Array;
+  index: Int32Array;
+  weight: Float64Array;
 }
 
 function axisTaps(inSize: number, outSize: number): AxisTaps {
-  const taps: AxisTaps = { start: [0], index: [], weight: [] };
+  const start = [0];
+  const index: number[] = [];
+  const weight: number[] = [];
   const s = inSize / outSize;
   for (let i = 0; i < outSize; i++) {
     if (outSize < inSize) {
@@ -97,24 +112,24 @@ function axisTaps(inSize: number, outSize: number): AxisTaps {
       for (let j = Math.floor(lo); j < Math.min(inSize, Math.ceil(hi)); j++) {
         const overlap = Math.min(j + 1, hi) - Math.max(j, lo);
         if (overlap > 0) {
-          taps.index.push(j);
-          taps.weight.push(overlap / s);
+          index.push(j);
+          weight.push(overlap / s);
         }
       }
     } else {
       const x = Math.min(inSize - 1, Math.max(0, (i + 0.5) * s - 0.5));
       const j0 = Math.floor(x);
       const f = x - j0;
-      taps.index.push(j0);
-      taps.weight.push(1 - f);
+      index.push(j0);
+      weight.push(1 - f);
       if (f > 0) {
-        taps.index.push(j0 + 1);
-        taps.weight.push(f);
+        index.push(j0 + 1);
+        weight.push(f);
       }
     }
-    taps.start.push(taps.index.length);
+    start.push(index.length);
   }
-  return taps;
+  return { start: Int32Array.from(start), index: Int32Array.from(index), weight: Float64Array.from(weight) };
 }
 
 /**

@@ -166,13 +166,16 @@ export function toNetInput(image: RasterImage, recipe: InputRecipe, rng?: Rng): 
   for (let c = 0; c < 3; c++) {
     // Images are RGB; BGR output channel c reads RGB channel 2 - c. Gray images feed every channel.
     const from = channels === 1 ? 0 : recipe.channelOrder === 'BGR' ? 2 - c : c;
-    const meanValue = 'values' in mean ? mean.values[mean.values.length === 1 ? 0 : c]! : 0;
+    // A mean value is read as a mean image whose every pixel is that value (stride 0).
+    const meanPlane = 'values' in mean ? Float64Array.of(mean.values[mean.values.length === 1 ? 0 : c]!) : mean.image.subarray(c * r * r, (c + 1) * r * r);
+    const meanStride = 'values' in mean ? 0 : 1;
     for (let y = 0; y < size; y++) {
+      const pixelRow = ((y0 + y) * r + x0) * channels + from;
+      const meanRow = ((y0 + y) * r + x0) * meanStride;
+      const outRow = (c * size + y) * size;
       for (let x = 0; x < size; x++) {
-        const pixel = src[((y0 + y) * r + x0 + x) * channels + from]!;
-        const m = 'values' in mean ? meanValue : mean.image[(c * r + y0 + y) * r + x0 + x]!;
         const ox = mirror ? size - 1 - x : x;
-        out[(c * size + y) * size + ox] = (pixel - m) * scale;
+        out[outRow + ox] = (src[pixelRow + x * channels]! - meanPlane[meanRow + x * meanStride]!) * scale;
       }
     }
   }
