@@ -49,13 +49,13 @@ describe('non-finite weights', () => {
     expect(formatInspect(report)).toContain('non-finite values: ip1 blob 0: 1 of 400000 (NaN at index 17); ip2 blob 1: 1 of 10 (-Infinity at index 3)');
   });
 
-  it('reaching the features stop the experiment before head training, naming the image and the blob', () => {
+  it('reaching the features stop the experiment before head training, naming the image and the blob', async () => {
     const def = miniCaffeNet(1, false);
     const net = new Net(def, { phase: 'TEST', seed: 3 });
     const plan = planTransfer(def, net, 2);
     net.layer('conv3').params[1]!.data.data[5] = Infinity;
     const images = [1, 2].map((k) => ({ width: 64, height: 64, channels: 1 as const, data: new Uint8Array(64 * 64).map((_, i) => (i * k * 7) % 251) }));
-    expect(() => extractFeatures(net, plan, mobilenetRecipe(64), images, { quiet: true, names: ['a/one.png', 'b/two.png'] })).toThrow(
+    await expect(extractFeatures(net, plan, mobilenetRecipe(64), images, { quiet: true, names: ['a/one.png', 'b/two.png'] })).rejects.toThrow(
       /^features at pool5 of a\/one\.png hold \d+ non-finite values? of 288 \((NaN|Infinity) at index \d+\): the model or the input recipe overflows; head training would learn nothing from them$/,
     );
   });

@@ -6,7 +6,7 @@ import { extractFeatures } from '../../packages/experiment/src/transfer/features
 import { shared } from './paths.js';
 
 describe('augmented features', () => {
-  it('differ from the centre crop, repeat for the same variant, and differ between variants', () => {
+  it('differ from the centre crop, repeat for the same variant, and differ between variants', async () => {
     const dir = shared('fixtures/caffe/caffenet_tiny');
     const model = loadModel({ prototxt: `${dir}/deploy.prototxt`, weights: `${dir}/caffenet_tiny_v1.caffemodel` });
     const plan = planTransfer(model.def, model.net, 2);
@@ -14,10 +14,10 @@ describe('augmented features', () => {
     const images = [{ width: 256, height: 256, channels: 1 as const, data }];
     const recipe = caffenetRecipe();
     const augmented = { ...recipe, randomCrop: true, mirror: true };
-    const centre = extractFeatures(model.net, plan, recipe, images, { quiet: true }).features.data;
-    const first = extractFeatures(model.net, plan, augmented, images, { quiet: true, variant: 1 }).features.data;
-    const again = extractFeatures(model.net, plan, augmented, images, { quiet: true, variant: 1 }).features.data;
-    const second = extractFeatures(model.net, plan, augmented, images, { quiet: true, variant: 2 }).features.data;
+    const centre = (await extractFeatures(model.net, plan, recipe, images, { quiet: true })).features.data;
+    const first = (await extractFeatures(model.net, plan, augmented, images, { quiet: true, variant: 1 })).features.data;
+    const again = (await extractFeatures(model.net, plan, augmented, images, { quiet: true, variant: 1 })).features.data;
+    const second = (await extractFeatures(model.net, plan, augmented, images, { quiet: true, variant: 2 })).features.data;
     expect(again).toEqual(first);
     expect(first).not.toEqual(centre);
     expect(second).not.toEqual(first);

@@ -31,11 +31,11 @@ describe('the feature cache', () => {
     expect(decodeEntry(new Uint8Array(48), 4)).toBe('it does not start with CNNFEAT1');
   });
 
-  it('recomputes a same-length entry whose bytes were damaged, with a note naming it', () => {
+  it('recomputes a same-length entry whose bytes were damaged, with a note naming it', async () => {
     const { net, plan, images, recipe } = setup();
     const dir = mkdtempSync(join(tmpdir(), 'cnn-fcache-'));
     const cache = { dir, modelKey: 'k' };
-    const first = extractFeatures(net, plan, recipe, images, { cache, quiet: true });
+    const first = await extractFeatures(net, plan, recipe, images, { cache, quiet: true });
     expect(first.computed).toBe(3);
 
     const entry = readdirSync(join(dir, 'k')).find((name) => name.endsWith('.feat'))!;
@@ -45,21 +45,21 @@ describe('the feature cache', () => {
     writeFileSync(join(dir, 'k', entry), bytes);
 
     const notes: string[] = [];
-    const second = extractFeatures(net, plan, recipe, images, { cache, quiet: true, note: (line) => notes.push(line) });
+    const second = await extractFeatures(net, plan, recipe, images, { cache, quiet: true, note: (line) => notes.push(line) });
     expect(second.computed).toBe(1);
     expect(second.features.data).toEqual(first.features.data);
     expect(notes).toEqual([`feature cache: ${join(dir, 'k', entry)} is damaged (its checksum does not match its values); recomputed`]);
   });
 
-  it('measures the rate again when rate.json is empty, naming the file, instead of a SyntaxError', () => {
+  it('measures the rate again when rate.json is empty, naming the file, instead of a SyntaxError', async () => {
     const { net, plan, images, recipe } = setup();
     const dir = mkdtempSync(join(tmpdir(), 'cnn-fcache-'));
     const cache = { dir, modelKey: 'k' };
-    extractFeatures(net, plan, recipe, images, { cache, quiet: true });
+    await extractFeatures(net, plan, recipe, images, { cache, quiet: true });
     writeFileSync(join(dir, 'k', 'rate.json'), '');
 
     const notes: string[] = [];
-    const again = extractFeatures(net, plan, recipe, images, { cache, quiet: true, note: (line) => notes.push(line) });
+    const again = await extractFeatures(net, plan, recipe, images, { cache, quiet: true, note: (line) => notes.push(line) });
     expect(again.computed).toBe(0);
     expect(again.imagesPerSecond).toBeGreaterThan(0);
     expect(notes).toEqual([`feature cache: ${join(dir, 'k', 'rate.json')} is damaged (not JSON: Unexpected end of JSON input); the rate is measured again on one batch`]);

@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readSolverPrototxtFile, toNetParameter, writeCaffemodel, formatPrototxt } from '@cnn/caffe-import';
 import { Net, type LayerDef, type NetDef, type Param, type SolverParams } from '@cnn/nn';
+import { getThreads } from '@cnn/tensor';
 import {
   dataSummaryLines,
+  ImageWorkers,
   loadDataset,
   pixelLimit,
   prepareImages,
@@ -68,26 +70,34 @@ export interface ExperimentResult {
  */
 export async function runExperiment(config: ExperimentConfig, log: (line: string) => void = (line) => console.log(line)): Promise<ExperimentResult> {
   const folder = openOutFolder(config.out, { marker: 'report.json', force: config.force, resume: config.resume, keep: [config.cacheDir], log });
+  // Decoding and preprocessing run on worker threads beside this one, one fewer than the threads since this thread does
+  // its share when it collects (see image-workers.ts); they start only for a data set large enough.
+  const workers = getThreads() > 1 ? new ImageWorkers(getThreads() - 1) : undefined;
   let report: Report;
   try {
-    report = await runInFolder(config, folder.dir, log);
+    report = await runInFolder(config, folder.dir, log, workers);
   } catch (error) {
     folder.release();
     throw error;
+  } finally {
+    await workers?.close();
   }
   folder.commit();
   return { report, out: folder.final, html: join(folder.final, 'report.html') };
 }
 
 /** The run itself, writing into `out` (the staging folder). */
-async function runInFolder(config: ExperimentConfig, out: string, log: (line: string) => void): Promise<Report> {
+async function runInFolder(config: ExperimentConfig, out: string, log: (line: string) => void, imageWorkers: ImageWorkers | undefined): Promise<Report> {
   const started = performance.now();
 
   // Data
   const dataset = await loadDataset(config.data, datasetOptions(config));
   const split = splitByStudy(dataset.items, { seed: config.seed, fractions: config.split, classes: dataset.classes });
   log(`data: ${dataset.items.length} images of ${dataset.classes.length} classes from ${dataset.source}`);
-  const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) });
+  const workers = imageWorkers?.forImages(split.items.length);
+  const decodeStarted = performance.now();
+  const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels), workers });
+  const decodeSeconds = (performance.now() - decodeStarted) / 1000;
   const items = prepared.items;
   const classes = dataset.classes;
   const dataSummary = summariseData(dataset, split.warnings, prepared);
@@ -102,24 +112,34 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
 
   // Features at the cut, once, cached
   const modelKey = cache.modelKey;
-  const extraction = extractFeatures(model.net, plan, recipe, prepared.images, {
+  const extraction = await extractFeatures(model.net, plan, recipe, prepared.images, {
     cache,
     quiet: config.quiet,
     label: 'features',
     names: items.map((item) => item.name),
+    workers,
+    // Reading and decoding the images (above) counts in the rate: it covers the way from file to features.
+    decodeSeconds,
   });
   log(`features: ${extraction.computed} computed, ${items.length - extraction.computed} from the cache, in ${extraction.seconds.toFixed(1)} s`);
 
   // Extra training rows: random crops and mirrors of the training images, through the same frozen base.
   const augmentRecipe: InputRecipe = { ...recipe, randomCrop: recipe.crop !== undefined, mirror: true };
   let augmentedComputed = 0;
-  const augmentTraining = (base: { indices: number[]; features: FeatureSet; labels: number[] }) => {
+  const augmentTraining = async (base: { indices: number[]; features: FeatureSet; labels: number[] }) => {
     if (config.augment === 0) return base;
     const images = base.indices.map((i) => prepared.images[i]!);
     const augmentKey = featureKey(config, augmentRecipe, plan.cutLayer);
     const parts: FeatureSet[] = [base.features];
     for (let variant = 1; variant <= config.augment; variant++) {
-      const extra = extractFeatures(model.net, plan, augmentRecipe, images, { cache: { dir: cache.dir, modelKey: augmentKey }, quiet: config.quiet, label: `augmented ${variant}/${config.augment}`, variant, names: base.indices.map((i) => items[i]!.name) });
+      const extra = await extractFeatures(model.net, plan, augmentRecipe, images, {
+        cache: { dir: cache.dir, modelKey: augmentKey },
+        quiet: config.quiet,
+        label: `augmented ${variant}/${config.augment}`,
+        variant,
+        names: base.indices.map((i) => items[i]!.name),
+        workers,
+      });
       augmentedComputed += extra.computed;
       parts.push(extra.features);
     }
@@ -137,7 +157,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
     const indices = rows(which);
     return { indices, features: selectRows(extraction.features, indices), labels: indices.map((i) => items[i]!.label) };
   };
-  const train = augmentTraining(part('train'));
+  const train = await augmentTraining(part('train'));
   const validation = part('val');
   const test = part('test');
   if (train.indices.length === 0 || test.indices.length === 0) throw new ExperimentError(`the split left ${train.indices.length} training and ${test.indices.length} test images: more studies are needed`);

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { datasetOptions, resolveConfig, type ExperimentConfig } from '../config.js';
-import { loadDataset, pixelLimit, screenImage, type Problem, type StoredImage } from '../data/index.js';
+import { getThreads } from '@cnn/tensor';
+import { ImageWorkers, loadDataset, pixelLimit, screenFiles, type Problem, type StoredImage } from '../data/index.js';
 import { startProgress } from '../progress.js';
 import { extractFeatures } from '../transfer/features.js';
 import { loadFrozenBase } from '../transfer/frozen.js';
@@ -74,19 +75,33 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
   let excluded = 0;
   let computeSeconds = 0;
   const problems: Problem[] = [];
-  for (let start = 0; start < items.length; start += STREAM_BATCH) {
-    const images: StoredImage[] = [];
-    for (const item of items.slice(start, start + STREAM_BATCH)) {
-      const screened = await screenImage(item.path, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) });
-      if ('image' in screened) images.push(screened.image);
-      else if ('excluded' in screened) excluded++;
-      else problems.push(screened.problem);
+  // One worker fewer than the threads: this thread does its share when it collects (see image-workers.ts).
+  const workers = getThreads() > 1 ? new ImageWorkers(getThreads() - 1).forImages(items.length) : undefined;
+  const screenOptions = { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) };
+  const screenBatch = (start: number) => screenFiles(items.slice(start, start + STREAM_BATCH).map((item) => item.path), screenOptions, workers);
+  try {
+    let next = screenBatch(0);
+    for (let start = 0; start < items.length; start += STREAM_BATCH) {
+      const waitStarted = performance.now();
+      const screened = await next.collect();
+      const waited = (performance.now() - waitStarted) / 1000;
+      // The next batch's files are read and decoded on the workers while this one runs through the base.
+      if (start + STREAM_BATCH < items.length) next = screenBatch(start + STREAM_BATCH);
+      const images: StoredImage[] = [];
+      for (const result of screened) {
+        if ('image' in result) images.push(result.image);
+        else if ('excluded' in result) excluded++;
+        else problems.push(result.problem);
+      }
+      // The time spent waiting for the files counts in the rate, which covers the way from file to features.
+      const extraction = await extractFeatures(base.model.net, base.plan, base.recipe, images, { cache: base.cache, quiet: true, workers, decodeSeconds: waited });
+      computed += extraction.computed;
+      fromCache += images.length - extraction.computed;
+      computeSeconds += extraction.computed > 0 ? extraction.seconds + waited : 0;
+      progress.update(Math.min(items.length, start + STREAM_BATCH));
     }
-    const extraction = extractFeatures(base.model.net, base.plan, base.recipe, images, { cache: base.cache, quiet: true });
-    computed += extraction.computed;
-    fromCache += images.length - extraction.computed;
-    computeSeconds += extraction.computed > 0 ? extraction.seconds : 0;
-    progress.update(Math.min(items.length, start + STREAM_BATCH));
+  } finally {
+    await workers?.close();
   }
   progress.stop();
   return {

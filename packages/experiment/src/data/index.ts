@@ -48,5 +48,7 @@ export {
   type SplitRow,
   type SplitTable,
 } from './split.js';
-export { prepareImages, screenImage, type PrepareOptions, type PreparedImages, type ScreenedImage, type StoredImage } from './screen.js';
+export { IN_TURN, ImageWorkerError, ImageWorkers, MIN_IMAGES_FOR_WORKERS, type ImageRequest } from './image-workers.js';
+export { prepareImages, screenFiles, type PrepareOptions, type PreparedImages } from './screen.js';
+export { screenImage, type ScreenOptions, type ScreenedImage, type StoredImage } from './screen-image.js';
 export { dataReportMarkdown, dataSummaryLines, summariseData, type DataReport, type DataSummary } from './report.js';

@@ -1,23 +1,15 @@
-import { readFile } from 'node:fs/promises';
-import { DEFAULT_COLOUR_THRESHOLD, DEFAULT_COLOUR_TOLERANCE, colourFraction, type ColourRule } from './colour.js';
 import { listSome, type Problem } from './dataset.js';
-import { decodeImage } from './decode.js';
-import { DatasetError, isFileSystemError, messageOf } from './errors.js';
-import { toUint8Image, type RasterImage } from './image.js';
-import { studyPreprocess, type StudyPreprocessOptions } from './preprocess.js';
+import { DatasetError } from './errors.js';
+import { IN_TURN, type ImageRequest, type ImageWorkers } from './image-workers.js';
+import type { ScreenOptions, ScreenedImage, StoredImage } from './screen-image.js';
 
-/** Options of prepareImages: the study's preprocessing and the colour exclusion rule. */
-export interface PrepareOptions extends StudyPreprocessOptions, ColourRule {
-  /** Keep images that carry colour instead of excluding them (they are still made gray unless gray = false). Default false. */
-  keepColour?: boolean;
-  /** The most pixels an image may declare (default DEFAULT_MAX_PIXELS); a larger one is a problem, skipped. */
-  maxPixels?: number;
+/** Options of prepareImages: those of screenImage, and how to go through the files. */
+export interface PrepareOptions extends ScreenOptions {
   /** Called after each file, e.g. for a progress line. */
   onProgress?: (done: number, total: number) => void;
+  /** Screens the files on these worker threads and this one, several at once (default: one after the other, on this thread). */
+  workers?: ImageWorkers;
 }
-
-/** An 8-bit preprocessed image, as the study stored it. */
-export type StoredImage = RasterImage & { data: Uint8Array };
 
 /** The images that passed, aligned with their items, and what was left out and why. */
 export interface PreparedImages<T> {
@@ -50,17 +42,23 @@ export async function prepareImages<T extends { path: string; label: number }>(
 ): Promise<PreparedImages<T>> {
   const out: PreparedImages<T> = { items: [], images: [], excluded: [], problems: [], notes: [] };
   const notes = new Map<string, string[]>();
+  const { onProgress, workers, ...screenOptions } = options;
   let done = 0;
-  for (const item of items) {
-    const screened = await screenImage(item.path, options);
-    for (const note of screened.notes) notes.set(note, [...(notes.get(note) ?? []), item.path]);
-    if ('image' in screened) {
+  const screened = await screenFiles(
+    items.map((item) => item.path),
+    screenOptions,
+    workers,
+    () => onProgress?.(++done, items.length),
+  ).collect();
+  screened.forEach((result, i) => {
+    const item = items[i]!;
+    for (const note of result.notes) notes.set(note, [...(notes.get(note) ?? []), item.path]);
+    if ('image' in result) {
       out.items.push(item);
-      out.images.push(screened.image);
-    } else if ('excluded' in screened) out.excluded.push(screened.excluded);
-    else out.problems.push(screened.problem);
-    options.onProgress?.(++done, items.length);
-  }
+      out.images.push(result.image);
+    } else if ('excluded' in result) out.excluded.push(result.excluded);
+    else out.problems.push(result.problem);
+  });
   for (const [note, paths] of notes) {
     out.notes.push(`${note} (${paths.length} file${paths.length === 1 ? '' : 's'}: ${listSome(paths, 5)})`);
   }
@@ -76,30 +74,11 @@ export async function prepareImages<T extends { path: string; label: number }>(
   return out;
 }
 
-/** One file after screening: its preprocessed image, or why it was left out; and the decoder's notes. */
-export type ScreenedImage = ({ image: StoredImage } | { excluded: Problem } | { problem: Problem }) & { notes: string[] };
-
 /**
- * Steps 1-3 of prepareImages for one file. Streamed callers (`cnn features`) screen one
- * batch at a time, so no more than a batch of images is ever held.
+ * Starts screenImage of each path: on the workers, and on this thread once it collects the
+ * results (in the paths' order); without workers, one file after the other when collected.
+ * `onEach` is called after each file (for progress).
  */
-export async function screenImage(path: string, options: Omit<PrepareOptions, 'onProgress'> = {}): Promise<ScreenedImage> {
-  const tolerance = options.tolerance ?? DEFAULT_COLOUR_TOLERANCE;
-  const threshold = options.threshold ?? DEFAULT_COLOUR_THRESHOLD;
-  try {
-    const decoded = decodeImage(await readFile(path), path, { maxPixels: options.maxPixels });
-    const fraction = colourFraction(decoded, tolerance);
-    if (fraction > threshold && options.keepColour !== true) {
-      const reason =
-        `colour: ${(fraction * 100).toFixed(1)}% of pixels coloured (more than ${(threshold * 100).toFixed(1)}% ` +
-        `with channel spread > ${tolerance}), e.g. a Doppler overlay or coloured annotation`;
-      return { excluded: { path, reason }, notes: decoded.notes };
-    }
-    return { image: toUint8Image(studyPreprocess(decoded, options)), notes: decoded.notes };
-  } catch (err) {
-    // A run over thousands of files must not die for one: record it and go on. RangeError is a
-    // picture too large to allocate; other errors are bugs and still surface.
-    if (!(err instanceof DatasetError || err instanceof RangeError || isFileSystemError(err))) throw err;
-    return { problem: { path, reason: messageOf(err).replace(`${path}: `, '') }, notes: [] };
-  }
+export function screenFiles(paths: readonly string[], options: ScreenOptions, workers?: ImageWorkers, onEach?: () => void): ImageRequest<ScreenedImage> {
+  return (workers ?? IN_TURN).screen(paths, options, onEach);
 }

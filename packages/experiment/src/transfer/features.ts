@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Net } from '@cnn/nn';
-import type { InputRecipe, StoredImage } from '../data/index.js';
-import { Rng, findNonFinite } from '@cnn/tensor';
-import { netInputSize, toNetInput } from '../data/index.js';
+import { findNonFinite } from '@cnn/tensor';
+import { IN_TURN, type ImageRequest, type ImageWorkers, type InputRecipe, type StoredImage } from '../data/index.js';
 import { writeFileAtomic } from '../commands/files.js';
 import { ExperimentError } from '../errors.js';
 import { startProgress } from '../progress.js';
@@ -37,13 +36,15 @@ export function sha1(data: string | Uint8Array): string {
 
 /**
  * Runs every image through the frozen base, up to the cut, in batches on all cores,
- * and returns the features. With a cache, each image's features are stored in a file
+ * and returns the features. With image workers, each batch's net inputs are made on them while
+ * the batch before runs through the base (the same inputs as without, so the same features).
+ * With a cache, each image's features are stored in a file
  * named by the image's content (after preprocessing) under the model key, written
  * atomically with a checksum (cache-entry.ts): an interrupted extraction resumes with the
  * images it had not reached, a later run with the same model and recipe computes nothing
  * again, and an entry that fails its checks is recomputed, with a note.
  */
-export function extractFeatures(
+export async function extractFeatures(
   net: Net,
   plan: TransferPlan,
   recipe: InputRecipe,
@@ -62,15 +63,22 @@ export function extractFeatures(
     note?: (line: string) => void;
     /** The images' names, for errors (default: their positions). */
     names?: readonly string[];
+    /** Makes the net inputs beside the forward pass (default: in turn with it, on this thread). */
+    workers?: ImageWorkers;
+    /**
+     * Wall seconds the caller spent reading and decoding `images` (all of them): counted pro rata
+     * in the rate, which then covers the whole way from file to features.
+     */
+    decodeSeconds?: number;
   } = {},
-): { features: FeatureSet; computed: number; seconds: number; imagesPerSecond: number } {
+): Promise<{ features: FeatureSet; computed: number; seconds: number; imagesPerSecond: number }> {
   const dimension = plan.featureShape.reduce((p, d) => p * d, 1);
   const data = new Float32Array(images.length * dimension);
   const folder = options.cache ? join(options.cache.dir, options.cache.modelKey) : undefined;
   if (folder) mkdirSync(folder, { recursive: true });
   const entry = (image: StoredImage): string => join(folder!, entryFileName(image, options.variant));
-  const variantRng = (image: StoredImage): Rng | undefined =>
-    options.variant === undefined ? undefined : new Rng((Math.imul(options.variant, 2654435761) + parseInt(sha1(image.data).slice(0, 8), 16)) >>> 0);
+  const variantSeed = (image: StoredImage): number | undefined =>
+    options.variant === undefined ? undefined : (Math.imul(options.variant, 2654435761) + parseInt(sha1(image.data).slice(0, 8), 16)) >>> 0;
 
   const note = options.note ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Non-finite features (an overflowing model or recipe) would train a head on NaN: refused
@@ -108,15 +116,27 @@ export function extractFeatures(
   const batch = Math.min(options.batch ?? 16, images.length);
   const timed = rateFile && missing.length === 0 && recordedRate === undefined ? [...Array(batch).keys()] : missing;
 
+  /** Starts making the net inputs of the images at `indices` (on the workers, if any; the rest when collected). */
+  const netInputs = (indices: readonly number[]): ImageRequest<Float32Array> => {
+    const batchImages = indices.map((i) => images[i]!);
+    return (options.workers ?? IN_TURN).netInputs(batchImages, recipe, batchImages.map(variantSeed));
+  };
+  const batches: number[][] = [];
+  for (let start = 0; start < timed.length; start += batch) batches.push(timed.slice(start, start + batch));
+
   const started = performance.now();
-  const size = netInputSize(recipe);
   const input = net.blob(plan.input.blob);
   const progress = startProgress(options.label ?? 'features', timed.length, 'images', options.quiet);
-  for (let start = 0; start < timed.length; start += batch) {
-    const chunk = timed.slice(start, start + batch);
+  let done = 0;
+  let next = batches.length > 0 ? netInputs(batches[0]!) : undefined;
+  for (let b = 0; b < batches.length; b++) {
+    const chunk = batches[b]!;
+    const inputs = await next!.collect();
+    // The next batch's inputs are made on the workers while this one runs through the base (the
+    // forward holds this thread, not them).
+    next = b + 1 < batches.length ? netInputs(batches[b + 1]!) : undefined;
     if (input.shape[0] !== chunk.length) net.setBatchSize(chunk.length);
-    const per = 3 * size * size;
-    chunk.forEach((i, n) => input.data.data.set(toNetInput(images[i]!, recipe, variantRng(images[i]!)), n * per));
+    inputs.forEach((values, n) => input.data.data.set(values, n * values.length));
     net.forward({ to: plan.cutLayer });
     const out = net.blob(plan.cutBlob).data.data;
     chunk.forEach((i, n) => {
@@ -125,13 +145,15 @@ export function extractFeatures(
       data.set(row, i * dimension);
       if (folder) writeEntry(entry(images[i]!), row);
     });
-    progress.update(Math.min(timed.length, start + batch));
+    done += chunk.length;
+    progress.update(done);
   }
   progress.stop();
   const seconds = (performance.now() - started) / 1000;
   let imagesPerSecond = recordedRate ?? 0;
   if (timed.length > 0) {
-    imagesPerSecond = timed.length / seconds;
+    const decodeSeconds = images.length > 0 ? ((options.decodeSeconds ?? 0) * timed.length) / images.length : 0;
+    imagesPerSecond = timed.length / (seconds + decodeSeconds);
     if (rateFile) writeFileAtomic(rateFile, JSON.stringify({ imagesPerSecond }));
   }
   return { features: { data, count: images.length, dimension }, computed: missing.length, seconds, imagesPerSecond };

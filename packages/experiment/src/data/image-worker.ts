@@ -1,0 +1,61 @@
+import { parentPort } from 'node:worker_threads';
+import { claim, doItem, failureOf, itemName, type ImageJob, type ImageReply } from './image-workers.js';
+
+/*
+ * The entry of an image worker (image-workers.ts): one reply per image, pixel buffers
+ * transferred rather than copied. Net inputs go before screening: a caller waiting for the
+ * inputs of its next forward batch is not kept behind the files of the next stream batch it
+ * asked for in advance (cnn features does both), so images are taken one at a time, the net
+ * inputs' first. An image the caller has already claimed is skipped.
+ */
+
+const port = parentPort!;
+
+/** A job and its next item. */
+type Queued = { job: ImageJob; next: number };
+
+const netInputs: Queued[] = [];
+const screening: Queued[] = [];
+/** Jobs that failed: their other images are skipped (the caller has its error). */
+const failed = new Set<number>();
+let busy = false;
+
+port.on('message', (job: ImageJob) => {
+  (job.kind === 'netInput' ? netInputs : screening).push({ job, next: 0 });
+  void work();
+});
+
+/** The next item to do: of the oldest net-input job with items left, else of the oldest screen job. */
+function nextTask(): { job: ImageJob; i: number } | undefined {
+  for (const queue of [netInputs, screening]) {
+    while (queue.length > 0 && queue[0]!.next >= queue[0]!.job.count) queue.shift();
+    const head = queue[0];
+    if (head) return { job: head.job, i: head.next++ };
+  }
+  return undefined;
+}
+
+/** Runs the queued items, net inputs first; an awaited read lets new requests in between. */
+async function work(): Promise<void> {
+  if (busy) return;
+  busy = true;
+  for (let task = nextTask(); task; task = nextTask()) {
+    const { job, i } = task;
+    const index = job.first + i;
+    if (failed.has(job.id) || !claim(job.claims, index)) continue;
+    try {
+      const result = await doItem(job, i);
+      if (result instanceof Float32Array) post({ id: job.id, index, input: result }, result.buffer);
+      else post({ id: job.id, index, screened: result }, 'image' in result ? result.image.data.buffer : undefined);
+    } catch (error) {
+      // A bug (bad files are results, not exceptions): reported with the item it stopped at.
+      failed.add(job.id);
+      post({ id: job.id, failure: failureOf(error, itemName(job, i)) });
+    }
+  }
+  busy = false;
+}
+
+function post(reply: ImageReply, buffer?: ArrayBufferLike): void {
+  port.postMessage(reply, buffer instanceof ArrayBuffer ? [buffer] : []);
+}
