@@ -36,6 +36,14 @@ describe('loadModel and the wasm heap', () => {
     for (const param of js.net.params) expect(isOnWasmHeap(param.data.data), param.name).toBe(false);
   });
 
+  it('puts a payload it must copy on the heap too: MobileNet v1 0.75 / 192, whose conv2_1/dw bias lies 3 bytes off alignment', () => {
+    setBackend('wasm');
+    const mobileNet = fixture('imagenet/mobilenet_v1_0.75_192');
+    const { net } = loadModel({ prototxt: path.join(mobileNet, 'deploy.prototxt'), weights: path.join(mobileNet, 'mobilenet_v1_0.75_192.caffemodel') });
+    expect(isOnWasmHeap(net.layer('conv2_1/dw').params[1]!.data.data)).toBe(true);
+    for (const param of net.params) expect(isOnWasmHeap(param.data.data), param.name).toBe(true);
+  });
+
   it('gives the same outputs from either placement', () => {
     const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8')) as {
       cases: { input: { name: string; shape: number[]; file: string } }[];
