@@ -12,7 +12,7 @@ import {
 } from '@cnn/nn';
 import { shutdownPool } from '@cnn/tensor';
 import { writeRandomCaffeNet, type GeneratedParam } from '../bench/src/caffenet-file.js';
-import { caffenetRecipe, toNetInput } from '../packages/experiment/src/data/index.js';
+import { caffenetRecipe, toNetInput } from '@cnn/experiment/data';
 import { deviation, fixture } from './helpers/shared.js';
 
 /**

@@ -6,8 +6,7 @@ import path from 'node:path';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KNOWN_MODELS } from '../packages/experiment/src/commands/inspect.js';
-import { MODEL_ZOO } from '../packages/experiment/src/commands/fetch-model.js';
+import { KNOWN_MODELS, MODEL_ZOO } from '@cnn/experiment';
 import { REPO_ROOT, deviation, fixture, readF32 } from './helpers/shared.js';
 
 /**

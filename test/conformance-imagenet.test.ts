@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@cnn/caffe-import';
-import { mobilenetRecipe, toNetInput } from '../packages/experiment/src/data/index.js';
+import { mobilenetRecipe, toNetInput } from '@cnn/experiment/data';
 import { getBackend, setBackend, shutdownPool, type BackendName } from '@cnn/tensor';
 import { fixture } from './helpers/shared.js';
 

@@ -6,8 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DownloadError } from '../packages/experiment/src/commands/errors.js';
-import { fetchModel, MODEL_ZOO } from '../packages/experiment/src/commands/fetch-model.js';
+import { DownloadError, fetchModel, MODEL_ZOO } from '@cnn/experiment';
 import { REPO_ROOT } from './helpers/shared.js';
 
 /**

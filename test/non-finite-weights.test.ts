@@ -6,8 +6,8 @@ import { CaffeFormatError, loadModel, toNetParameter, writeCaffemodelFile } from
 import { Net } from '@cnn/nn';
 import { findNonFinite } from '@cnn/tensor';
 import { formatInspect, miniCaffeNet, planTransfer, runInspect } from '@cnn/experiment';
-import { mobilenetRecipe } from '../packages/experiment/src/data/index.js';
-import { extractFeatures } from '../packages/experiment/src/transfer/features.js';
+import { mobilenetRecipe } from '@cnn/experiment/data';
+import { extractFeatures } from '@cnn/experiment/transfer';
 import { fixture } from './helpers/shared.js';
 
 const LENET = () => fixture('caffe', 'real', 'lenet');

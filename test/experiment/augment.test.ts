@@ -1,8 +1,8 @@
 import { loadModel } from '@cnn/caffe-import';
 import { describe, expect, it } from 'vitest';
 import { planTransfer } from '@cnn/experiment';
-import { caffenetRecipe } from '../../packages/experiment/src/data/index.js';
-import { extractFeatures } from '../../packages/experiment/src/transfer/features.js';
+import { caffenetRecipe } from '@cnn/experiment/data';
+import { extractFeatures } from '@cnn/experiment/transfer';
 import { shared } from './paths.js';
 
 describe('augmented features', () => {

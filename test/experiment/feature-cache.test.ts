@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { Net } from '@cnn/nn';
 import { describe, expect, it } from 'vitest';
 import { miniCaffeNet, planTransfer } from '@cnn/experiment';
-import { mobilenetRecipe } from '../../packages/experiment/src/data/index.js';
-import { decodeEntry, encodeEntry } from '../../packages/experiment/src/transfer/cache-entry.js';
-import { extractFeatures } from '../../packages/experiment/src/transfer/features.js';
+import { mobilenetRecipe } from '@cnn/experiment/data';
+import { decodeEntry, encodeEntry, extractFeatures } from '@cnn/experiment/transfer';
 
 /** A random-weight MiniCaffeNet, its transfer plan, and three distinct 64 x 64 gray images. */
 function setup() {

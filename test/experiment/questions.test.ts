@@ -6,9 +6,8 @@ import { loadModel } from '@cnn/caffe-import';
 import { Net } from '@cnn/nn';
 import { shutdownPool } from '@cnn/tensor';
 import { planTransfer, resolveConfig, runExperiment, SHIPPED_BASE, type Report } from '@cnn/experiment';
-import { loadDataset, prepareImages, splitByStudy, mobilenetRecipe } from '../../packages/experiment/src/data/index.js';
-import { classifierNetDef, fineTune } from '../../packages/experiment/src/transfer/fine-tune.js';
-import { drawStudies, parseLearningCurve } from '../../packages/experiment/src/transfer/learning-curve.js';
+import { loadDataset, prepareImages, splitByStudy, mobilenetRecipe } from '@cnn/experiment/data';
+import { classifierNetDef, fineTune, drawStudies, parseLearningCurve } from '@cnn/experiment/transfer';
 import { Rng } from '@cnn/tensor';
 import { shared } from './paths.js';
 

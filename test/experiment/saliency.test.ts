@@ -4,7 +4,7 @@ import { loadModel } from '@cnn/caffe-import';
 import { Net, type NetDef } from '@cnn/nn';
 import { Rng, shutdownPool } from '@cnn/tensor';
 import { gradCam, lastConvolution, mapCorrelation, occlusionMap, overlaySaliency, resizeMap, SaliencyError, SHIPPED_BASE } from '@cnn/experiment';
-import { mobilenetRecipe, toNetInput } from '../../packages/experiment/src/data/index.js';
+import { mobilenetRecipe, toNetInput } from '@cnn/experiment/data';
 import { shared } from './paths.js';
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../../packages/experiment/src/data/index.js';
+import { loadDataset } from '@cnn/experiment/data';
 import { shardItems, writeMobileNetAtSide, writeSyntheticArchive } from '@cnn/experiment';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { mobilenet, scratchFolders } from './paths.js';

@@ -2,10 +2,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDataset, mobilenetRecipe } from '../../packages/experiment/src/data/index.js';
-import { readEntry } from '../../packages/experiment/src/transfer/cache-entry.js';
+import { loadDataset, mobilenetRecipe } from '@cnn/experiment/data';
+import { readEntry, featureKey } from '@cnn/experiment/transfer';
 import { resolveConfig, runExperiment, runFeatures, shardItems, SHIPPED_BASE, writeMobileNetAtSide, writeSyntheticArchive, type Report } from '@cnn/experiment';
-import { featureKey } from '../../packages/experiment/src/transfer/frozen.js';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { mobilenet, scratchFolders } from './paths.js';
 

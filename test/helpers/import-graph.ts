@@ -36,16 +36,52 @@ export function workspaceImportGraph(root: string): ImportGraph {
   return graph;
 }
 
-/** The workspace's own packages by name, each resolved to its `src/index.ts`. */
+/**
+ * The workspace's own packages' entry points by the specifier that imports them (`@cnn/nn`,
+ * `@cnn/experiment/label`, ...), each resolved to the TypeScript source its `source` export
+ * condition names.
+ */
 function packageEntries(root: string): Map<string, string> {
   const entries = new Map<string, string>();
   for (const dir of readdirSync(path.join(root, 'packages'))) {
     const manifest = path.join(root, 'packages', dir, 'package.json');
     if (!existsSync(manifest)) continue;
-    const { name } = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string };
-    entries.set(name, path.join(root, 'packages', dir, 'src', 'index.ts'));
+    const { name, exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { name: string; exports: Record<string, { source: string }> };
+    for (const [subpath, conditions] of Object.entries(exports)) {
+      entries.set(path.posix.join(name, subpath), path.join(root, 'packages', dir, conditions.source));
+    }
   }
   return entries;
+}
+
+/** Every place a module is named: import and export `from`, `import()`, a bare `import '...'`, `vi.mock()` and its kin. */
+const ANY_IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+|\bvi\.(?:mock|doMock|unmock|importActual|importMock)\s*\(\s*)['"]([^'"]+)['"]/g;
+
+/**
+ * The specifiers in `source` (a file at `file`) that reach into a workspace package's `src/`
+ * folder by path (`../packages/nn/src/net.js`, `@cnn/nn/src/net.js`) instead of through the
+ * package's name and exports.
+ */
+export function sourcePathImports(root: string, file: string, source: string): string[] {
+  const packages = path.join(root, 'packages');
+  return [...source.matchAll(ANY_IMPORT)]
+    .map((match) => match[1]!)
+    .filter((specifier) => {
+      if (/^@cnn\/[^/]+\/src(\/|$)/.test(specifier)) return true;
+      if (!specifier.startsWith('.')) return false;
+      const relative = path.relative(packages, path.resolve(path.dirname(file), specifier)).split(path.sep);
+      return relative.length >= 2 && !relative[0]!.startsWith('..') && relative[1] === 'src';
+    });
+}
+
+/** The script files under `dir` (.ts, .mts, .js, .mjs), built and installed files left out. */
+export function scriptFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return SKIPPED.has(entry.name) ? [] : scriptFiles(full);
+    return /\.(?:m?ts|m?js)$/.test(entry.name) && !entry.name.endsWith('.d.ts') ? [full] : [];
+  });
 }
 
 function sourceFiles(dir: string): string[] {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../packages/experiment/src/data/index.js';
-import { writePng } from '../../packages/experiment/src/data/testing/png.js';
-import { startLabelling, type LabelRun } from '../../packages/experiment/src/label/index.js';
+import { parseCsv } from '@cnn/experiment/data';
+import { writePng } from '@cnn/experiment/testing';
+import { startLabelling, type LabelRun } from '@cnn/experiment/label';
 import { fixture, readF32, screenshotPath } from '../helpers/shared.js';
 
 /**

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../packages/experiment/src/data/index.js';
-import { startLabelling, type LabelRun } from '../../packages/experiment/src/label/index.js';
+import { parseCsv } from '@cnn/experiment/data';
+import { startLabelling, type LabelRun } from '@cnn/experiment/label';
 import { REPO_ROOT, screenshotPath } from '../helpers/shared.js';
 
 /**

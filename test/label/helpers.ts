@@ -2,8 +2,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { writeDicom } from '../../packages/experiment/src/data/testing/dicom.js';
-import { writePng } from '../../packages/experiment/src/data/testing/png.js';
+import { writeDicom, writePng } from '@cnn/experiment/testing';
 
 /** A gray PNG of `size` x `size` whose pixels follow a pattern picked by `seed` (so images differ). */
 export function grayPng(size: number, seed: number): Buffer {

@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LabelError, LabelStore, startLabelling } from '../../packages/experiment/src/label/index.js';
+import { LabelError, LabelStore, startLabelling } from '@cnn/experiment/label';
 import { grayPng } from './helpers.js';
 
 /**

@@ -1,7 +1,7 @@
 import { realpathSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkImagePath, decodeRequestPath, isInside, RequestError } from '../../packages/experiment/src/label/index.js';
+import { checkImagePath, decodeRequestPath, isInside, RequestError } from '@cnn/experiment/label';
 import { makeSandbox } from './helpers.js';
 
 /** The status a call fails with (RequestError), or 'ok'. */

@@ -2,9 +2,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset, parseCsv, splitByStudy } from '../../packages/experiment/src/data/index.js';
-import { readReaderLabels } from '../../packages/experiment/src/reader.js';
-import { LabelStore, READER_COLUMNS, seededShuffle, startLabelling, type LabelRun } from '../../packages/experiment/src/label/index.js';
+import { loadDataset, parseCsv, splitByStudy } from '@cnn/experiment/data';
+import { readReaderLabels } from '@cnn/experiment';
+import { LabelStore, READER_COLUMNS, seededShuffle, startLabelling, type LabelRun } from '@cnn/experiment/label';
 import { grayPng, makeSandbox, rawGet, rawRequest } from './helpers.js';
 
 /**

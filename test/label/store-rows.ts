@@ -1,4 +1,4 @@
-import type { LabelRecord } from '../../packages/experiment/src/label/index.js';
+import type { LabelRecord } from '@cnn/experiment/label';
 
 /** Row `i` of the kill test's label file: a long path, so one file is many megabytes and a write takes a while. */
 export function storeRow(i: number, label: string): LabelRecord {

@@ -10,8 +10,8 @@
  * Usage: node --conditions=source --import tsx test/label/store-writer.ts <file> <rows> <halt|free>
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LabelStore } from '../../packages/experiment/src/label/index.js';
-import { writeFileAtomic } from '../../packages/experiment/src/report/write.js';
+import { LabelStore } from '@cnn/experiment/label';
+import { writeFileAtomic } from '@cnn/experiment/report';
 import { storeRow } from './store-rows.js';
 
 const [file, rowsText, mode] = process.argv.slice(2);

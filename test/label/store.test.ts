@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../packages/experiment/src/data/index.js';
-import { LabelError, LabelStore, READER_COLUMNS, csvField } from '../../packages/experiment/src/label/index.js';
+import { parseCsv } from '@cnn/experiment/data';
+import { LabelError, LabelStore, READER_COLUMNS, csvField } from '@cnn/experiment/label';
 import { REPO_ROOT } from '../helpers/shared.js';
 import { expectedFile } from './store-rows.js';
 

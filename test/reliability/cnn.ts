@@ -1,5 +1,5 @@
 import { vi } from 'vitest';
-import { main } from '../../packages/experiment/src/cli.js';
+import { main } from '@cnn/experiment';
 
 /** What a `cnn` command printed and its exit code. */
 export interface CnnRun {

@@ -2,9 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../packages/experiment/src/config.js';
-import { runExperiment } from '../../packages/experiment/src/experiment.js';
-import type { Report } from '../../packages/experiment/src/report/index.js';
+import { resolveConfig, runExperiment, type Report } from '@cnn/experiment';
 import { fixture } from '../helpers/shared.js';
 import { grayPng } from '../label/helpers.js';
 

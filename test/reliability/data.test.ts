@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '../../packages/experiment/src/data/index.js';
-import { listImages } from '../../packages/experiment/src/label/items.js';
+import { loadDataset } from '@cnn/experiment/data';
+import { listImages } from '@cnn/experiment/label';
 import { grayPng } from '../label/helpers.js';
 
 const work = mkdtempSync(path.join(tmpdir(), 'cnn-data-'));

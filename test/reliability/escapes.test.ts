@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { escapeControl } from '../../packages/experiment/src/terminal.js';
 import { fixture } from '../helpers/shared.js';
 import { grayPng } from '../label/helpers.js';
 import { cnn } from './cnn.js';
@@ -16,12 +15,6 @@ const CLIPBOARD = '\u001b]52;c;cm0gLXJmIH4=\u0007';
 const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
 describe('control characters from files are shown escaped', () => {
-  it('escapeControl writes C0, DEL, C1 and bidi overrides as \\xNN / \\uNNNN, keeping line feeds only where asked', () => {
-    expect(escapeControl(`a${CLEAR_SCREEN}b\rc\u009bd\u202ee\tf`)).toBe('a\\x1b[2Jb\\x0dc\\x9bd\\u202ee\tf');
-    expect(escapeControl('one\ntwo')).toBe('one\\x0atwo');
-    expect(escapeControl('one\ntwo', true)).toBe('one\ntwo');
-  });
-
   it('in an error line: a CSV header cell holding an escape sequence and a line feed stays one visible line', async () => {
     const csv = path.join(work, 'manifest.csv');
     writeFileSync(csv, `"fi${CLEAR_SCREEN}le\nforged: all fine",label\na.png,x\n`);

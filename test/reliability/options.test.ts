@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../packages/experiment/src/config.js';
+import { resolveConfig } from '@cnn/experiment';
 import { cnn } from './cnn.js';
 
 // Issue 12, defect 6: a bad number option printed nothing and exited 1.

@@ -2,9 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveConfig } from '../../packages/experiment/src/config.js';
-import { runExperiment } from '../../packages/experiment/src/experiment.js';
-import { openOutFolder } from '../../packages/experiment/src/out-folder.js';
+import { resolveConfig, runExperiment, openOutFolder } from '@cnn/experiment';
 import { fixture } from '../helpers/shared.js';
 import { grayPng } from '../label/helpers.js';
 import { cnn } from './cnn.js';

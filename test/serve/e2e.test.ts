@@ -3,12 +3,11 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runClassify } from '../../packages/experiment/src/commands/classify.js';
+import { runClassify, gradCam, lastConvolution, overlaySaliency } from '@cnn/experiment';
 import { loadModel } from '@cnn/caffe-import';
-import { decodeImage, mobilenetRecipe, toNetInput } from '../../packages/experiment/src/data/index.js';
-import { encodePng } from '../../packages/experiment/src/report/png.js';
-import { gradCam, lastConvolution, overlaySaliency } from '../../packages/experiment/src/saliency/index.js';
-import { readServedModel, startServeServer, type ServeServer } from '../../packages/experiment/src/serve/index.js';
+import { decodeImage, mobilenetRecipe, toNetInput } from '@cnn/experiment/data';
+import { encodePng } from '@cnn/experiment/report';
+import { readServedModel, startServeServer, type ServeServer } from '@cnn/experiment/serve';
 import { bundleWeb } from '../../packages/experiment/web/build.mjs';
 import { fixture, screenshotPath } from '../helpers/shared.js';
 

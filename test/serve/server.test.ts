@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readServedModel, startServeServer } from '../../packages/experiment/src/serve/index.js';
+import { readServedModel, startServeServer } from '@cnn/experiment/serve';
 import { fixture, REPO_ROOT } from '../helpers/shared.js';
 import { rawGet } from '../label/helpers.js';
 

@@ -2,6 +2,8 @@ export { main } from './cli.js';
 export { runExperiment, type ExperimentResult } from './experiment.js';
 export { resolveConfig, DEFAULTS, type ExperimentConfig } from './config.js';
 export { ExperimentError } from './errors.js';
+export { openOutFolder, OutFolderError, type OutFolder, type OutFolderOptions } from './out-folder.js';
+export { readReaderLabels, type ReaderLabels } from './reader.js';
 export { runDefaultExperiment, writePhantomDataset, type DemoOptions } from './demo/default.js';
 export { writeMobileNetAtSide, writeSyntheticArchive, type ArchiveOptions } from './demo/archive.js';
 export { defaultBase, SHIPPED_BASE, SHIPPED_BASE_DIR, CAFFENET_DIR, CAFFENET_WEIGHTS, type BaseModel } from './transfer/base.js';

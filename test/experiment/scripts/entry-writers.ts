@@ -1,5 +1,5 @@
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
-import { writeEntry } from '../../../packages/experiment/src/transfer/cache-entry.js';
+import { writeEntry } from '@cnn/experiment/transfer';
 
 /**
  * Writes one feature-cache entry over and over from two threads of this process, as two
