@@ -5,8 +5,9 @@ import { gemmParallel } from '../gemm/parallel.js';
 import { extent, gemmScalars, mustCopyC, onShared, scaleC } from '../gemm/operands.js';
 import type { GemmKernel } from '../gemm/types.js';
 import { gemmBlocked } from '../gemm/blocked.js';
-import { TILE, gemmKernelModule } from './kernel-module.js';
+import { GEMM_FUNCTIONS, PACK_PARAMS, TILE, gemmKernelModule } from './kernel-module.js';
 import { heapFloats, heapIndex, instantiateOnHeap, reserveScratch, threadScratch } from './heap.js';
+import { rawExports, type RawFunction } from './raw.js';
 import { relaxedSimdSupported } from '../backend-name.js';
 
 /*
@@ -66,47 +67,18 @@ const MIN_PARALLEL_FLOPS = 2e7;
 const PANELS_PER_CALL = 4;
 const BYTES = 4;
 
-type PackFunction = (src: number, lds: number, steps: number, panels: number, dst: number) => void;
+type PackFunction = RawFunction<typeof PACK_PARAMS>;
 
+/** The module's functions, typed from their declarations in kernel-module.ts. */
 interface KernelInstance {
-  gemmBlock: (
-    mTiles: number,
-    nTiles: number,
-    kc: number,
-    aPtr: number,
-    bPtr: number,
-    wPtr: number,
-    ldw: number,
-    accumulate: number,
-  ) => void;
+  gemmBlock: RawFunction<typeof GEMM_FUNCTIONS.gemmBlock>;
   /** By panel width (MR, NR): pack panels whose lanes of one step are adjacent in a source row. */
   packSteps: Record<number, PackFunction>;
   /** By panel width: pack panels whose source rows are the lanes (a transpose). */
   packLanes: Record<number, PackFunction>;
-  finish: (
-    wPtr: number,
-    ldw: number,
-    cPtr: number,
-    ldc: number,
-    rows: number,
-    cols: number,
-    alpha: number,
-    beta: number,
-    betaZero: number,
-  ) => void;
-  gemvDot: (aPtr: number, lda: number, xPtr: number, yPtr: number, rows: number, k: number, alpha: number, beta: number, betaZero: number) => void;
-  gemvAxpy: (
-    aPtr: number,
-    aStride: number,
-    bPtr: number,
-    ldb: number,
-    yPtr: number,
-    k: number,
-    n: number,
-    alpha: number,
-    beta: number,
-    betaZero: number,
-  ) => void;
+  finish: RawFunction<typeof GEMM_FUNCTIONS.finish>;
+  gemvDot: RawFunction<typeof GEMM_FUNCTIONS.gemvDot>;
+  gemvAxpy: RawFunction<typeof GEMM_FUNCTIONS.gemvAxpy>;
 }
 
 let kernel: KernelInstance | undefined;
@@ -118,16 +90,10 @@ let kernel: KernelInstance | undefined;
 function kernelInstance(): KernelInstance {
   if (!kernel) {
     const exports = instantiateOnHeap(gemmKernelModule(TILE, relaxedSimdSupported()), 'wasm gemm');
-    const byWidth = (prefix: string) =>
-      Object.fromEntries([MR, NR].map((w) => [w, exports[`${prefix}${w}`] as PackFunction])) as Record<number, PackFunction>;
-    kernel = {
-      gemmBlock: exports.gemmBlock as KernelInstance['gemmBlock'],
-      packSteps: byWidth('packSteps'),
-      packLanes: byWidth('packLanes'),
-      finish: exports.finish as KernelInstance['finish'],
-      gemvDot: exports.gemvDot as KernelInstance['gemvDot'],
-      gemvAxpy: exports.gemvAxpy as KernelInstance['gemvAxpy'],
-    };
+    const byWidth = (prefix: string): Record<number, PackFunction> =>
+      Object.fromEntries([MR, NR].map((w) => [w, rawExports(exports, { [`${prefix}${w}`]: PACK_PARAMS })[`${prefix}${w}`]!]));
+    const { gemmBlock, finish, gemvDot, gemvAxpy } = rawExports(exports, GEMM_FUNCTIONS);
+    kernel = { gemmBlock, packSteps: byWidth('packSteps'), packLanes: byWidth('packLanes'), finish, gemvDot, gemvAxpy };
   }
   return kernel;
 }

@@ -1,4 +1,5 @@
 import { FunctionBuilder, ValType, addTo, countDown, encodeModule, lanesThenRest } from './encoder.js';
+import { rawFunction } from './raw.js';
 
 /*
  * The WebAssembly half of the GEMM, generated here from the tile shape MR x NR:
@@ -55,6 +56,23 @@ export const TILE: TileShape = { mr: 4, nr: 8, unroll: 1 };
 const { i32, f32, v128 } = ValType;
 const FLOAT = 4;
 const LANES = 4;
+const MODULE = 'wasm gemm';
+
+/**
+ * The module's functions by export name, with their parameters (see `gemmKernelModule` for
+ * what each does): the one declaration the emitters below and wasm/gemm.ts's typed calls follow.
+ */
+export const GEMM_FUNCTIONS = {
+  gemmBlock: [['mTiles', 'i32'], ['nTiles', 'i32'], ['kc', 'i32'], ['aPtr', 'i32'], ['bPtr', 'i32'], ['wPtr', 'i32'], ['ldw', 'i32'], ['accumulate', 'i32']],
+  finish: [['wPtr', 'i32'], ['ldw', 'i32'], ['cPtr', 'i32'], ['ldc', 'i32'], ['rows', 'i32'], ['cols', 'i32'], ['alpha', 'f32'], ['beta', 'f32'], ['betaZero', 'i32']],
+  gemvDot: [['aPtr', 'i32'], ['lda', 'i32'], ['xPtr', 'i32'], ['yPtr', 'i32'], ['rows', 'i32'], ['k', 'i32'], ['alpha', 'f32'], ['beta', 'f32'], ['betaZero', 'i32']],
+  gemvAxpy: [
+    ['aPtr', 'i32'], ['aStride', 'i32'], ['bPtr', 'i32'], ['ldb', 'i32'], ['yPtr', 'i32'], ['k', 'i32'], ['n', 'i32'], ['alpha', 'f32'], ['beta', 'f32'], ['betaZero', 'i32'],
+  ],
+} as const;
+
+/** The parameters of packSteps{w} and packLanes{w}, one function per panel width w. */
+export const PACK_PARAMS = [['src', 'i32'], ['lds', 'i32'], ['steps', 'i32'], ['panels', 'i32'], ['dst', 'i32']] as const;
 
 /**
  * Emits the module. It imports the shared memory `env.memory` (the wasm heap, heap.ts) and
@@ -98,8 +116,8 @@ function gemmBlock({ mr, nr, unroll }: TileShape, fma: boolean): FunctionBuilder
   if (nr % LANES !== 0) throw new RangeError(`gemmKernelModule: NR = ${nr} is not a multiple of ${LANES}`);
   const vectors = nr / LANES;
 
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, i32], [], 'wasm gemm.gemmBlock', ['mTiles', 'nTiles', 'kc', 'aPtr', 'bPtr', 'wPtr', 'ldw', 'accumulate']);
-  const [mTiles, nTiles, kc, aPtr, bPtr, wPtr, ldw, accumulate] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const { f, p } = rawFunction(MODULE, 'gemmBlock', GEMM_FUNCTIONS.gemmBlock);
+  const { mTiles, nTiles, kc, aPtr, bPtr, wPtr, ldw, accumulate } = p;
   const i = f.local(i32);
   const j = f.local(i32);
   const k = f.local(i32);
@@ -198,8 +216,8 @@ function copyFloats(f: FunctionBuilder, from: number, to: number, w: number): vo
 }
 
 function packSteps(w: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32], [], `wasm gemm.packSteps${w}`, ['src', 'lds', 'steps', 'panels', 'dst']);
-  const [src, lds, steps, panels, dst] = [0, 1, 2, 3, 4];
+  const { f, p: params } = rawFunction(MODULE, `packSteps${w}`, PACK_PARAMS);
+  const { src, lds, steps, panels, dst } = params;
   const t = f.local(i32);
   const p = f.local(i32);
   const panelSource = f.local(i32);
@@ -220,8 +238,8 @@ function packSteps(w: number): FunctionBuilder {
 }
 
 function packLanes(w: number): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32], [], `wasm gemm.packLanes${w}`, ['src', 'lds', 'steps', 'panels', 'dst']);
-  const [src, lds, steps, panels, dst] = [0, 1, 2, 3, 4];
+  const { f, p: params } = rawFunction(MODULE, `packLanes${w}`, PACK_PARAMS);
+  const { src, lds, steps, panels, dst } = params;
   const t = f.local(i32);
   const p = f.local(i32);
   const panelSource = f.local(i32);
@@ -281,8 +299,8 @@ function packLanes(w: number): FunctionBuilder {
 }
 
 function finish(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32], [], 'wasm gemm.finish', ['wPtr', 'ldw', 'cPtr', 'ldc', 'rows', 'cols', 'alpha', 'beta', 'betaZero']);
-  const [wPtr, ldw, cPtr, ldc, rows, cols, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const { f, p } = rawFunction(MODULE, 'finish', GEMM_FUNCTIONS.finish);
+  const { wPtr, ldw, cPtr, ldc, rows, cols, alpha, beta, betaZero } = p;
   const i = f.local(i32);
   const j = f.local(i32);
   const w = f.local(i32);
@@ -334,8 +352,8 @@ function finish(): FunctionBuilder {
  * `betaZero`. Each row streams through once, eight floats a step in two accumulators.
  */
 function gemvDot(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, f32, f32, i32], [], 'wasm gemm.gemvDot', ['aPtr', 'lda', 'xPtr', 'yPtr', 'rows', 'k', 'alpha', 'beta', 'betaZero']);
-  const [aPtr, lda, xPtr, yPtr, rows, k, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const { f, p } = rawFunction(MODULE, 'gemvDot', GEMM_FUNCTIONS.gemvDot);
+  const { aPtr, lda, xPtr, yPtr, rows, k, alpha, beta, betaZero } = p;
   const [a, x, n] = [f.local(i32), f.local(i32), f.local(i32)];
   const [acc0, acc1] = [f.local(v128), f.local(v128)];
   const total = f.local(f32);
@@ -376,8 +394,8 @@ function gemvDot(): FunctionBuilder {
  * bytes after a[p - 1]. y (n floats) stays in cache while the rows of B stream past it.
  */
 function gemvAxpy(): FunctionBuilder {
-  const f = new FunctionBuilder([i32, i32, i32, i32, i32, i32, i32, f32, f32, i32], [], 'wasm gemm.gemvAxpy', ['aPtr', 'aStride', 'bPtr', 'ldb', 'yPtr', 'k', 'n', 'alpha', 'beta', 'betaZero']);
-  const [aPtr, aStride, bPtr, ldb, yPtr, k, n, alpha, beta, betaZero] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const { f, p } = rawFunction(MODULE, 'gemvAxpy', GEMM_FUNCTIONS.gemvAxpy);
+  const { aPtr, aStride, bPtr, ldb, yPtr, k, n, alpha, beta, betaZero } = p;
   const [b, y] = [f.local(i32), f.local(i32)];
   const scale = f.local(f32);
   const scales = f.local(v128);

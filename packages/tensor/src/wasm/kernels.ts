@@ -118,3 +118,4 @@ function encode(kind: ParamKind, value: unknown): number | undefined {
       return value as number;
   }
 }
+
