@@ -1,6 +1,7 @@
 import { ShapeError, allocate, findNonFinite, formatShape, isShared, sizeOf, type DType, type FloatArray } from '@cnn/tensor';
 import { Net, type LayerCommon, type LayerDef, type NetDef, type Phase } from '@cnn/nn';
 import { CaffeFormatError } from './errors.js';
+import type { Camel, Camelized } from './layer-params.js';
 import { blobShape, type BlobProto, type LayerParameter, type NetParameter } from './schema.js';
 import { upgradeNetParameter } from './upgrade.js';
 
@@ -8,15 +9,15 @@ import { upgradeNetParameter } from './upgrade.js';
 const COMMON_FIELDS = new Set(['name', 'type', 'bottom', 'top', 'loss_weight', 'param', 'blobs', 'include', 'exclude', 'phase', 'propagate_down']);
 
 /** snake_case to camelCase: `num_output` -> `numOutput`. */
-function camel(name: string): string {
-  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+function camel<S extends string>(name: S): Camel<S> {
+  return name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()) as Camel<S>;
 }
 
 /** Renames every key of a decoded message (recursively) to camelCase; typed arrays are kept. */
-function camelKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(camelKeys);
-  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [camel(key), camelKeys(inner)]));
+function camelKeys<T>(value: T): Camelized<T> {
+  if (Array.isArray(value)) return value.map(camelKeys) as Camelized<T>;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value as Camelized<T>;
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [camel(key), camelKeys(inner)])) as Camelized<T>;
 }
 
 /**
@@ -29,15 +30,18 @@ export function toLayerDef(layer: LayerParameter): LayerDef {
   if (layer.top?.length) def.top = [...layer.top];
   if (layer.loss_weight?.length) def.lossWeight = [...layer.loss_weight];
   if (layer.param?.length) def.param = layer.param.map((spec) => ({ name: spec.name, lrMult: spec.lr_mult, decayMult: spec.decay_mult }));
-  if (layer.include?.length) def.include = camelKeys(layer.include) as LayerDef['include'];
-  if (layer.exclude?.length) def.exclude = camelKeys(layer.exclude) as LayerDef['exclude'];
+  if (layer.include?.length) def.include = camelKeys(layer.include);
+  if (layer.exclude?.length) def.exclude = camelKeys(layer.exclude);
   if (layer.propagate_down?.length) def.propagateDown = [...layer.propagate_down];
   for (const [field, value] of Object.entries(layer)) {
     if (COMMON_FIELDS.has(field) || !field.endsWith('_param')) continue;
     def[camel(field.slice(0, -'_param'.length))] = camelKeys(value);
   }
-  // A file may name any type and any parameters: createLayer refuses a type it does not build,
-  // and each layer checks its own parameters, so the definition enters the typed union here.
+  // Each `<x>_param` field's fields are those of nn's parameters of the same name, of the same
+  // types: layer-params.ts checks it at compile time (SchemaMatchesNn). A file may still hold
+  // more than nn's types say: any layer type name (createLayer refuses the ones it does not
+  // build, a custom factory may build them) and any filler type name (refused when a blob is
+  // filled from it), so the definition enters the typed union here, checked when it is built.
   return def as LayerDef;
 }
 
