@@ -4,12 +4,10 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { Net } from '@cnn/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ImageWorkerError, ImageWorkers, mobilenetRecipe, prepareImages, type StoredImage } from '../../packages/experiment/src/data/index.js';
-import { miniCaffeNet } from '../../packages/experiment/src/demo/source-task.js';
-import { writeDicom } from '../../packages/experiment/src/data/testing/dicom.js';
-import { pngBomb } from '../../packages/experiment/src/data/testing/png.js';
-import { extractFeatures } from '../../packages/experiment/src/transfer/features.js';
-import { planTransfer } from '../../packages/experiment/src/transfer/plan.js';
+import { ImageWorkerError, ImageWorkers, mobilenetRecipe, prepareImages, type StoredImage } from '@cnn/experiment/data';
+import { miniCaffeNet } from '@cnn/experiment';
+import { writeDicom, pngBomb } from '@cnn/experiment/testing';
+import { extractFeatures, planTransfer } from '@cnn/experiment/transfer';
 import { scratchFolders } from './paths.js';
 
 /*
