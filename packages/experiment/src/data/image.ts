@@ -27,6 +27,11 @@ export function createImage(width: number, height: number, channels: 1 | 3): Flo
 /** Rounds to 8 bits (clamped to 0-255): the form a preprocessed image would have if saved as PNG. */
 export function toUint8Image(image: RasterImage): RasterImage & { data: Uint8Array } {
   const data = new Uint8Array(image.data.length);
-  for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.max(0, Math.round(image.data[i]!)));
+  const values = image.data;
+  // NaN goes to 0, as Math.round would give NaN and the array stores that as 0.
+  for (let i = 0; i < data.length; i++) {
+    const v = values[i]!;
+    data[i] = v >= 255 ? 255 : v > 0 ? Math.round(v) : 0;
+  }
   return { width: image.width, height: image.height, channels: image.channels, data };
 }

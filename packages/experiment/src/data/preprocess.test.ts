@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FloatImage } from './image.js';
+import { toUint8Image, type FloatImage } from './image.js';
 import { centreSquareCrop, crop, replicateGray, resize, studyPreprocess, toGray } from './preprocess.js';
 
 /** A 1-channel image whose pixel (y, x) holds f(x, y). */
@@ -98,5 +98,19 @@ describe('studyPreprocess', () => {
     const out = studyPreprocess({ width: 640, height: 480, channels: 3, data });
     expect([out.width, out.height, out.channels]).toEqual([256, 256, 1]);
     expect(Math.max(...out.data)).toBe(0);
+  });
+
+  it('a 256 x 256 gray image is already what the study stores: returned as it is; a taller one loses its top and bottom', () => {
+    const square = coded(256, 256, (x, y) => (x + y) % 256);
+    expect(studyPreprocess(square)).toBe(square);
+    const tall = studyPreprocess(coded(256, 260, (x, y) => y));
+    expect([tall.width, tall.height, tall.data[0], tall.data[256 * 255]]).toEqual([256, 256, 2, 257]);
+  });
+});
+
+describe('toUint8Image', () => {
+  it('rounds halves up, clamps to 0-255, and stores NaN as 0', () => {
+    const image = { width: 9, height: 1, channels: 1 as const, data: Float32Array.from([-3, -0.4, 0.5, 1.5, 2.5, 254.5, 255, 300, NaN]) };
+    expect(Array.from(toUint8Image(image).data)).toEqual([0, 0, 1, 2, 3, 255, 255, 255, 0]);
   });
 });

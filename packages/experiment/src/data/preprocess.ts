@@ -174,9 +174,12 @@ export interface StudyPreprocessOptions {
  * The study's preprocessing: `[H,W,C] -> [size,size,1]` (or `[size,size,C]` with gray = false):
  * grayscale (toGray), central square crop (centreSquareCrop), resize (resize: area averaging down,
  * bilinear up). The result is what the study stored; the net's recipe is applied per batch later.
+ * A step that would change nothing is skipped (the shared data sets are 256 x 256 gray already),
+ * so the result may be `image` itself.
  */
-export function studyPreprocess(image: RasterImage, options: StudyPreprocessOptions = {}): FloatImage {
+export function studyPreprocess(image: RasterImage, options: StudyPreprocessOptions = {}): RasterImage {
   const size = options.size ?? 256;
-  const gray = (options.gray ?? true) ? toGray(image) : image;
-  return resize(centreSquareCrop(gray), size, size);
+  const gray = (options.gray ?? true) && image.channels === 3 ? toGray(image) : image;
+  const square = gray.width === gray.height ? gray : centreSquareCrop(gray);
+  return square.width === size ? square : resize(square, size, size);
 }
