@@ -1,5 +1,6 @@
 import { browserSuite } from './suites/browser.js';
 import { caffenetSuite, layersSuite } from './suites/caffenet.js';
+import { extractionSuite } from './suites/extraction.js';
 import { gemmSuite } from './suites/gemm.js';
 import { headSuite } from './suites/head.js';
 import { loadSuite } from './suites/load.js';
@@ -13,6 +14,7 @@ export const suites: Record<string, () => Promise<void>> = {
   caffenet: caffenetSuite,
   layers: layersSuite,
   head: headSuite,
+  extraction: extractionSuite,
   load: loadSuite,
   peers: peersSuite,
   browser: browserSuite,

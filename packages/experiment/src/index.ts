@@ -24,6 +24,8 @@ export {
   type SaliencyMap,
 } from './saliency/index.js';
 export { planTransfer, type TransferPlan } from './transfer/plan.js';
+export { extractFeatures, type FeatureSet, type FeatureCache } from './transfer/features.js';
+export { loadFrozenBase, type FrozenBase } from './transfer/frozen.js';
 export * as data from './data/index.js';
 export * as report from './report/index.js';
 export type { Report } from './report/index.js';
