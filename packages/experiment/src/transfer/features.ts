@@ -92,8 +92,10 @@ export async function extractFeatures(
     );
   };
   const missing: number[] = [];
-  images.forEach((image, i) => {
-    const file = folder ? entry(image) : undefined;
+  // Each entry's name hashes the image's pixels: computed once, for the look-up and the write.
+  const files = folder ? images.map(entry) : undefined;
+  images.forEach((_, i) => {
+    const file = files?.[i];
     const cached = file ? readEntry(file, dimension) : undefined;
     if (cached instanceof Float32Array) {
       checkFinite(cached, i);
@@ -143,7 +145,7 @@ export async function extractFeatures(
       const row = Float32Array.from(out.subarray(n * dimension, (n + 1) * dimension));
       checkFinite(row, i);
       data.set(row, i * dimension);
-      if (folder) writeEntry(entry(images[i]!), row);
+      if (files) writeEntry(files[i]!, row);
     });
     done += chunk.length;
     progress.update(done);
