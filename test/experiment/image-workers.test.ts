@@ -1,14 +1,15 @@
-import { readdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { getThreads, setThreads } from '@cnn/tensor';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { Net } from '@cnn/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImageWorkerError, ImageWorkers, mobilenetRecipe, prepareImages, type StoredImage } from '@cnn/experiment/data';
-import { miniCaffeNet } from '@cnn/experiment';
+import { miniCaffeNet, runFeatures, writeMobileNetAtSide, writeSyntheticArchive } from '@cnn/experiment';
 import { writeDicom, pngBomb } from '@cnn/experiment/testing';
 import { extractFeatures, planTransfer } from '@cnn/experiment/transfer';
-import { scratchFolders } from './paths.js';
+import { mobilenet, scratchFolders } from './paths.js';
 
 /*
  * Decoding and preprocessing on worker threads (image-workers.ts) must change nothing but the
@@ -139,4 +140,30 @@ describe('image workers', () => {
       await expect(extractFeatures(net, plan, recipe, images, { quiet: true, batch: 4, workers, names })).rejects.toThrow(/^features at pool5 of scan-0\.png hold \d+ non-finite value/);
     });
   });
+
+  it('cnn features over 70 images (two stream batches, the second screened during the forward of the first) fills the cache entries a one-thread run fills, byte for byte', async () => {
+    const work = folders.make('cnn-features-workers-');
+    const { dir: data } = writeSyntheticArchive(path.join(work, 'data'), { images: 70, imagesPerStudy: 5, classes: 2, size: 64, seed: 7 });
+    const fixture = mobilenet();
+    const model = { prototxt: writeMobileNetAtSide(fixture.prototxt, 32, path.join(work, 'mobilenet_32.prototxt')), weights: fixture.weights, preset: 'mobilenet' as const };
+    const threads = getThreads();
+    const runs = [];
+    try {
+      for (const [count, cacheDir] of [[2, path.join(work, 'parallel')], [1, path.join(work, 'in-turn')]] as const) {
+        setThreads(count);
+        runs.push(await runFeatures({ data, ...model, cacheDir, shard: '0/1', quiet: true }));
+      }
+    } finally {
+      setThreads(threads);
+    }
+    expect(runs.map((run) => run.computed)).toEqual([70, 70]);
+    const contents = runs.map((run) =>
+      readdirSync(run.cacheFolder)
+        .filter((name) => name.endsWith('.feat'))
+        .sort()
+        .map((name) => [name, readFileSync(path.join(run.cacheFolder, name)).toString('base64')]),
+    );
+    expect(contents[0]).toHaveLength(70);
+    expect(contents[0]).toEqual(contents[1]);
+  }, 120_000);
 });
