@@ -128,7 +128,11 @@ export interface ReaderResults {
 }
 
 export interface Timing {
-  /** Feature vectors (images through the frozen base) per second of wall time. */
+  /**
+   * Feature vectors per second of wall time, from file to features: reading, decoding and
+   * screening the images, making the net's inputs and the forward through the frozen base. A
+   * run served entirely from the feature cache reports the rate recorded when it was filled.
+   */
   features_per_second: number;
   /** Wall time of the whole run, in seconds. */
   total_seconds: number;
