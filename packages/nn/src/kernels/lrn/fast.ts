@@ -57,7 +57,13 @@ export function runLrn(job: LrnJob, arrays: Record<'x' | 'scale' | 'y' | 'dy' | 
   const count = s.num * s.channels * s.height * s.width;
   const items = s.region === 'ACROSS_CHANNELS' ? s.num * s.height * s.width : s.num * s.channels;
   const parts = partsFor(count, MIN_PARALLEL_ELEMENTS, items, Object.values(arrays));
-  job.run(arrays, { ...s, across: s.region === 'ACROSS_CHANNELS' ? 1 : 0 }, parts);
+  job.run(arrays, scalarsOf(s), parts);
+}
+
+/** A job's scalars from the spec (the inverse of `specOf`), as a literal: a spread copy costs microseconds per call. */
+function scalarsOf(s: LrnSpec): SpecScalars {
+  const { num, channels, height, width, localSize, alpha, beta, k } = s;
+  return { across: s.region === 'ACROSS_CHANNELS' ? 1 : 0, num, channels, height, width, localSize, alpha, beta, k };
 }
 
 /**

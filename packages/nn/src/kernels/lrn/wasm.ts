@@ -41,9 +41,10 @@ export const lrnForwardWasmJob: LrnJob = definePoolJob({
     const s = specOf(scalars);
     forwardPart(x, scale, y, s, part, parts, (base, count, planeSize) => {
       const groups = groupsOf(s, count);
-      const args = { x: x.subarray(base), scale: scale.subarray(base), y: y.subarray(base), channels: s.channels, planeBytes: planeSize };
-      const half = (s.localSize - 1) / 2;
-      return groups > 0 && lrnWasmKernels.lrnAcross.run({ ...args, groups, half, k: s.k, alphaOverN: s.alpha / s.localSize }) ? groups * LANES : 0;
+      if (groups === 0) return 0;
+      // One literal per call, no spread: a spread copy of a record costs microseconds, as much as a small layer's work.
+      const args = { x: x.subarray(base), scale: scale.subarray(base), y: y.subarray(base), channels: s.channels, planeBytes: planeSize, groups, half: (s.localSize - 1) / 2, k: s.k, alphaOverN: s.alpha / s.localSize };
+      return lrnWasmKernels.lrnAcross.run(args) ? groups * LANES : 0;
     });
   },
 });
@@ -58,10 +59,11 @@ export const lrnBackwardWasmJob: LrnJob = definePoolJob({
     const s = specOf(scalars);
     backwardPart(x, y, scale, dy, dx, s, part, parts, (base, count, planeSize) => {
       const groups = groupsOf(s, count);
+      if (groups === 0) return 0;
       const tail = (array: FloatArray) => array.subarray(base);
-      const args = { x: tail(x), y: tail(y), scale: tail(scale), dy: tail(dy), dx: tail(dx), channels: s.channels, planeBytes: planeSize };
       const factor = (2 * s.alpha * s.beta) / s.localSize;
-      return groups > 0 && lrnWasmKernels.lrnAcrossBackward.run({ ...args, groups, half: (s.localSize - 1) / 2, factor }) ? groups * LANES : 0;
+      const args = { x: tail(x), y: tail(y), scale: tail(scale), dy: tail(dy), dx: tail(dx), channels: s.channels, planeBytes: planeSize, groups, half: (s.localSize - 1) / 2, factor };
+      return lrnWasmKernels.lrnAcrossBackward.run(args) ? groups * LANES : 0;
     });
   },
 });

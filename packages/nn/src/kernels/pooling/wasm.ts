@@ -26,20 +26,16 @@ export const poolingWasmKernels = defineWasmKernels('wasm pooling', { maxPool: {
  * if not. Windows are clipped to the plane, as in Caffe.
  */
 function maxPoolPlanes(x: FloatArray, y: FloatArray, maskBits: FloatArray, g: PoolGeometry, first: number, last: number): boolean {
-  const { height, width, pooledH, pooledW, kernelW, strideW, padW } = g;
+  const { height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW } = g;
   // With stride 2 across, the outputs whose windows lie whole inside the row go four at a time.
   const vectorFrom = Math.ceil(padW / 2);
   const end = Math.min(pooledW, Math.floor((width - kernelW + padW) / 2) + 1);
   const vectorGroups = strideW === 2 && end > vectorFrom ? Math.floor((end - vectorFrom) / LANES) : 0;
   const outputs = pooledH * pooledW;
+  // The arguments as one literal, not a spread of `g`: a spread copy costs microseconds, as much as a small pooling.
   return poolingWasmKernels.maxPool.run({
-    ...g,
-    x: x.subarray(first * height * width),
-    y: y.subarray(first * outputs),
-    mask: maskBits.subarray(first * outputs),
-    planes: last - first,
-    vectorFrom,
-    vectorGroups,
+    x: x.subarray(first * height * width), y: y.subarray(first * outputs), mask: maskBits.subarray(first * outputs), planes: last - first,
+    height, width, pooledH, pooledW, kernelH, kernelW, strideH, strideW, padH, padW, vectorFrom, vectorGroups,
   });
 }
 
