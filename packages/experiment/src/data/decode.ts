@@ -94,7 +94,7 @@ export function decodeImage(bytes: Uint8Array, file: string, options: DecodeOpti
 
 function decodePng(bytes: Uint8Array, file: string): DecodedImage {
   // The common 8-bit kinds without pngjs's RGBA detour (png-fast.ts); anything else, or a damaged file, through pngjs.
-  const simple = decodeSimplePng(bytes);
+  const simple = decodeSimplePng(bytes, file);
   if (simple) return { ...simple, format: 'png', hasColourChannels: simple.channels === 3, notes: [] };
   return decodePngWithPngjs(bytes, file);
 }

@@ -1,4 +1,5 @@
 import { inflateSync } from 'node:zlib';
+import { DatasetError } from './errors.js';
 import type { FloatImage } from './image.js';
 
 /*
@@ -10,9 +11,11 @@ import type { FloatImage } from './image.js';
  * unfiltered in place and copied once into the float image, about three times faster.
  *
  * Only well-formed files take this path: any other kind of PNG, and any file with a bad CRC,
- * a stream that does not inflate to exactly the rows the header declares, an unknown critical
- * chunk or no IEND, gets `undefined`, and pngjs then decodes it or says what is wrong with it,
- * exactly as before. decode.test.ts checks both decoders give the same floats.
+ * a stream that does not inflate, or inflates to more than the rows the header declares, an
+ * unknown critical chunk or no IEND, gets `undefined`, and pngjs then decodes it or says what is
+ * wrong with it, as before. One damage is refused here instead: a stream that inflates to fewer
+ * rows than declared, which pngjs would fill from memory it never cleared (a different picture
+ * on each read). decode.test.ts checks both decoders give the same floats.
  */
 
 const CRC_TABLE = (() => {
@@ -39,8 +42,9 @@ const BYTES_PER_PIXEL: Readonly<Record<number, number>> = { 0: 1, 2: 3, 4: 2, 6:
  * The image of an 8-bit, non-interlaced gray, gray + alpha, RGB or RGBA PNG without tRNS, as
  * decodeImage returns it (alpha dropped; gray types 1 channel, the others 3; values 0-255), or
  * `undefined` for any other file (see above). The caller has checked the signature and the size limit.
+ * @throws DatasetError naming `file` when its rows are cut short
  */
-export function decodeSimplePng(bytes: Uint8Array): FloatImage | undefined {
+export function decodeSimplePng(bytes: Uint8Array, file: string): FloatImage | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let header: { width: number; height: number; bpp: number } | undefined;
   const idat: Uint8Array[] = [];
@@ -61,7 +65,7 @@ export function decodeSimplePng(bytes: Uint8Array): FloatImage | undefined {
     } else if (type === 'IDAT') {
       idat.push(data);
     } else if (type === 'IEND') {
-      return idat.length > 0 ? unfilter(idat, header.width, header.height, header.bpp) : undefined;
+      return idat.length > 0 ? unfilter(idat, header.width, header.height, header.bpp, file) : undefined;
     } else if (type === 'tRNS' || (bytes[at + 4]! & 0x20) === 0) {
       // A transparency key (pngjs zeroes the pixels it matches) or a critical chunk (PLTE, an unknown one).
       return undefined;
@@ -72,7 +76,7 @@ export function decodeSimplePng(bytes: Uint8Array): FloatImage | undefined {
 }
 
 /** Inflates the IDAT chunks and undoes each row's filter (PNG specification, section 9), into floats. */
-function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number): FloatImage | undefined {
+function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number, file: string): FloatImage | undefined {
   const stride = width * bpp;
   const expected = height * (stride + 1);
   let raw: Uint8Array;
@@ -82,7 +86,10 @@ function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number
   } catch {
     return undefined;
   }
-  if (raw.length !== expected) return undefined;
+  if (raw.length < expected) {
+    const rows = Math.floor(raw.length / (stride + 1));
+    throw new DatasetError(`corrupt PNG: its image data holds ${rows} of the ${height} rows its header declares (${raw.length} of ${expected} bytes)`, { file });
+  }
   const channels = bpp >= 3 ? 3 : 1;
   const data = new Float32Array(width * height * channels);
   for (let y = 0; y < height; y++) {
