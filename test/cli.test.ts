@@ -223,26 +223,26 @@ describe('cnn classify', () => {
 
 describe('cnn classify --saliency', () => {
   it("writes the Grad-CAM overlay of the top class over the image as the net saw it", async () => {
-    const dir = fixture('imagenet/mobilenet_v1_0.5_160');
+    const dir = fixture('imagenet/mobilenet_v1_0.75_192');
     const rgb = new Uint8Array(readFileSync(path.join(dir, 'inputs/bird.rgb')));
-    const png = new pngjs.PNG({ width: 160, height: 160 });
-    for (let p = 0; p < 160 * 160; p++) png.data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
+    const png = new pngjs.PNG({ width: 192, height: 192 });
+    for (let p = 0; p < 192 * 192; p++) png.data.set([rgb[p * 3]!, rgb[p * 3 + 1]!, rgb[p * 3 + 2]!, 255], p * 4);
     const file = path.join(work, 'bird.png');
     writeFileSync(file, pngjs.PNG.sync.write(png));
     const out = path.join(work, 'saliency');
-    const model = path.join(REPO_ROOT, 'models/mobilenet_v1_0.5_160');
-    const run = await cnn('classify', '--prototxt', path.join(model, 'deploy.prototxt'), '--weights', path.join(model, 'mobilenet_v1_0.5_160.caffemodel'), '--preset', 'mobilenet', '--saliency', out, '--json', file);
+    const model = path.join(REPO_ROOT, 'models/mobilenet_v1_0.75_192');
+    const run = await cnn('classify', '--prototxt', path.join(model, 'deploy.prototxt'), '--weights', path.join(model, 'mobilenet_v1_0.75_192.caffemodel'), '--preset', 'mobilenet', '--saliency', out, '--json', file);
     expect(run.stderr).toBe('');
     const report = JSON.parse(run.stdout) as { results: { top: { index: number }[]; saliency: string }[] };
     expect(report.results[0]!.top[0]!.index).toBe(20); // chickadee, as the fixture expects
     expect(report.results[0]!.saliency).toBe(path.join(out, 'bird.saliency.png'));
     const overlay = pngjs.PNG.sync.read(readFileSync(path.join(out, 'bird.saliency.png')));
-    expect([overlay.width, overlay.height]).toEqual([160, 160]);
+    expect([overlay.width, overlay.height]).toEqual([192, 192]);
     // Tinted pixels (the overlay differs from the photo) exist, and untouched ones too: the map is not uniform.
     let changed = 0;
-    for (let p = 0; p < 160 * 160; p++) if (Math.abs(overlay.data[p * 4]! - rgb[p * 3]!) > 8) changed++;
-    expect(changed).toBeGreaterThan(160 * 160 * 0.05);
-    expect(changed).toBeLessThan(160 * 160 * 0.95);
+    for (let p = 0; p < 192 * 192; p++) if (Math.abs(overlay.data[p * 4]! - rgb[p * 3]!) > 8) changed++;
+    expect(changed).toBeGreaterThan(192 * 192 * 0.05);
+    expect(changed).toBeLessThan(192 * 192 * 0.95);
   });
 });
 

@@ -7,9 +7,9 @@ import { mobilenet, shared } from './paths.js';
 const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 describe('the shipped ImageNet base', () => {
-  it("is the shared fixture's MobileNet v1 0.5 160, byte for byte", () => {
-    expect(sha256(SHIPPED_BASE.weights)).toBe(sha256(mobilenet().weights));
-    expect(sha256(SHIPPED_BASE.prototxt)).toBe(sha256(mobilenet().prototxt));
+  it("is the shared fixture's MobileNet v1 0.75 192, byte for byte", () => {
+    expect(sha256(SHIPPED_BASE.weights)).toBe(sha256(mobilenet('mobilenet_v1_0.75_192').weights));
+    expect(sha256(SHIPPED_BASE.prototxt)).toBe(sha256(mobilenet('mobilenet_v1_0.75_192').prototxt));
     expect(SHIPPED_BASE.preset).toBe('mobilenet');
   });
 

@@ -37,7 +37,7 @@ describe('npm run experiment (the synthetic demo, no external files)', () => {
     expect(report.reader?.venn).toBeDefined();
     expect(report.baseline?.architecture).toMatch(/conv 16/);
     // The real ImageNet base, and the study's open questions answered.
-    expect(report.config.base).toBe('MobileNet v1 0.5 160 (ImageNet)');
+    expect(report.config.base).toBe('MobileNet v1 0.75 192 (ImageNet)');
     expect(report.learning_curve!.length).toBeGreaterThanOrEqual(2);
     expect(report.learning_curve!.at(-1)!.studies_per_class).toBe('all');
     for (const point of report.learning_curve!) expect(point.scratch).toBeDefined();

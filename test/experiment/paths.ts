@@ -13,10 +13,10 @@ export function shared(relative: string): string {
   return path;
 }
 
-/** The MobileNet v1 0.5 160 ImageNet model of the shared fixtures. */
-export function mobilenet(): { prototxt: string; weights: string } {
-  const dir = shared('fixtures/imagenet/mobilenet_v1_0.5_160');
-  return { prototxt: `${dir}/deploy.prototxt`, weights: `${dir}/mobilenet_v1_0.5_160.caffemodel` };
+/** An ImageNet MobileNet v1 of the shared fixtures: 0.5 160 (the smaller and faster, for tests) or 0.75 192 (the shipped base). */
+export function mobilenet(model: 'mobilenet_v1_0.5_160' | 'mobilenet_v1_0.75_192' = 'mobilenet_v1_0.5_160'): { prototxt: string; weights: string } {
+  const dir = shared(`fixtures/imagenet/${model}`);
+  return { prototxt: `${dir}/deploy.prototxt`, weights: `${dir}/${model}.caffemodel` };
 }
 
 /** Fresh folders under the system's temporary folder, made by `make` and all removed by `removeAll` (in an afterAll). */

@@ -24,7 +24,7 @@ function interruptedRun() {
   const plan = planTransfer(def, base, 3);
   const train = features(48, 288, 1);
   const validation = features(12, 288, 2);
-  const settings: HeadTraining = { batchSize: 16, maxIter: 30, validationInterval: 10, patience: 0, seed: 4, solver: { baseLr: 0.01, momentum: 0.9, weightDecay: 5e-4 } };
+  const settings: HeadTraining = { batchSize: 16, maxIter: 30, validationInterval: 10, patience: 0, keepBest: true, seed: 4, solver: { baseLr: 0.01, momentum: 0.9, weightDecay: 5e-4 } };
   const pretrained = (layer: string, index: number) => (layer === plan.newClassifier ? undefined : base.layer(layer).params[index]!.data.data);
 
   const straight = trainHead(plan, train, validation, settings, pretrained);

@@ -11,10 +11,10 @@ afterAll(async () => {
   await shutdownPool();
 });
 
-/** One of the MobileNet fixture's exact 160 x 160 photos, preprocessed for the shipped base. */
+/** One of the MobileNet fixture's exact 192 x 192 photos, preprocessed for the shipped base. */
 function photo(name: string): Float32Array {
-  const pixels = new Uint8Array(readFileSync(shared(`fixtures/imagenet/mobilenet_v1_0.5_160/inputs/${name}.rgb`)));
-  return toNetInput({ width: 160, height: 160, channels: 3, data: pixels }, mobilenetRecipe(160));
+  const pixels = new Uint8Array(readFileSync(shared(`fixtures/imagenet/mobilenet_v1_0.75_192/inputs/${name}.rgb`)));
+  return toNetInput({ width: 192, height: 192, channels: 3, data: pixels }, mobilenetRecipe(192));
 }
 
 describe('Grad-CAM', () => {
@@ -25,15 +25,15 @@ describe('Grad-CAM', () => {
     const bird = 20; // the fixture's top-1 for bird.rgb: chickadee
     const result = gradCam(net, photo('bird'), 'conv6/sep', bird);
     expect(result.scoreBlob).toBe('fc7');
-    expect([result.width, result.height, result.coarse.width, result.coarse.height]).toEqual([160, 160, 5, 5]);
-    // By hand: d fc7_c / d A_k[i,j] = w_ck / 25, so the map is ReLU(sum_k w_ck A_k[i,j]) up to scale.
+    expect([result.width, result.height, result.coarse.width, result.coarse.height]).toEqual([192, 192, 6, 6]);
+    // By hand: d fc7_c / d A_k[i,j] = w_ck / 36, so the map is ReLU(sum_k w_ck A_k[i,j]) up to scale.
     net.setBatchSize(1);
     net.blob('data').data.data.set(photo('bird'));
     net.forward({ to: 'pool6' });
     const a = net.blob('conv6/sep').data.data;
     const w = net.layer('fc7').params[0]!.data.data;
-    const cam = new Float64Array(25);
-    for (let k = 0; k < 512; k++) for (let p = 0; p < 25; p++) cam[p] += w[bird * 512 + k]! * a[k * 25 + p]!;
+    const cam = new Float64Array(36);
+    for (let k = 0; k < 768; k++) for (let p = 0; p < 36; p++) cam[p] += w[bird * 768 + k]! * a[k * 36 + p]!;
     const max = Math.max(...cam);
     cam.forEach((v, p) => expect(result.coarse.values[p]).toBeCloseTo(Math.max(0, v) / max, 5));
     // The parameter gradients the backward passes added are cleared.

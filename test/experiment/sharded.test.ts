@@ -211,7 +211,7 @@ describe('cnn features: shards into one cache', () => {
     const summaries = [];
     for (const shard of ['0/2', '1/2']) summaries.push(await runFeatures({ data, cacheDir, shard, quiet: true }));
     expect(summaries.map((summary) => summary.computed).reduce((a, b) => a + b)).toBe(15);
-    expect(summaries[0]!.cacheFolder).toBe(join(cacheDir, featureKey(SHIPPED_BASE, mobilenetRecipe(160), 'pool6')));
+    expect(summaries[0]!.cacheFolder).toBe(join(cacheDir, featureKey(SHIPPED_BASE, mobilenetRecipe(192), 'pool6')));
     const { report } = await runExperiment(resolveConfig({ data, cacheDir, out: join(work, 'out'), maxIter: 5, quiet: true }), () => undefined);
     expect(report.timing.features_computed).toBe(0);
     expect(report.timing.features_from_cache).toBe(15);

@@ -40,9 +40,20 @@ export interface ExperimentConfig {
    * (where the recipe crops) and a random mirror, their features cached like the others.
    */
   augment: number;
+  /**
+   * Each image is also seen mirrored left-right: the mirrored training images are extra training
+   * rows, and validation and test average the class probabilities of the image and its mirror
+   * image (test-time augmentation). Their features are cached like the others.
+   */
+  mirrorViews: boolean;
   /** Keep images that carry colour (Doppler, coloured marks) instead of excluding them. */
   keepColour: boolean;
-  /** Head training (the study: batch 256, SGD momentum 0.9, weight decay 5e-4, step policy). */
+  /**
+   * Head training. The default solves the head, a logistic regression on the pooled features, to
+   * convergence: every training row at each iteration (batchSize 0), SGD with momentum 0.9 at a fixed
+   * rate, weight decay (the L2 strength) 0.01, 2,000 iterations, the last weights kept. The study's
+   * Caffe recipe was batch 256, weight decay 5e-4, step policy, early stopping on validation.
+   */
   batchSize: number;
   maxIter: number;
   baseLr: number;
@@ -54,6 +65,8 @@ export interface ExperimentConfig {
   validationInterval: number;
   /** Early stopping: validation measurements without improvement before stopping (0: off). */
   patience: number;
+  /** Keep the head weights of the best validation accuracy instead of the last ones. */
+  keepBest: boolean;
   /** A solver.prototxt whose settings replace the solver fields above. */
   solver?: string;
   /** Also train a small CNN from random weights on the same split, as the baseline. */
@@ -71,6 +84,8 @@ export interface ExperimentConfig {
   fineTuneBatch: number;
   /** Base learning rate of fine-tuning (each parameter's rate is this times its lr_mult). */
   fineTuneLr: number;
+  /** Weight decay of fine-tuning (the head's `weightDecay` is the L2 strength of a linear classifier, too strong for conv layers). */
+  fineTuneWeightDecay: number;
   /** Grad-CAM overlays of every misclassified test image and this many correct ones per class. */
   saliencyPerClass: number;
   /** A second reader's labels (CSV path,label) of the test images. */
@@ -100,22 +115,25 @@ export const DEFAULTS = {
   split: { train: 0.6, val: 0.2, test: 0.2 },
   keepColour: false,
   augment: 0,
-  batchSize: 256,
-  maxIter: 300,
+  mirrorViews: true,
+  batchSize: 0,
+  maxIter: 2000,
   baseLr: 0.001,
   momentum: 0.9,
-  weightDecay: 0.0005,
-  lrPolicy: 'step',
+  weightDecay: 0.01,
+  lrPolicy: 'fixed',
   gamma: 0.1,
   stepsize: 200,
   validationInterval: 10,
   patience: 0,
+  keepBest: false,
   fromScratch: false,
   scratchIter: 300,
   learningCurveDraws: 3,
   fineTuneIter: 60,
   fineTuneBatch: 16,
   fineTuneLr: 0.001,
+  fineTuneWeightDecay: 0.0005,
   saliencyPerClass: 2,
   cacheDir: '.cache/features',
   resume: false,
@@ -133,7 +151,7 @@ export const SETTING_RULES = {
   crop: RULES.positive,
   seed: RULES.integer,
   augment: RULES.count,
-  batchSize: RULES.positive,
+  batchSize: RULES.count,
   maxIter: RULES.positive,
   baseLr: RULES.rate,
   momentum: { integer: false, min: 0, max: 1 },
@@ -148,6 +166,7 @@ export const SETTING_RULES = {
   fineTuneIter: RULES.positive,
   fineTuneBatch: RULES.positive,
   fineTuneLr: RULES.rate,
+  fineTuneWeightDecay: { integer: false, min: 0 },
   saliencyPerClass: RULES.count,
 } as const satisfies { [K in keyof ExperimentConfig]?: NumberRule };
 

@@ -44,8 +44,8 @@ import { saliencyGallery, type SaliencyCase } from './saliency/gallery.js';
 import { trainFromScratch } from './scratch.js';
 import { classifierNetDef, classify, fineTune } from './transfer/fine-tune.js';
 import { learningCurve, parseLearningCurve } from './transfer/learning-curve.js';
-import { extractFeatures, selectRows, sha1, type FeatureSet } from './transfer/features.js';
-import { argmaxRows, predict, trainHead, type HeadTraining } from './transfer/head.js';
+import { extractFeatures, selectRows, sha1, stackRows, type FeatureSet } from './transfer/features.js';
+import { argmaxRows, predict, predictViews, trainHead, type HeadTraining } from './transfer/head.js';
 import { featureKey, loadFrozenBase, recipeKey } from './transfer/frozen.js';
 import type { TransferPlan } from './transfer/plan.js';
 
@@ -122,15 +122,27 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
     decodeSeconds,
   });
   log(`features: ${extraction.computed} computed, ${items.length - extraction.computed} from the cache, in ${extraction.seconds.toFixed(1)} s`);
+  // The mirror image of every image, through the same frozen base: extra training rows and the second view at validation and test.
+  const mirrorRecipe: InputRecipe = { ...recipe, flip: true };
+  const mirrored = config.mirrorViews
+    ? await extractFeatures(model.net, plan, mirrorRecipe, prepared.images, {
+        cache: { dir: cache.dir, modelKey: featureKey(config, mirrorRecipe, plan.cutLayer) },
+        quiet: config.quiet,
+        label: 'mirrored',
+        names: items.map((item) => item.name),
+        workers,
+      })
+    : undefined;
+  if (mirrored) log(`mirrored views: ${mirrored.computed} computed, ${items.length - mirrored.computed} from the cache, in ${mirrored.seconds.toFixed(1)} s`);
 
   // Extra training rows: random crops and mirrors of the training images, through the same frozen base.
   const augmentRecipe: InputRecipe = { ...recipe, randomCrop: recipe.crop !== undefined, mirror: true };
-  let augmentedComputed = 0;
-  const augmentTraining = async (base: { indices: number[]; features: FeatureSet; labels: number[] }) => {
-    if (config.augment === 0) return base;
+  let augmentedComputed = mirrored?.computed ?? 0;
+  const augmentTraining = async (base: { indices: readonly number[]; features: FeatureSet; mirrored?: FeatureSet; labels: number[] }) => {
+    if (config.augment === 0 && !base.mirrored) return base;
     const images = base.indices.map((i) => prepared.images[i]!);
     const augmentKey = featureKey(config, augmentRecipe, plan.cutLayer);
-    const parts: FeatureSet[] = [base.features];
+    const parts: FeatureSet[] = base.mirrored ? [base.features, base.mirrored] : [base.features];
     for (let variant = 1; variant <= config.augment; variant++) {
       const extra = await extractFeatures(model.net, plan, augmentRecipe, images, {
         cache: { dir: cache.dir, modelKey: augmentKey },
@@ -143,19 +155,18 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
       augmentedComputed += extra.computed;
       parts.push(extra.features);
     }
-    const data = new Float32Array(parts.reduce((sum, p) => sum + p.data.length, 0));
-    parts.reduce((at, p) => (data.set(p.data, at), at + p.data.length), 0);
-    log(`augmentation: ${config.augment} random crop/mirror version(s) of each of ${images.length} training images`);
-    return {
-      indices: base.indices,
-      features: { data, count: base.features.count * (config.augment + 1), dimension: base.features.dimension },
-      labels: parts.flatMap(() => base.labels),
-    };
+    if (config.augment > 0) log(`augmentation: ${config.augment} random crop/mirror version(s) of each of ${images.length} training images`);
+    return { indices: base.indices, features: stackRows(parts), labels: parts.flatMap(() => base.labels) };
   };
   const rows = (which: Split): number[] => items.flatMap((item, i) => (item.split === which ? [i] : []));
   const part = (which: Split) => {
     const indices = rows(which);
-    return { indices, features: selectRows(extraction.features, indices), labels: indices.map((i) => items[i]!.label) };
+    return {
+      indices,
+      features: selectRows(extraction.features, indices),
+      mirrored: mirrored ? selectRows(mirrored.features, indices) : undefined,
+      labels: indices.map((i) => items[i]!.label),
+    };
   };
   const train = await augmentTraining(part('train'));
   const validation = part('val');
@@ -168,7 +179,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const pretrainedHead = (layer: string, index: number) => (modelLayers.has(layer) ? model.net.layer(layer).params[index]?.data.data : undefined);
   const checkpoint = {
     path: join(out, '.checkpoint', 'head'),
-    key: sha1(JSON.stringify([modelKey, classes, train.indices.map((i) => items[i]!.name), validation.indices.map((i) => items[i]!.name), settings, config.augment])),
+    key: sha1(JSON.stringify([modelKey, classes, train.indices.map((i) => items[i]!.name), validation.indices.map((i) => items[i]!.name), settings, config.augment, config.mirrorViews])),
     resume: config.resume,
   };
   const head = trainHead(
@@ -186,7 +197,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   log(`head: ${head.loss.length} iterations in ${head.seconds.toFixed(1)} s; best validation accuracy at iteration ${head.bestIter}`);
 
   // The test split, evaluated once
-  const testPrediction = predict(head.net, plan, test.features);
+  const testPrediction = predictViews(head.net, plan, test);
   const predicted = argmaxRows(testPrediction.probabilities, classes.length);
   const correct = predicted.map((p, i) => p === test.labels[i]);
   const confusion = confusionMatrix(test.labels, predicted, classes.length);
@@ -220,8 +231,11 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
         { label: (i) => labelsOf[i]!, study: (i) => studiesOf[i]! },
         {
           transfer: (subset, seed) => {
-            const trained = trainHead(plan, { features: selectRows(extraction.features, subset), labels: subset.map((i) => labelsOf[i]!) }, validation, { ...settings, seed }, pretrainedHead);
-            return argmaxRows(predict(trained.net, plan, test.features).probabilities, classes.length).map((p, k) => p === test.labels[k]);
+            // The subset's images and, with mirror views, their mirror images (the curve trains on no augmented variants).
+            const views = mirrored ? [extraction.features, mirrored.features] : [extraction.features];
+            const rows = { features: stackRows(views.map((view) => selectRows(view, subset))), labels: views.flatMap(() => subset.map((i) => labelsOf[i]!)) };
+            const trained = trainHead(plan, rows, validation, { ...settings, seed }, pretrainedHead);
+            return argmaxRows(predictViews(trained.net, plan, test).probabilities, classes.length).map((p, k) => p === test.labels[k]);
           },
           scratch: config.fromScratch
             ? (subset, seed) => trainFromScratch(prepared.images, labelsOf, { train: subset, val: validation.indices, test: test.indices }, classes.length, { iterations: config.scratchIter, seed, studies: studiesOf })
@@ -246,7 +260,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
           batchSize: config.fineTuneBatch,
           baseLr: config.fineTuneLr,
           momentum: config.momentum,
-          weightDecay: config.weightDecay,
+          weightDecay: config.fineTuneWeightDecay,
           validationInterval: Math.max(5, Math.floor(config.fineTuneIter / 5)),
           seed: config.seed,
         },
@@ -258,7 +272,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
         },
       )
     : undefined;
-  const fineTest = fine ? testWithCI(classify(fine.net, plan, prepared.images, test.indices, recipe), test.labels, studies, config.seed) : undefined;
+  const fineTest = fine ? testWithCI(classifyViews(fine.net, plan, prepared.images, test.indices, recipe, config.mirrorViews), test.labels, studies, config.seed) : undefined;
   if (fine && fineTest) log(`fine-tuned from ${config.fineTuneFrom}: test accuracy ${(fineTest.accuracy * 100).toFixed(1)}% (95% CI ${(fineTest.ci95[0] * 100).toFixed(1)}-${(fineTest.ci95[1] * 100).toFixed(1)}%) in ${fine.seconds.toFixed(1)} s`);
 
   // Grad-CAM of every misclassified test image and a few right ones per class
@@ -343,7 +357,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
     },
     training: {
       iterations: head.loss.length,
-      batch_size: Math.min(settings.batchSize, train.indices.length),
+      batch_size: settings.batchSize === 0 ? train.features.count : Math.min(settings.batchSize, train.features.count),
       loss: head.loss,
       validation: head.validation,
     },
@@ -430,6 +444,14 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   return report;
 }
 
+/** Class probabilities of `rows` of `images` through a whole classifier, averaged with their mirror images' when `mirrorViews`. */
+function classifyViews(net: Net, plan: TransferPlan, images: readonly StoredImage[], rows: readonly number[], recipe: InputRecipe, mirrorViews: boolean): Float32Array {
+  const plain = classify(net, plan, images, rows, recipe);
+  if (!mirrorViews) return plain;
+  const flipped = classify(net, plan, images, rows, { ...recipe, flip: true });
+  return plain.map((p, i) => (p + flipped[i]!) / 2);
+}
+
 /** Accuracy of class probabilities (`count x classes`) against labels, with its cluster-bootstrap interval over studies. */
 function testWithCI(probabilities: Float32Array, labels: readonly number[], studies: readonly string[], seed: number): { accuracy: number; ci95: [number, number] } {
   const right = argmaxRows(probabilities, probabilities.length / labels.length).map((p, k) => p === labels[k]);
@@ -473,7 +495,15 @@ function headSettings(config: ExperimentConfig): HeadTraining {
     };
     maxIter = s.max_iter ?? maxIter;
   }
-  return { batchSize: config.batchSize, maxIter, validationInterval: config.validationInterval, patience: config.patience, solver: { maxIter, ...solver }, seed: config.seed };
+  return {
+    batchSize: config.batchSize,
+    maxIter,
+    validationInterval: config.validationInterval,
+    patience: config.patience,
+    keepBest: config.keepBest,
+    solver: { maxIter, ...solver },
+    seed: config.seed,
+  };
 }
 
 /**

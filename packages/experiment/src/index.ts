@@ -29,7 +29,7 @@ export { loadFrozenBase, type FrozenBase } from './transfer/frozen.js';
 export * as data from './data/index.js';
 export * as report from './report/index.js';
 export type { Report } from './report/index.js';
-export { trainHead, predict, headNetDef, type HeadTraining, type HeadResult, type HeadCheckpoint } from './transfer/head.js';
+export { trainHead, predict, predictViews, headNetDef, type HeadTraining, type HeadResult, type HeadCheckpoint, type LabelledFeatures } from './transfer/head.js';
 export { miniCaffeNet } from './demo/source-task.js';
 export { CommandError, DownloadError } from './commands/errors.js';
 export { runInspect, formatInspect, KNOWN_MODELS, type InspectReport, type InspectOptions, type StoredLayer } from './commands/inspect.js';

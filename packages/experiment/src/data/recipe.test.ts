@@ -74,6 +74,14 @@ describe('caffenet recipe', () => {
     expect(flipped).toBeLessThan(32);
     expect(at(toNetInput(xCoded(), recipe), 227, 0, 0, 0)).toBe(14);
   });
+
+  it('flip mirrors every image, with or without an rng: the first column reads x = 14 + 226 = 240', () => {
+    const recipe = makeRecipe('caffenet', { mean: { values: [0] }, flip: true });
+    expect(at(toNetInput(xCoded(), recipe), 227, 0, 0, 0)).toBe(240);
+    expect(at(toNetInput(xCoded(), recipe), 227, 0, 0, 226)).toBe(14);
+    const rng = new Rng(5);
+    expect(Array.from({ length: 10 }, () => at(toNetInput(xCoded(), recipe, rng), 227, 0, 0, 0))).toEqual(Array(10).fill(240));
+  });
 });
 
 describe('mobilenet recipe', () => {

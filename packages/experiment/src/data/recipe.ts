@@ -23,7 +23,7 @@ export interface MeanValues {
  *    `randomCrop` and an Rng is given) - no crop when `crop` is undefined;
  * 4. `out[c][y][x] = (pixel[c][y0+y][x0+x] - mean[c][y0+y][x0+x]) * scale`, the mean image being
  *    read at the same crop offset (a mean value is the same everywhere);
- * 5. mirrored left-right with probability 1/2 when `mirror` and an Rng is given.
+ * 5. mirrored left-right when `flip`, or with probability 1/2 when `mirror` and an Rng is given.
  * The result is `[3, S, S]` channels-first with `S = crop ?? resizeTo`.
  */
 export interface InputRecipe {
@@ -37,6 +37,8 @@ export interface InputRecipe {
   mirror?: boolean;
   /** Training only: crop at a random offset instead of the centre. */
   randomCrop?: boolean;
+  /** Every image mirrored left-right, with or without an Rng: the second view of test-time augmentation. */
+  flip?: boolean;
 }
 
 /** ILSVRC-2012 per-channel means of the reference CaffeNet, in BGR order. */
@@ -158,7 +160,7 @@ export function toNetInput(image: RasterImage, recipe: InputRecipe, rng?: Rng): 
   const random = recipe.randomCrop === true && rng !== undefined;
   const y0 = random ? rng.int(slack + 1) : Math.floor(slack / 2);
   const x0 = random ? rng.int(slack + 1) : Math.floor(slack / 2);
-  const mirror = recipe.mirror === true && rng !== undefined && rng.int(2) === 1;
+  const mirror = recipe.flip === true || (recipe.mirror === true && rng !== undefined && rng.int(2) === 1);
   const { mean, scale } = recipe;
   const src = sized.data;
   const channels = sized.channels;

@@ -47,7 +47,7 @@ export async function runDefaultExperiment(
       scratchIter: 200,
       learningCurve: '2,4,8,16,all',
       fineTuneFrom: base.lastBlock,
-      fineTuneIter: 40,
+      fineTuneIter: 20,
       title: `SYNTHETIC DEMO: frozen-base transfer from ${base.name} to ultrasound-like phantoms`,
       ...given,
       data: data.dir,

@@ -22,14 +22,14 @@ export const CAFFENET_WEIGHTS = `${CAFFENET_DIR}/bvlc_reference_caffenet.caffemo
 
 /**
  * The ImageNet base the repository ships (models/ at the repository root, found from this file,
- * so it resolves from the sources and from dist/ alike): Google's MobileNet v1 0.5 at 160 x 160,
+ * so it resolves from the sources and from dist/ alike): Google's MobileNet v1 0.75 at 192 x 192,
  * in Caffe format. Its README gives provenance, licence and why this width and size.
  */
-export const SHIPPED_BASE_DIR = fileURLToPath(new URL('../../../../models/mobilenet_v1_0.5_160/', import.meta.url));
+export const SHIPPED_BASE_DIR = fileURLToPath(new URL('../../../../models/mobilenet_v1_0.75_192/', import.meta.url));
 export const SHIPPED_BASE: BaseModel = {
-  name: 'MobileNet v1 0.5 160 (ImageNet)',
+  name: 'MobileNet v1 0.75 192 (ImageNet)',
   prototxt: join(SHIPPED_BASE_DIR, 'deploy.prototxt'),
-  weights: join(SHIPPED_BASE_DIR, 'mobilenet_v1_0.5_160.caffemodel'),
+  weights: join(SHIPPED_BASE_DIR, 'mobilenet_v1_0.75_192.caffemodel'),
   preset: 'mobilenet',
   lastBlock: 'conv6/dw',
 };

@@ -180,3 +180,10 @@ export function selectRows(features: FeatureSet, indices: readonly number[]): Fe
   indices.forEach((row, i) => data.set(features.data.subarray(row * features.dimension, (row + 1) * features.dimension), i * features.dimension));
   return { data, count: indices.length, dimension: features.dimension };
 }
+
+/** The rows of several sets of one dimension, one after the other, as a new set. */
+export function stackRows(parts: readonly FeatureSet[]): FeatureSet {
+  const data = new Float32Array(parts.reduce((sum, part) => sum + part.data.length, 0));
+  parts.reduce((at, part) => (data.set(part.data, at), at + part.data.length), 0);
+  return { data, count: parts.reduce((sum, part) => sum + part.count, 0), dimension: parts[0]!.dimension };
+}

@@ -5,14 +5,23 @@ import { Rng, type FloatArray } from '@cnn/tensor';
 import type { FeatureSet } from './features.js';
 import type { TransferPlan } from './plan.js';
 
-/** Settings of head training; the defaults follow the study (batch 256, SGD, momentum 0.9, weight decay 5e-4, step policy). */
+/**
+ * Settings of head training. The defaults (config.ts) solve the head as a converged, L2-regularised
+ * logistic regression: full-batch SGD with momentum, a fixed rate, until the loss no longer moves.
+ */
 export interface HeadTraining {
+  /** Rows per iteration; 0 or more than the training split: the whole split (full-batch gradient descent). */
   batchSize: number;
   maxIter: number;
   /** Validation accuracy is measured every this many iterations (and after the last). */
   validationInterval: number;
   /** Stop when validation accuracy has not improved for this many measurements (0: never). */
   patience: number;
+  /**
+   * Keep the weights of the best validation accuracy (early stopping) rather than the last ones.
+   * A converged, regularised head needs no early stopping: the last weights are the solution.
+   */
+  keepBest: boolean;
   solver: SolverParams;
   seed: number;
 }
@@ -39,9 +48,19 @@ export interface CheckpointState {
   sinceBest: number;
 }
 
+/**
+ * Labelled rows and, when test-time augmentation is on, the same rows' features of the mirrored
+ * images: a prediction averages the class probabilities of both views.
+ */
+export interface LabelledFeatures {
+  features: FeatureSet;
+  mirrored?: FeatureSet;
+  labels: readonly number[];
+}
+
 /** What head training produced. */
 export interface HeadResult {
-  /** The head in TEST phase, with the weights of the best validation accuracy. */
+  /** The head in TEST phase, with the last weights or those of the best validation accuracy (`keepBest`). */
   net: Net;
   /** The iteration training resumed from (0 for a fresh start). */
   resumedAt: number;
@@ -72,8 +91,8 @@ export function headNetDef(plan: TransferPlan, batch: number, phase: 'TRAIN' | '
 
 /**
  * Trains the head on cached features with the nn solver: shuffled epochs of
- * `batchSize` rows (seeded), training loss every iteration, validation accuracy at
- * intervals, optional early stopping that keeps the best weights. With a checkpoint,
+ * `batchSize` rows (seeded; or every row at each iteration), training loss every iteration,
+ * validation accuracy at intervals, optional early stopping that keeps the best weights. With a checkpoint,
  * progress is saved at every validation and an interrupted run resumes exactly.
  *
  * `pretrained(layer, index)` gives the model's weights for the head layers it keeps.
@@ -81,14 +100,14 @@ export function headNetDef(plan: TransferPlan, batch: number, phase: 'TRAIN' | '
 export function trainHead(
   plan: TransferPlan,
   train: { features: FeatureSet; labels: readonly number[] },
-  validation: { features: FeatureSet; labels: readonly number[] },
+  validation: LabelledFeatures,
   settings: HeadTraining,
   pretrained: (layer: string, index: number) => FloatArray | undefined,
   onIteration?: (iter: number, loss: number) => void,
   checkpoint?: HeadCheckpoint,
 ): HeadResult {
   const started = performance.now();
-  const batch = Math.min(settings.batchSize, train.features.count);
+  const batch = settings.batchSize === 0 ? train.features.count : Math.min(settings.batchSize, train.features.count);
   const trainNet = new Net(headNetDef(plan, batch, 'TRAIN'), {
     phase: 'TRAIN',
     seed: settings.seed,
@@ -126,8 +145,7 @@ export function trainHead(
     state.loss.push(value);
     onIteration?.(iter, value);
     if ((iter + 1) % settings.validationInterval === 0 || iter + 1 === settings.maxIter) {
-      const { probabilities } = predict(testNet, plan, validation.features);
-      const classes = testNet.blob('prob').shape[1]!;
+      const { probabilities, classes } = predictViews(testNet, plan, validation);
       const accuracy = accuracyOf(probabilities, validation.labels, classes);
       state.validation.push({ iter: iter + 1, accuracy, loss: meanLogLoss(probabilities, validation.labels, classes) });
       if (accuracy > state.best.accuracy) {
@@ -144,7 +162,7 @@ export function trainHead(
       }
     }
   }
-  solver.restore(bestWeights);
+  if (settings.keepBest) solver.restore(bestWeights);
   return {
     net: testNet,
     loss: state.loss,
@@ -244,6 +262,14 @@ export function predict(net: Net, plan: TransferPlan, features: FeatureSet, penu
   }
   if (input.shape[0] !== capacity) net.setBatchSize(capacity);
   return { probabilities, classes, penultimate: hidden };
+}
+
+/** Class probabilities of labelled rows: those of `features`, averaged with the mirrored view's when there is one. */
+export function predictViews(net: Net, plan: TransferPlan, rows: Omit<LabelledFeatures, 'labels'>): { probabilities: Float32Array; classes: number } {
+  const plain = predict(net, plan, rows.features);
+  if (!rows.mirrored) return plain;
+  const mirrored = predict(net, plan, rows.mirrored).probabilities;
+  return { probabilities: plain.probabilities.map((p, i) => (p + mirrored[i]!) / 2), classes: plain.classes };
 }
 
 /** The most probable class of each row. */
