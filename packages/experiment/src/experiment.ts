@@ -107,7 +107,7 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, testItems) : undefined;
 
   // Model, cut at the frozen base
-  const { model, recipe, plan, cache } = loadFrozenBase(config, classes.length);
+  const { model, recipe, plan, cache, mirror } = loadFrozenBase(config, classes.length);
   log(`model: ${config.base ?? model.def.name ?? basename(config.prototxt)}; frozen base up to ${plan.cutLayer} (${plan.cutBlob} ${plan.featureShape.join('x')}); ${plan.classifier} -> ${plan.newClassifier} with ${classes.length} classes`);
 
   // Features at the cut, once, cached
@@ -123,10 +123,9 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   });
   log(`features: ${extraction.computed} computed, ${items.length - extraction.computed} from the cache, in ${extraction.seconds.toFixed(1)} s`);
   // The mirror image of every image, through the same frozen base: extra training rows and the second view at validation and test.
-  const mirrorRecipe: InputRecipe = { ...recipe, flip: true };
   const mirrored = config.mirrorViews
-    ? await extractFeatures(model.net, plan, mirrorRecipe, prepared.images, {
-        cache: { dir: cache.dir, modelKey: featureKey(config, mirrorRecipe, plan.cutLayer) },
+    ? await extractFeatures(model.net, plan, mirror.recipe, prepared.images, {
+        cache: mirror.cache,
         quiet: config.quiet,
         label: 'mirrored',
         names: items.map((item) => item.name),

@@ -29,6 +29,8 @@ export interface FeaturesSummary {
   totalImages: number;
   computed: number;
   fromCache: number;
+  /** Mirror images computed into their own cache folder (config.mirrorViews; 0 when off). */
+  mirroredComputed: number;
   /** Images left out by the colour rule, as `cnn experiment` leaves them out. */
   excluded: number;
   problems: Problem[];
@@ -72,6 +74,7 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
   const progress = startProgress(`features ${shard.index}/${shard.count}`, items.length, 'images', config.quiet);
   let computed = 0;
   let fromCache = 0;
+  let mirroredComputed = 0;
   let excluded = 0;
   let computeSeconds = 0;
   const problems: Problem[] = [];
@@ -98,6 +101,9 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
       computed += extraction.computed;
       fromCache += images.length - extraction.computed;
       computeSeconds += extraction.computed > 0 ? extraction.seconds + waited : 0;
+      if (config.mirrorViews) {
+        mirroredComputed += (await extractFeatures(base.model.net, base.plan, base.mirror.recipe, images, { cache: base.mirror.cache, quiet: true, workers })).computed;
+      }
       progress.update(Math.min(items.length, start + STREAM_BATCH));
     }
   } finally {
@@ -112,6 +118,7 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
     totalImages: dataset.items.length,
     computed,
     fromCache,
+    mirroredComputed,
     excluded,
     problems,
     seconds: (performance.now() - started) / 1000,
@@ -127,7 +134,8 @@ export function formatFeatures(summary: FeaturesSummary): string {
   const lines = [
     `shard ${shard.index}/${shard.count} (${shard.source}): ${summary.studies} of ${summary.totalStudies} studies, ${summary.images} of ${summary.totalImages} images`,
     `features: ${summary.computed} computed (${summary.imagesPerSecond.toFixed(1)} images/s), ${summary.fromCache} from the cache, ` +
-      `${summary.excluded} excluded for colour, ${summary.problems.length} unreadable, in ${summary.seconds.toFixed(1)} s`,
+      `${summary.excluded} excluded for colour, ${summary.problems.length} unreadable, in ${summary.seconds.toFixed(1)} s` +
+      (summary.mirroredComputed > 0 ? `; mirror images: ${summary.mirroredComputed} computed` : ''),
     ...summary.problems.slice(0, 10).map((problem) => `unreadable: ${problem.path}: ${problem.reason}`),
     ...(summary.problems.length > 10 ? [`unreadable: and ${summary.problems.length - 10} more`] : []),
     `cache: ${summary.cacheFolder}` + (summary.staleRemoved > 0 ? ` (removed ${summary.staleRemoved} temporary file(s) of writers killed over an hour ago)` : ''),

@@ -20,6 +20,8 @@ export interface FrozenBase {
   plan: TransferPlan;
   /** The feature cache of this model, recipe and cut. */
   cache: FeatureCache;
+  /** The mirror image's recipe and its own cache entries (the second view, config.mirrorViews). */
+  mirror: { recipe: InputRecipe; cache: FeatureCache };
 }
 
 /** The settings that define the features: the model files, the recipe flags, the cut and the cache folder. */
@@ -42,7 +44,15 @@ export function loadFrozenBase(settings: FrozenBaseSettings, numClasses: number)
   if (unweighted.length > 0) {
     throw new ExperimentError(`${settings.weights}: holds no weights for ${unweighted.join(', ')}, which the experiment keeps from the model: a file cut short, or the weights of another net`);
   }
-  return { model, recipe, plan, cache: { dir: resolve(settings.cacheDir), modelKey: featureKey(settings, recipe, plan.cutLayer) } };
+  const dir = resolve(settings.cacheDir);
+  const mirrorRecipe: InputRecipe = { ...recipe, flip: true };
+  return {
+    model,
+    recipe,
+    plan,
+    cache: { dir, modelKey: featureKey(settings, recipe, plan.cutLayer) },
+    mirror: { recipe: mirrorRecipe, cache: { dir, modelKey: featureKey(settings, mirrorRecipe, plan.cutLayer) } },
+  };
 }
 
 /**
