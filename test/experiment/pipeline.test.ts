@@ -84,7 +84,7 @@ describe('training augmentation', () => {
     const out = mkdtempSync(join(tmpdir(), 'cnn-augment-'));
     const config = resolveConfig({
       data: imageFolder(['a', 'b'], 6), ...tinyCaffeNet(), preset: 'caffenet', out, maxIter: 3, quiet: true, cacheDir: join(out, 'cache'),
-      split: { train: 0.5, val: 0, test: 0.5 }, augment: 2,
+      split: { train: 0.5, val: 0, test: 0.5 }, augment: 2, mirrorViews: false,
     });
     const first = await runExperiment(config, quiet);
     const trainImages = first.report.dataset.counts.train.images;
