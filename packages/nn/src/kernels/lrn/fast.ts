@@ -75,14 +75,18 @@ export function forwardPart(x: FloatArray, scale: FloatArray, y: FloatArray, s: 
   const power = negativePower(s.beta);
   if (s.region === 'ACROSS_CHANNELS') {
     const alphaOverN = s.alpha / s.localSize;
+    const k = s.k;
     forEachColumnRun(s, part, parts, (start, total, planeSize) => {
       const done = take ? take(start, total, planeSize) : 0;
-      const [base, count] = [start + done, total - done];
+      const base = start + done;
+      const count = total - done;
       if (count === 0) return;
-      const sum = new Float64Array(count);
-      across(s.channels, s.localSize, base, count, planeSize, sum, (offset) => x[offset] * x[offset], (offset) => {
+      const squares = (offset: number, out: Float64Array): void => {
+        for (let p = 0; p < count; p++) out[p] = x[offset + p] * x[offset + p];
+      };
+      across(s.channels, s.localSize, base, count, planeSize, squares, (offset, sum) => {
         for (let p = 0; p < count; p++) {
-          const value = s.k + alphaOverN * sum[p];
+          const value = k + alphaOverN * sum[p];
           scale[offset + p] = value;
           y[offset + p] = x[offset + p] * power(value);
         }
@@ -115,10 +119,13 @@ export function backwardPart(x: FloatArray, y: FloatArray, scale: FloatArray, dy
     const factor = (2 * s.alpha * s.beta) / s.localSize;
     forEachColumnRun(s, part, parts, (start, total, planeSize) => {
       const done = take ? take(start, total, planeSize) : 0;
-      const [base, count] = [start + done, total - done];
+      const base = start + done;
+      const count = total - done;
       if (count === 0) return;
-      const sum = new Float64Array(count);
-      across(s.channels, s.localSize, base, count, planeSize, sum, ratio, (offset) => {
+      const ratios = (offset: number, out: Float64Array): void => {
+        for (let p = 0; p < count; p++) out[p] = ratio(offset + p);
+      };
+      across(s.channels, s.localSize, base, count, planeSize, ratios, (offset, sum) => {
         for (let p = 0; p < count; p++) {
           const i = offset + p;
           dx[i] = dy[i] * power(scale[i]) - factor * x[i] * sum[p];
@@ -145,8 +152,10 @@ export function backwardPart(x: FloatArray, y: FloatArray, scale: FloatArray, dy
 
 /**
  * Slides the channel window down a run of `count` pixels starting at `base` (channel 0):
- * before `visit(offset of channel c)`, `sum[p]` holds the sum of `term` over channels
- * c - half .. c + half (inside the input) at pixel p.
+ * `visit(offset of channel c, sum)` sees sum[p] = the sum of the terms over channels
+ * c - half .. c + half (inside the input) at pixel p. `terms(offset, out)` writes one channel's
+ * terms for the run into `out`: a call per channel row, not per element, keeps the inner loops
+ * plain array arithmetic that V8 optimises whatever the spec's numbers look like.
  */
 function across(
   channels: number,
@@ -154,25 +163,21 @@ function across(
   base: number,
   count: number,
   planeSize: number,
-  sum: Float64Array,
-  term: (offset: number) => number,
-  visit: (offset: number) => void,
+  terms: (offset: number, out: Float64Array) => void,
+  visit: (offset: number, sum: Float64Array) => void,
 ): void {
   const half = (size - 1) / 2;
-  for (let c = 0; c < Math.min(half, channels); c++) {
-    const offset = base + c * planeSize;
-    for (let p = 0; p < count; p++) sum[p] += term(offset + p);
-  }
+  const sum = new Float64Array(count);
+  const row = new Float64Array(count);
+  const add = (c: number, sign: number): void => {
+    terms(base + c * planeSize, row);
+    for (let p = 0; p < count; p++) sum[p] += sign * row[p]!;
+  };
+  for (let c = 0; c < Math.min(half, channels); c++) add(c, 1);
   for (let c = 0; c < channels; c++) {
-    if (c + half < channels) {
-      const head = base + (c + half) * planeSize;
-      for (let p = 0; p < count; p++) sum[p] += term(head + p);
-    }
-    visit(base + c * planeSize);
-    if (c - half >= 0) {
-      const tail = base + (c - half) * planeSize;
-      for (let p = 0; p < count; p++) sum[p] -= term(tail + p);
-    }
+    if (c + half < channels) add(c + half, 1);
+    visit(base + c * planeSize, sum);
+    if (c - half >= 0) add(c - half, -1);
   }
 }
 
