@@ -9,8 +9,9 @@ import { markdownTable, writeSection } from '../results.js';
 
 /*
  * Issue 14's target for the experiment: feature extraction (decode + preprocess + forward) at
- * 70% or more of the pure forward rate. On each shared data set, with the shipped base (MobileNet
- * v1 0.5 at 160 x 160, cut where `cnn experiment` cuts it) and the experiment's batch of 16:
+ * 70% or more of the pure forward rate. On each shared data set, with the shipped base (or, with
+ * CNN_BENCH_BASE=mobilenet_v1_0.5_160, that fixture of ../shared/fixtures/imagenet, the base the
+ * issue names), cut where `cnn experiment` cuts it, and the experiment's batch of 16:
  * - the pure forward: the base's forward up to the cut on a batch already in place (benchmark.js);
  * - the whole extraction as `cnn experiment` runs it and report.json rates it: the files read,
  *   decoded and screened (prepareImages) then run through the base (extractFeatures, into a fresh cache),
@@ -24,6 +25,15 @@ const ROUNDS = 3;
 const BATCH = 16;
 const SETS = ['busi', 'usanotai'];
 const sharedData = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
+const sharedImagenet = fileURLToPath(new URL('../../../../shared/fixtures/imagenet/', import.meta.url));
+
+/** The base timed: the shipped one, or the ImageNet fixture that CNN_BENCH_BASE names. */
+function benchBase(): { name: string; prototxt: string; weights: string } {
+  const fixture = process.env.CNN_BENCH_BASE;
+  if (!fixture) return SHIPPED_BASE;
+  const dir = path.join(sharedImagenet, fixture);
+  return { name: `${fixture} (../shared/fixtures/imagenet)`, prototxt: path.join(dir, 'deploy.prototxt'), weights: path.join(dir, `${fixture}.caffemodel`) };
+}
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -32,7 +42,7 @@ function median(values: number[]): number {
 
 /** Images per second of the whole extraction of `set` (prepareImages + extractFeatures), with or without image workers. */
 async function extraction(set: string, withWorkers: boolean): Promise<{ imagesPerSecond: number; images: number }> {
-  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: SHIPPED_BASE.prototxt, weights: SHIPPED_BASE.weights, preset: 'mobilenet' });
+  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: benchBase().prototxt, weights: benchBase().weights, preset: 'mobilenet' });
   const dataset = await data.loadDataset(config.data);
   const base = loadFrozenBase(config, dataset.classes.length);
   const workers = withWorkers && getThreads() > 1 ? new data.ImageWorkers(getThreads() - 1) : undefined;
@@ -53,7 +63,7 @@ async function extraction(set: string, withWorkers: boolean): Promise<{ imagesPe
 
 /** Images per second of the shipped base's forward up to the experiment's cut, at BATCH. */
 function pureForward(set: string): number {
-  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: SHIPPED_BASE.prototxt, weights: SHIPPED_BASE.weights, preset: 'mobilenet' });
+  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: benchBase().prototxt, weights: benchBase().weights, preset: 'mobilenet' });
   const { model, plan } = loadFrozenBase(config, 3);
   model.net.setBatchSize(BATCH);
   const input = model.net.blob(plan.input.blob).data.data;
@@ -95,7 +105,7 @@ export async function extractionSuite(): Promise<void> {
     rows,
   );
   const body = [
-    `The shipped base (MobileNet v1 0.5, 160 x 160) cut where \`cnn experiment\` cuts it, batch ${BATCH}, ${getThreads()} threads. ` +
+    `Base: ${benchBase().name}, cut where \`cnn experiment\` cuts it, batch ${BATCH}, ${getThreads()} threads. ` +
       'Pure forward: the forward up to the cut on a batch in place. Extraction: as `cnn experiment` rates it in report.json (features_per_second): ' +
       'the files read, decoded and screened, then preprocessed and run through the base into a fresh feature cache, images over the wall time of both; ' +
       `with the image workers (decoding beside the main thread, the next batch preprocessed while this one runs through the base), and all in turn on the main thread. Medians of ${ROUNDS} interleaved rounds. Issue 14's target: extraction at 70% or more of the forward.`,
@@ -103,5 +113,6 @@ export async function extractionSuite(): Promise<void> {
     table,
   ].join('\n');
   console.log(`\n${table}\n`);
-  writeSection('extraction', 'Feature extraction against the pure forward (issue 14)', body);
+  const section = process.env.CNN_BENCH_BASE ? `extraction-${process.env.CNN_BENCH_BASE}` : 'extraction';
+  writeSection(section, `Feature extraction against the pure forward (issue 14), ${benchBase().name}`, body);
 }
