@@ -75,13 +75,12 @@ export function forwardPart(x: FloatArray, scale: FloatArray, y: FloatArray, s: 
   const power = negativePower(s.beta);
   if (s.region === 'ACROSS_CHANNELS') {
     const alphaOverN = s.alpha / s.localSize;
-    const k = s.k;
     forEachColumnRun(s, part, parts, (start, total, planeSize) => {
       const done = take ? take(start, total, planeSize) : 0;
       const base = start + done;
       const count = total - done;
       if (count === 0) return;
-      acrossForward(x, scale, y, base, count, planeSize, s.channels, s.localSize, k, alphaOverN, power);
+      acrossForward(x, scale, y, base, count, planeSize, s.channels, s.localSize, s.k, alphaOverN, power);
     });
     return;
   }
