@@ -28,6 +28,8 @@ const sharedData = fileURLToPath(new URL('../../../../shared/data/', import.meta
 const sharedImagenet = fileURLToPath(new URL('../../../../shared/fixtures/imagenet/', import.meta.url));
 
 /** The base timed: the shipped one, or the ImageNet fixture that CNN_BENCH_BASE names. */
+const timedBase = benchBase();
+
 function benchBase(): { name: string; prototxt: string; weights: string } {
   const fixture = process.env.CNN_BENCH_BASE;
   if (!fixture) return SHIPPED_BASE;
@@ -42,7 +44,7 @@ function median(values: number[]): number {
 
 /** Images per second of the whole extraction of `set` (prepareImages + extractFeatures), with or without image workers. */
 async function extraction(set: string, withWorkers: boolean): Promise<{ imagesPerSecond: number; images: number }> {
-  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: benchBase().prototxt, weights: benchBase().weights, preset: 'mobilenet' });
+  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: timedBase.prototxt, weights: timedBase.weights, preset: 'mobilenet' });
   const dataset = await data.loadDataset(config.data);
   const base = loadFrozenBase(config, dataset.classes.length);
   const workers = withWorkers && getThreads() > 1 ? new data.ImageWorkers(getThreads() - 1) : undefined;
@@ -63,7 +65,7 @@ async function extraction(set: string, withWorkers: boolean): Promise<{ imagesPe
 
 /** Images per second of the shipped base's forward up to the experiment's cut, at BATCH. */
 function pureForward(set: string): number {
-  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: benchBase().prototxt, weights: benchBase().weights, preset: 'mobilenet' });
+  const config = resolveConfig({ data: path.join(sharedData, set), prototxt: timedBase.prototxt, weights: timedBase.weights, preset: 'mobilenet' });
   const { model, plan } = loadFrozenBase(config, 3);
   model.net.setBatchSize(BATCH);
   const input = model.net.blob(plan.input.blob).data.data;
@@ -105,7 +107,7 @@ export async function extractionSuite(): Promise<void> {
     rows,
   );
   const body = [
-    `Base: ${benchBase().name}, cut where \`cnn experiment\` cuts it, batch ${BATCH}, ${getThreads()} threads. ` +
+    `Base: ${timedBase.name}, cut where \`cnn experiment\` cuts it, batch ${BATCH}, ${getThreads()} threads. ` +
       'Pure forward: the forward up to the cut on a batch in place. Extraction: as `cnn experiment` rates it in report.json (features_per_second): ' +
       'the files read, decoded and screened, then preprocessed and run through the base into a fresh feature cache, images over the wall time of both; ' +
       `with the image workers (decoding beside the main thread, the next batch preprocessed while this one runs through the base), and all in turn on the main thread. Medians of ${ROUNDS} interleaved rounds. Issue 14's target: extraction at 70% or more of the forward.`,
@@ -114,5 +116,5 @@ export async function extractionSuite(): Promise<void> {
   ].join('\n');
   console.log(`\n${table}\n`);
   const section = process.env.CNN_BENCH_BASE ? `extraction-${process.env.CNN_BENCH_BASE}` : 'extraction';
-  writeSection(section, `Feature extraction against the pure forward (issue 14), ${benchBase().name}`, body);
+  writeSection(section, `Feature extraction against the pure forward (issue 14), ${timedBase.name}`, body);
 }
