@@ -2,34 +2,39 @@ import { convOutputSize, definePoolJob, getBackend, getThreads, isShared, partRa
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import { winogradFilters, winogradOutputs, winogradTiles } from './index.js';
 import type { WinogradInput, WinogradOutput } from './transforms.js';
+import { winogradTileOf, type WinogradTile } from './tiles.js';
 
 /*
- * Winograd's minimal filtering F(2x2, 3x3) (Lavin and Gray, "Fast Algorithms for
- * Convolutional Neural Networks", 2016): a 3x3 convolution with stride 1 computed tile by
- * tile, each 4 x 4 patch d of the (padded) input giving a 2 x 2 patch of the output,
+ * Winograd's minimal filtering F(2x2, r x r) (Lavin and Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2016): an r x r convolution with stride 1 computed tile by
+ * tile, each alpha x alpha patch d of the (padded) input (alpha = r + 1) giving a 2 x 2 patch
+ * of the output,
  *
- *   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A        with
+ *   Y = A^T [ (G g G^T) ⊙ (B^T d B) ] A
  *
- *         | 1  0 -1  0 |         | 1    0    0  |
- *   B^T = | 0  1  1  0 |     G = | 1/2  1/2  1/2 |     A^T = | 1  1  1  0 |
- *         | 0 -1  1  0 |         | 1/2 -1/2  1/2 |           | 0  1 -1 -1 |
- *         | 0  1  0 -1 |         | 0    0    1  |
- *
- * The elementwise product ⊙ takes 16 multiplies where the direct sum takes 36 (2 x 2
- * outputs of 9 taps). Summed over input channels, it becomes 16 independent matrix
- * products, one per position xi of the 4 x 4 transformed tile:
+ * with the matrices of tiles.ts: F(2x2, 3x3) for 3 x 3 kernels, F(2x2, 5x5) for 5 x 5 ones.
+ * The elementwise product ⊙ takes alpha^2 multiplies where the direct sum takes 4 r^2 (2 x 2
+ * outputs of r^2 taps): 16 against 36, 36 against 100. Summed over input channels, it becomes
+ * alpha^2 independent matrix products, one per position xi of the transformed tile:
  *
  *   M_xi (O/g x tiles) = U_xi (O/g x C/g) * V_xi (C/g x tiles)
  *
  * with U = G g G^T for every filter and V = B^T d B for every tile of every channel. On a
- * 13 x 13 output (CaffeNet's conv3-conv5) that is 49 tiles x 16 = 784 products per filter
- * and channel against 169 x 9 = 1521: 1.94 times fewer, for the cost of the transforms,
+ * 13 x 13 output (CaffeNet's conv3-conv5, 3 x 3) that is 49 tiles x 16 = 784 products per
+ * filter and channel against 169 x 9 = 1521, 1.94 times fewer; on 27 x 27 (conv2, 5 x 5),
+ * 196 x 36 = 7056 against 729 x 25 = 18225, 2.58 times fewer; for the cost of the transforms,
  * which grow with the channels but not with their product.
  */
 
-/** Whether F(2x2, 3x3) computes this convolution: a 3 x 3 kernel, stride 1, no dilation. */
+/** The tile that computes this convolution, if one does: a 3 x 3 or 5 x 5 kernel, stride 1, no dilation. */
+function tileFor(s: ConvolutionShape): WinogradTile | undefined {
+  const stride1 = s.strideH === 1 && s.strideW === 1 && s.dilationH === 1 && s.dilationW === 1;
+  return stride1 && s.kernelH === s.kernelW ? winogradTileOf(s.kernelH) : undefined;
+}
+
+/** Whether Winograd's F(2x2, r x r) computes this convolution: a 3 x 3 or 5 x 5 kernel, stride 1, no dilation. */
 export function winogradApplies(s: ConvolutionShape): boolean {
-  return s.kernelH === 3 && s.kernelW === 3 && s.strideH === 1 && s.strideW === 1 && s.dilationH === 1 && s.dilationW === 1;
+  return tileFor(s) !== undefined;
 }
 
 /**
@@ -40,7 +45,7 @@ export function winogradApplies(s: ConvolutionShape): boolean {
  */
 const MIN_IMAGES_PER_THREAD = 4;
 
-/** Whether the fast convolution should take F(2x2, 3x3): it applies, and the batch is large enough to repay it. */
+/** Whether the fast convolution should take Winograd: it applies, and the batch is large enough to repay it. */
 export function winogradPays(s: ConvolutionShape): boolean {
   return winogradApplies(s) && s.num >= MIN_IMAGES_PER_THREAD * Math.min(getThreads(), s.num);
 }
@@ -55,6 +60,9 @@ const TARGET_COLUMNS = 256;
 
 /** The tiling of one convolution, and the sizes of its buffers. */
 interface WinogradPlan {
+  tile: WinogradTile;
+  /** alpha^2: the transformed matrices, one per position of a tile. */
+  positions: number;
   outH: number;
   outW: number;
   /** Tiles down and across an image: ceil(outH / 2) x ceil(outW / 2). */
@@ -65,36 +73,38 @@ interface WinogradPlan {
   chunkImages: number;
   channelsPerGroup: number;
   outputsPerGroup: number;
-  /** One input plane with its zero border, as the tiles read it: (2 tilesH + 2) x (2 tilesW + 2). */
+  /** One input plane with its zero border, as the tiles read it: (2 tilesH + alpha - 2) x (2 tilesW + alpha - 2). */
   paddedH: number;
   paddedW: number;
-  /** U: 16 x O x C/g. */
+  /** U: alpha^2 x O x C/g. */
   weightSize: number;
-  /** One thread's scratch: a padded plane, then V (16 x C x columns), then M (16 x O x columns). */
+  /** One thread's scratch: a padded plane, then V (alpha^2 x C x columns), then M (alpha^2 x O x columns). */
   bandSize: number;
 }
 
 function planOf(s: ConvolutionShape, threads: number): WinogradPlan {
+  const tile = tileFor(s)!;
+  const positions = tile.alpha * tile.alpha;
   const [outH, outW] = convOutputSize(s);
   const tilesH = Math.ceil(outH / 2);
   const tilesW = Math.ceil(outW / 2);
   const tilesPerImage = tilesH * tilesW;
   const chunkImages = Math.max(1, Math.min(Math.round(TARGET_COLUMNS / tilesPerImage), Math.ceil(s.num / threads)));
   const columns = chunkImages * tilesPerImage;
-  const paddedH = 2 * tilesH + 2;
-  const paddedW = 2 * tilesW + 2;
+  const paddedH = 2 * tilesH + tile.alpha - 2;
+  const paddedW = 2 * tilesW + tile.alpha - 2;
   const channelsPerGroup = s.channels / s.group;
   return {
-    outH, outW, tilesH, tilesW, tilesPerImage, chunkImages, channelsPerGroup,
+    tile, positions, outH, outW, tilesH, tilesW, tilesPerImage, chunkImages, channelsPerGroup,
     outputsPerGroup: s.numOutput / s.group,
     paddedH, paddedW,
-    weightSize: 16 * s.numOutput * channelsPerGroup,
-    bandSize: paddedH * paddedW + 16 * (s.channels + s.numOutput) * columns,
+    weightSize: positions * s.numOutput * channelsPerGroup,
+    bandSize: paddedH * paddedW + positions * (s.channels + s.numOutput) * columns,
   };
 }
 
 /**
- * The forward of a 3 x 3, stride-1 convolution by F(2x2, 3x3) (see `winogradApplies`),
+ * The forward of a 3 x 3 or 5 x 5, stride-1 convolution by F(2x2, r x r) (see `winogradApplies`),
  * with the same arguments and result as `convolutionForwardReference`. The filters are
  * transformed once per call; the batch is shared out over the thread pool, whole images
  * to each thread, each with its own band of one scratch buffer.
@@ -120,45 +130,47 @@ export function convolutionForwardWinograd(
 }
 
 /**
- * The input gradient of a 3 x 3, stride-1 convolution by F(2x2, 3x3). It is itself such a
- * convolution: of dy, by the filters turned by 180 degrees with inputs and outputs swapped,
- * padded by 2 - pad (which maps the outH x outW gradient back onto height x width):
+ * The input gradient of a 3 x 3 or 5 x 5, stride-1 convolution by F(2x2, r x r). It is itself
+ * such a convolution: of dy, by the filters turned by 180 degrees with inputs and outputs
+ * swapped, padded by r - 1 - pad (which maps the outH x outW gradient back onto height x width):
  *
- *   dx[n][c][iy][ix] = sum over o, ky, kx of weight[o][c][2 - ky][2 - kx] * dy[n][o][iy - (2 - pad) + ky][ix - (2 - pad) + kx]
+ *   dx[n][c][iy][ix] = sum over o, ky, kx of weight[o][c][r-1 - ky][r-1 - kx] * dy[n][o][iy - (r-1 - pad) + ky][ix - (r-1 - pad) + kx]
  *
  * with dy zero outside its plane and o running over the outputs of c's group. `dx` is
- * overwritten. Needs pad <= 2 on both axes (see `winogradPaysBackward`).
+ * overwritten. Needs pad <= r - 1 on both axes (see `winogradPaysBackward`).
  */
 export function convolutionInputGradientWinograd(weight: FloatArray, dy: FloatArray, dx: FloatArray, s: ConvolutionShape): void {
   const [outH, outW] = convOutputSize(s);
+  const r = s.kernelH;
   const turned = convolutionScratch('turned filters', weight.length, weight);
   turnFilters(weight, s, turned);
   const gradientShape: ConvolutionShape = {
     num: s.num, channels: s.numOutput, height: outH, width: outW, numOutput: s.channels, group: s.group,
-    kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 2 - s.padH, padW: 2 - s.padW, dilationH: 1, dilationW: 1,
+    kernelH: r, kernelW: r, strideH: 1, strideW: 1, padH: r - 1 - s.padH, padW: r - 1 - s.padW, dilationH: 1, dilationW: 1,
   };
   convolutionForwardWinograd(dy, turned, undefined, dx, gradientShape);
 }
 
-/** Whether the fast backward should take `convolutionInputGradientWinograd` for dx: as the forward would, and with pads of at most 2. */
+/** Whether the fast backward should take `convolutionInputGradientWinograd` for dx: as the forward would, and with pads of at most r - 1. */
 export function winogradPaysBackward(s: ConvolutionShape): boolean {
-  return winogradPays(s) && s.padH <= 2 && s.padW <= 2;
+  return winogradPays(s) && s.padH < s.kernelH && s.padW < s.kernelW;
 }
 
 /**
- * The filters of the gradient convolution: turned[(c * O/g + o') * 9 + (2 - ky) * 3 + (2 - kx)] =
- * weight[(o * C/g + c') * 9 + ky * 3 + kx], for output o = group * O/g + o' and input channel
- * c = group * C/g + c'. Turning a 3 x 3 filter by 180 degrees reverses its 9 taps.
+ * The filters of the gradient convolution: turned[(c * O/g + o') * r^2 + (r-1 - ky) * r + (r-1 - kx)] =
+ * weight[(o * C/g + c') * r^2 + ky * r + kx], for output o = group * O/g + o' and input channel
+ * c = group * C/g + c'. Turning a square filter by 180 degrees reverses its r^2 taps.
  */
 function turnFilters(weight: FloatArray, s: ConvolutionShape, turned: FloatArray): void {
   const cg = s.channels / s.group;
   const og = s.numOutput / s.group;
+  const taps = s.kernelH * s.kernelW;
   for (let o = 0; o < s.numOutput; o++) {
     const group = Math.floor(o / og);
     for (let c = 0; c < cg; c++) {
-      const from = (o * cg + c) * 9;
-      const to = ((group * cg + c) * og + (o - group * og)) * 9;
-      for (let tap = 0; tap < 9; tap++) turned[to + 8 - tap] = weight[from + tap]!;
+      const from = (o * cg + c) * taps;
+      const to = ((group * cg + c) * og + (o - group * og)) * taps;
+      for (let tap = 0; tap < taps; tap++) turned[to + taps - 1 - tap] = weight[from + tap]!;
     }
   }
 }
@@ -181,7 +193,7 @@ export const winogradForwardJob = definePoolJob({
   },
 });
 
-/** Images [first, end) of the batch, a chunk at a time: transform the tiles, 16 GEMMs per group, transform back. */
+/** Images [first, end) of the batch, a chunk at a time: transform the tiles, alpha^2 GEMMs per group, transform back. */
 function forwardImages(
   x: FloatArray,
   u: FloatArray,
@@ -197,16 +209,16 @@ function forwardImages(
   const padded = band.subarray(0, planeSize);
   // The border of the padded plane stays zero: each plane copies only its interior.
   padded.fill(0);
-  const { channelsPerGroup: cg, outputsPerGroup: og } = plan;
+  const { channelsPerGroup: cg, outputsPerGroup: og, positions } = plan;
   for (let chunk = first; chunk < end; chunk += plan.chunkImages) {
     const count = Math.min(plan.chunkImages, end - chunk);
     const columns = count * plan.tilesPerImage;
-    const v = band.subarray(planeSize, planeSize + 16 * s.channels * columns);
-    const m = band.subarray(planeSize + 16 * s.channels * columns, planeSize + 16 * (s.channels + s.numOutput) * columns);
+    const v = band.subarray(planeSize, planeSize + positions * s.channels * columns);
+    const m = band.subarray(planeSize + positions * s.channels * columns, planeSize + positions * (s.channels + s.numOutput) * columns);
     transformTiles(x, s, plan, chunk, count, padded, v);
     for (let g = 0; g < s.group; g++) {
-      for (let xi = 0; xi < 16; xi++) {
-        const matrix = g * 16 + xi;
+      for (let xi = 0; xi < positions; xi++) {
+        const matrix = g * positions + xi;
         sgemm(false, false, og, columns, cg, 1, u, cg, v, columns, 0, m, columns, {
           a: matrix * og * cg,
           b: matrix * cg * columns,
@@ -219,24 +231,25 @@ function forwardImages(
 }
 
 /**
- * U = G g G^T for every 3 x 3 filter g (output o, input channel c of its group), stored
- * as 16 matrices, one per position xi of the 4 x 4 result: u[((group * 16 + xi) * O/g + o') * C/g + c].
+ * U = G g G^T for every r x r filter g (output o, input channel c of its group), stored as
+ * alpha^2 matrices, one per position xi of the alpha x alpha result:
+ * u[((group * alpha^2 + xi) * O/g + o') * C/g + c].
  * One run per output: its C/g filters go to consecutive floats of each matrix.
  */
 function transformFilters(weight: FloatArray, s: ConvolutionShape, plan: WinogradPlan, u: FloatArray): void {
-  const { channelsPerGroup: cg, outputsPerGroup: og } = plan;
+  const { tile, channelsPerGroup: cg, outputsPerGroup: og, positions } = plan;
   const stride = og * cg;
   for (let o = 0; o < s.numOutput; o++) {
     const group = Math.floor(o / og);
-    const uOffset = (group * 16 * og + (o - group * og)) * cg;
-    winogradFilters(weight, o * cg * 9, u, uOffset, cg, stride);
+    const uOffset = (group * positions * og + (o - group * og)) * cg;
+    winogradFilters(tile, weight, o * cg * tile.r * tile.r, u, uOffset, cg, stride);
   }
 }
 
 /**
- * V = B^T d B for every 4 x 4 tile d of every channel of images [first, first + count),
- * stored as 16 matrices of C/g rows and `count * tilesPerImage` columns per group:
- * v[((group * 16 + xi) * C/g + c) * columns + tile], tiles numbered image by image, row by row.
+ * V = B^T d B for every alpha x alpha tile d of every channel of images [first, first + count),
+ * stored as alpha^2 matrices of C/g rows and `count * tilesPerImage` columns per group:
+ * v[((group * alpha^2 + xi) * C/g + c) * columns + tile], tiles numbered image by image, row by row.
  * One run per image and group.
  */
 function transformTiles(x: FloatArray, s: ConvolutionShape, plan: WinogradPlan, first: number, count: number, padded: FloatArray, v: FloatArray): void {
@@ -249,15 +262,15 @@ function transformTiles(x: FloatArray, s: ConvolutionShape, plan: WinogradPlan, 
   for (let n = first; n < first + count; n++) {
     for (let group = 0; group < s.group; group++) {
       const xOffset = (n * s.channels + group * cg) * run.planeStep;
-      const vOffset = group * 16 * cg * columns + (n - first) * plan.tilesPerImage;
-      winogradTiles(x, xOffset, padded, v, vOffset, run);
+      const vOffset = group * plan.positions * cg * columns + (n - first) * plan.tilesPerImage;
+      winogradTiles(plan.tile, x, xOffset, padded, v, vOffset, run);
     }
   }
 }
 
 /**
  * Y = A^T M A + bias for every tile of every output channel of images [first, first + count),
- * M read from the 16 product matrices as `transformTiles` numbers them. One run per image and group.
+ * M read from the alpha^2 product matrices as `transformTiles` numbers them. One run per image and group.
  */
 function transformOutputs(m: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, plan: WinogradPlan, first: number, count: number): void {
   const og = plan.outputsPerGroup;
@@ -268,9 +281,9 @@ function transformOutputs(m: FloatArray, bias: FloatArray | undefined, y: FloatA
   };
   for (let n = first; n < first + count; n++) {
     for (let group = 0; group < s.group; group++) {
-      const mOffset = group * 16 * og * columns + (n - first) * plan.tilesPerImage;
+      const mOffset = group * plan.positions * og * columns + (n - first) * plan.tilesPerImage;
       const yOffset = (n * s.numOutput + group * og) * run.planeStep;
-      winogradOutputs(m, mOffset, y, yOffset, bias, group * og, run);
+      winogradOutputs(plan.tile, m, mOffset, y, yOffset, bias, group * og, run);
     }
   }
 }

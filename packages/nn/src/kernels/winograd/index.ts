@@ -3,11 +3,12 @@ import { filterRun, outputRun, tileRun } from './transforms.js';
 import { filterRunWasm, outputRunWasm, tileRunWasm } from './wasm.js';
 
 export type { WinogradInput, WinogradOutput, WinogradRun } from './transforms.js';
+export { F2X2_3X3, F2X2_5X5, winogradTileOf, type WinogradTile } from './tiles.js';
 
 /**
- * The transforms of F(2x2, 3x3) by backend (the algorithm around them is fast.ts, which only
- * the fast convolution runs): U = G g G^T of runs of filters, V = B^T d B of the tiles of
- * runs of input planes, Y = A^T M A + bias of runs of output planes.
+ * The transforms of a Winograd tile (tiles.ts) by backend (the algorithm around them is
+ * fast.ts, which only the fast convolution runs): U = G g G^T of runs of filters, V = B^T d B
+ * of the tiles of runs of input planes, Y = A^T M A + bias of runs of output planes.
  */
 export const { winogradFilters, winogradTiles, winogradOutputs } = defineKernels({
   winogradFilters: { reference: filterRun, wasm: filterRunWasm },

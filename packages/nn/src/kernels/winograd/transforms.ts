@@ -1,14 +1,16 @@
 import type { FloatArray } from '@cnn/tensor';
+import { termsOf, type WinogradTile } from './tiles.js';
 
 /*
- * The three transforms of F(2x2, 3x3) (see fast.ts) in TypeScript, each over a run of
- * consecutive filters, input planes or output planes: what the js backend runs, and what the
- * wasm kernels (wasm.ts) are tested against.
+ * The three transforms of a Winograd tile (tiles.ts; the algorithm around them is fast.ts)
+ * in TypeScript, each over a run of consecutive filters, input planes or output planes, each
+ * a product of matrices written as sums over their nonzero entries: what the js backend
+ * runs, and what the wasm kernels (wasm.ts) are tested against.
  */
 
 /**
- * A run of Winograd F(2x2, 3x3) transforms over consecutive channels of one image (see
- * fast.ts): the 16 transformed matrices are `stride` floats apart, and each
+ * A run of Winograd transforms over consecutive channels of one image (see fast.ts): the
+ * alpha^2 transformed matrices are `stride` floats apart, and each
  * channel's row of tiles in them `rowStep` floats after the previous channel's.
  */
 export interface WinogradRun {
@@ -36,39 +38,46 @@ export interface WinogradOutput extends WinogradRun {
   outW: number;
 }
 
-/** `count` consecutive filters from weight[weightOffset] into u[uOffset ..], position xi at + xi * stride (the TypeScript kernel). */
-export function filterRun(weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): void {
-  const gg = new Float64Array(12);
+/**
+ * U = G g G^T of `count` consecutive r x r filters g from weight[weightOffset] into consecutive
+ * floats from u[uOffset], position xi = alpha i + j of U at + xi * stride.
+ */
+export function filterRun(tile: WinogradTile, weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): void {
+  const { alpha, r } = tile;
+  const g = termsOf(tile.g);
+  const gg = new Float64Array(alpha * r);
   for (let c = 0; c < count; c++) {
-    const w = weightOffset + c * 9;
-    // G g, column by column: rows [g0, (g0 + g1 + g2) / 2, (g0 - g1 + g2) / 2, g2] of each of the 3 columns.
-    for (let j = 0; j < 3; j++) {
-      const g0 = weight[w + j]!, g1 = weight[w + 3 + j]!, g2 = weight[w + 6 + j]!;
-      gg[j] = g0;
-      gg[3 + j] = (g0 + g1 + g2) / 2;
-      gg[6 + j] = (g0 - g1 + g2) / 2;
-      gg[9 + j] = g2;
+    const filter = weightOffset + c * r * r;
+    // G g: gg[i][j] = sum over k of G[i][k] g[k][j].
+    for (let i = 0; i < alpha; i++) {
+      for (let j = 0; j < r; j++) {
+        let sum = 0;
+        for (const [k, coefficient] of g[i]!) sum += coefficient * weight[filter + k * r + j]!;
+        gg[i * r + j] = sum;
+      }
     }
-    // (G g) G^T, row by row: the same combination of each row's 3 entries.
-    let at = uOffset + c;
-    for (let i = 0; i < 4; i++) {
-      const h0 = gg[3 * i]!, h1 = gg[3 * i + 1]!, h2 = gg[3 * i + 2]!;
-      u[at] = h0;
-      u[at + stride] = (h0 + h1 + h2) / 2;
-      u[at + 2 * stride] = (h0 - h1 + h2) / 2;
-      u[at + 3 * stride] = h2;
-      at += 4 * stride;
+    // (G g) G^T: U[i][j] = sum over k of gg[i][k] G[j][k].
+    for (let i = 0; i < alpha; i++) {
+      for (let j = 0; j < alpha; j++) {
+        let sum = 0;
+        for (const [k, coefficient] of g[j]!) sum += coefficient * gg[i * r + k]!;
+        u[uOffset + c + (i * alpha + j) * stride] = sum;
+      }
     }
   }
 }
 
 /**
- * The tiles of `run.channels` planes from x[xOffset] into v[vOffset ..] (the TypeScript kernel):
- * each plane is copied into the inside of `padded` (its border is zero), then tile (ty, tx)
- * reads padded rows 2 ty .. 2 ty + 3 and columns 2 tx .. 2 tx + 3.
+ * The tiles of `run.channels` planes from x[xOffset] into v[vOffset ..]: each plane is copied
+ * into the inside of `padded` (its border is zero), then V = B^T d B of each alpha x alpha
+ * tile d, tile (ty, tx) reading padded rows m ty .. m ty + alpha - 1 and the same columns
+ * from m tx.
  */
-export function tileRun(x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): void {
+export function tileRun(tile: WinogradTile, x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): void {
+  const { alpha, m } = tile;
+  const bT = termsOf(tile.bT);
   const { paddedW: pw, stride } = run;
+  const e = new Float64Array(alpha * alpha);
   for (let c = 0; c < run.channels; c++) {
     const plane = xOffset + c * run.planeStep;
     for (let iy = 0; iy < run.height; iy++) {
@@ -76,59 +85,71 @@ export function tileRun(x: FloatArray, xOffset: number, padded: FloatArray, v: F
       const to = (iy + run.padH) * pw + run.padW;
       for (let ix = 0; ix < run.width; ix++) padded[to + ix] = x[from + ix]!;
     }
-    let tile = vOffset + c * run.rowStep;
+    let at = vOffset + c * run.rowStep;
     for (let ty = 0; ty < run.tilesH; ty++) {
-      for (let tx = 0; tx < run.tilesW; tx++, tile++) {
-        const r0 = 2 * ty * pw + 2 * tx, r1 = r0 + pw, r2 = r1 + pw, r3 = r2 + pw;
-        const d00 = padded[r0]!, d01 = padded[r0 + 1]!, d02 = padded[r0 + 2]!, d03 = padded[r0 + 3]!;
-        const d10 = padded[r1]!, d11 = padded[r1 + 1]!, d12 = padded[r1 + 2]!, d13 = padded[r1 + 3]!;
-        const d20 = padded[r2]!, d21 = padded[r2 + 1]!, d22 = padded[r2 + 2]!, d23 = padded[r2 + 3]!;
-        const d30 = padded[r3]!, d31 = padded[r3 + 1]!, d32 = padded[r3 + 2]!, d33 = padded[r3 + 3]!;
-        // B^T d: row i of the result combines rows of d as B^T's row i says.
-        const e00 = d00 - d20, e01 = d01 - d21, e02 = d02 - d22, e03 = d03 - d23;
-        const e10 = d10 + d20, e11 = d11 + d21, e12 = d12 + d22, e13 = d13 + d23;
-        const e20 = d20 - d10, e21 = d21 - d11, e22 = d22 - d12, e23 = d23 - d13;
-        const e30 = d10 - d30, e31 = d11 - d31, e32 = d12 - d32, e33 = d13 - d33;
-        // (B^T d) B: the same combination of the columns of each row; xi = 4 * row + column.
-        let at = tile;
-        v[at] = e00 - e02; v[(at += stride)] = e01 + e02; v[(at += stride)] = e02 - e01; v[(at += stride)] = e01 - e03;
-        v[(at += stride)] = e10 - e12; v[(at += stride)] = e11 + e12; v[(at += stride)] = e12 - e11; v[(at += stride)] = e11 - e13;
-        v[(at += stride)] = e20 - e22; v[(at += stride)] = e21 + e22; v[(at += stride)] = e22 - e21; v[(at += stride)] = e21 - e23;
-        v[(at += stride)] = e30 - e32; v[(at += stride)] = e31 + e32; v[(at += stride)] = e32 - e31; v[(at += stride)] = e31 - e33;
+      for (let tx = 0; tx < run.tilesW; tx++, at++) {
+        const top = m * ty * pw + m * tx;
+        // B^T d: e[i][l] = sum over k of B^T[i][k] d[k][l].
+        for (let i = 0; i < alpha; i++) {
+          for (let l = 0; l < alpha; l++) {
+            let sum = 0;
+            for (const [k, coefficient] of bT[i]!) sum += coefficient * padded[top + k * pw + l]!;
+            e[i * alpha + l] = sum;
+          }
+        }
+        // (B^T d) B: V[i][j] = sum over l of e[i][l] B^T[j][l].
+        for (let i = 0; i < alpha; i++) {
+          for (let j = 0; j < alpha; j++) {
+            let sum = 0;
+            for (const [l, coefficient] of bT[j]!) sum += coefficient * e[i * alpha + l]!;
+            v[at + (i * alpha + j) * stride] = sum;
+          }
+        }
       }
     }
   }
 }
 
 /**
- * The outputs of `run.channels` planes from m[mOffset ..] into y[yOffset ..] (the TypeScript
- * kernel). A tile that overhangs an odd-sized output writes only its inside.
+ * Y = A^T M A + bias of every tile of `run.channels` output planes, M's alpha^2 values from
+ * products[mOffset ..], into y[yOffset ..]. A tile that overhangs the plane (an output size
+ * that m does not divide) writes only its inside.
  */
-export function outputRun(m: FloatArray, mOffset: number, y: FloatArray, yOffset: number, bias: FloatArray | undefined, biasOffset: number, run: WinogradOutput): void {
+export function outputRun(
+  tile: WinogradTile,
+  products: FloatArray,
+  mOffset: number,
+  y: FloatArray,
+  yOffset: number,
+  bias: FloatArray | undefined,
+  biasOffset: number,
+  run: WinogradOutput,
+): void {
+  const { alpha, m } = tile;
+  const aT = termsOf(tile.aT);
   const { outH, outW, stride } = run;
+  const rows = new Float64Array(m * alpha);
   for (let c = 0; c < run.channels; c++) {
     const b = bias ? bias[biasOffset + c]! : 0;
     const plane = yOffset + c * run.planeStep;
-    let tile = mOffset + c * run.rowStep;
+    let at = mOffset + c * run.rowStep;
     for (let ty = 0; ty < run.tilesH; ty++) {
-      for (let tx = 0; tx < run.tilesW; tx++, tile++) {
-        let at = tile;
-        const m00 = m[at]!, m01 = m[(at += stride)]!, m02 = m[(at += stride)]!, m03 = m[(at += stride)]!;
-        const m10 = m[(at += stride)]!, m11 = m[(at += stride)]!, m12 = m[(at += stride)]!, m13 = m[(at += stride)]!;
-        const m20 = m[(at += stride)]!, m21 = m[(at += stride)]!, m22 = m[(at += stride)]!, m23 = m[(at += stride)]!;
-        const m30 = m[(at += stride)]!, m31 = m[(at += stride)]!, m32 = m[(at += stride)]!, m33 = m[(at += stride)]!;
-        // A^T M: rows m0 + m1 + m2 and m1 - m2 - m3.
-        const r00 = m00 + m10 + m20, r01 = m01 + m11 + m21, r02 = m02 + m12 + m22, r03 = m03 + m13 + m23;
-        const r10 = m10 - m20 - m30, r11 = m11 - m21 - m31, r12 = m12 - m22 - m32, r13 = m13 - m23 - m33;
-        // (A^T M) A: the same for the columns of each row.
-        const oy = 2 * ty, ox = 2 * tx;
-        const top = plane + oy * outW + ox;
-        const right = ox + 1 < outW;
-        y[top] = r00 + r01 + r02 + b;
-        if (right) y[top + 1] = r01 - r02 - r03 + b;
-        if (oy + 1 < outH) {
-          y[top + outW] = r10 + r11 + r12 + b;
-          if (right) y[top + outW + 1] = r11 - r12 - r13 + b;
+      for (let tx = 0; tx < run.tilesW; tx++, at++) {
+        // A^T M: rows[i][l] = sum over k of A^T[i][k] M[k][l].
+        for (let i = 0; i < m; i++) {
+          for (let l = 0; l < alpha; l++) {
+            let sum = 0;
+            for (const [k, coefficient] of aT[i]!) sum += coefficient * products[at + (k * alpha + l) * stride]!;
+            rows[i * alpha + l] = sum;
+          }
+        }
+        // (A^T M) A: Y[i][j] = sum over l of rows[i][l] A^T[j][l].
+        for (let i = 0; i < m && m * ty + i < outH; i++) {
+          for (let j = 0; j < m && m * tx + j < outW; j++) {
+            let sum = 0;
+            for (const [l, coefficient] of aT[j]!) sum += coefficient * rows[i * alpha + l]!;
+            y[plane + (m * ty + i) * outW + m * tx + j] = sum + b;
+          }
         }
       }
     }

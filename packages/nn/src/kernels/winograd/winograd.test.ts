@@ -3,12 +3,14 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { convolutionBackwardReference, convolutionForwardReference } from '../convolution/reference.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
 import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradApplies, winogradPays, winogradPaysBackward } from './fast.js';
-import { winogradWasmKernels } from './wasm.js';
+import { filterRunWasm, outputRunWasm, tileRunWasm, winogradWasmKernels } from './wasm.js';
+import { filterRun, outputRun, tileRun } from './transforms.js';
+import { F2X2_3X3, F2X2_5X5 } from './tiles.js';
 
 afterAll(() => shutdownPool());
 
-function shape(num: number, channels: number, height: number, width: number, numOutput: number, group: number, pad: [number, number]): ConvolutionShape {
-  return { num, channels, height, width, numOutput, group, kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: pad[0], padW: pad[1], dilationH: 1, dilationW: 1 };
+function shape(num: number, channels: number, height: number, width: number, numOutput: number, group: number, pad: [number, number], kernel = 3): ConvolutionShape {
+  return { num, channels, height, width, numOutput, group, kernelH: kernel, kernelW: kernel, strideH: 1, strideW: 1, padH: pad[0], padW: pad[1], dilationH: 1, dilationW: 1 };
 }
 
 function random(length: number, rng: Rng, dtype: DType, shared: boolean): FloatArray {
@@ -17,9 +19,14 @@ function random(length: number, rng: Rng, dtype: DType, shared: boolean): FloatA
   return a;
 }
 
-/** Expects the fast kernel's result equal to the reference's, to 1e-12 (float64) or 1e-5 (float32), absolute and relative. */
-function expectSame(fast: FloatArray, reference: FloatArray, dtype: DType): void {
-  const tolerance = dtype === 'float64' ? 1e-12 : 1e-5;
+/**
+ * Expects the fast kernel's result equal to the reference's, to 1e-12 (float64) or, absolute and
+ * relative, 1e-5 in float32 for 3 x 3 kernels and 5e-5 for 5 x 5: F(2x2, 5x5)'s transforms
+ * multiply values by up to 5/2 and its filters' by 16/15 where F(2x2, 3x3)'s stay within 1,
+ * and sum 6 terms a row against 2-3, so its rounding is several times larger.
+ */
+function expectSame(fast: FloatArray, reference: FloatArray, dtype: DType, kernel = 3): void {
+  const tolerance = dtype === 'float64' ? 1e-12 : kernel === 3 ? 1e-5 : 5e-5;
   const asTensor = (a: FloatArray) => Tensor.fromArray(a, [a.length], { dtype: 'float64' });
   const result = allclose(asTensor(fast), asTensor(reference), { atol: tolerance, rtol: tolerance });
   expect(result.ok, result.message).toBe(true);
@@ -30,23 +37,39 @@ function compare(s: ConvolutionShape, dtype: DType, withBias: boolean, shared = 
   const rng = new Rng(5);
   const [outH, outW] = convOutputSize(s);
   const x = random(s.num * s.channels * s.height * s.width, rng, dtype, shared);
-  const weight = random(s.numOutput * (s.channels / s.group) * 9, rng, dtype, shared);
+  const weight = random(s.numOutput * (s.channels / s.group) * s.kernelH * s.kernelW, rng, dtype, shared);
   const bias = withBias ? random(s.numOutput, rng, dtype, shared) : undefined;
   const size = s.num * s.numOutput * outH * outW;
   const fast = allocate(size, { dtype, shared }).fill(NaN);
   const reference = allocate(size, { dtype }).fill(NaN);
   convolutionForwardWinograd(x, weight, bias, fast, s);
   convolutionForwardReference(x, weight, bias, reference, s);
-  expectSame(fast, reference, dtype);
+  expectSame(fast, reference, dtype, s.kernelH);
 }
 
-describe('Winograd F(2x2, 3x3) against the reference loops', () => {
+describe('the tiles: A^T [(G g) ⊙ (B^T d)] is the correlation y_i = sum over j of d_(i+j) g_j, exactly in float64', () => {
+  it.each([F2X2_3X3, F2X2_5X5].map((tile) => [`F(2x2, ${tile.r}x${tile.r})`, tile] as const))('%s', (_, tile) => {
+    const rng = new Rng(3);
+    const { alpha, r } = tile;
+    // Small integers and the matrices' binary fractions: every product is exact but the thirds', so compare to 1e-12.
+    const d = Array.from({ length: alpha }, () => Math.round(rng.uniform(-8, 8)));
+    const g = Array.from({ length: r }, () => Math.round(rng.uniform(-8, 8)));
+    const gg = tile.g.map((row) => row.reduce((sum, c, j) => sum + c * g[j]!, 0));
+    const bd = tile.bT.map((row) => row.reduce((sum, c, l) => sum + c * d[l]!, 0));
+    const y = tile.aT.map((row) => row.reduce((sum, c, k) => sum + c * gg[k]! * bd[k]!, 0));
+    const direct = [0, 1].map((i) => g.reduce((sum, tap, j) => sum + d[i + j]! * tap, 0));
+    for (let i = 0; i < 2; i++) expect(Math.abs(y[i]! - direct[i]!)).toBeLessThan(1e-12 * Math.max(1, Math.abs(direct[i]!)));
+  });
+});
+
+describe.each([3, 5])('Winograd F(2x2, r x r), r = %i, against the reference loops', (kernel) => {
   const grid: ConvolutionShape[] = [];
-  for (const [h, w] of [[4, 4], [7, 7], [6, 9], [13, 13], [3, 5]] as const) {
+  const sizes = kernel === 3 ? [[4, 4], [7, 7], [6, 9], [13, 13], [3, 5]] : [[6, 6], [9, 9], [8, 13], [27, 27], [5, 7]];
+  for (const [h, w] of sizes as [number, number][]) {
     for (const pad of [[0, 0], [1, 1], [2, 2], [1, 0]] as [number, number][]) {
       for (const group of [1, 2]) {
-        if (h + 2 * pad[0] < 3 || w + 2 * pad[1] < 3) continue;
-        grid.push(shape(3, 4, h, w, 6, group, pad));
+        if (h + 2 * pad[0] < kernel || w + 2 * pad[1] < kernel) continue;
+        grid.push(shape(3, 4, h, w, 6, group, pad, kernel));
       }
     }
   }
@@ -56,11 +79,13 @@ describe('Winograd F(2x2, 3x3) against the reference loops', () => {
       compare(s, dtype, false);
     });
   }
-  it('applies to 3 x 3 kernels with stride 1 and no dilation only', () => {
-    expect(winogradApplies(shape(1, 4, 7, 7, 4, 1, [1, 1]))).toBe(true);
-    expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), strideH: 2 })).toBe(false);
-    expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), dilationW: 2 })).toBe(false);
-    expect(winogradApplies({ ...shape(1, 4, 7, 7, 4, 1, [1, 1]), kernelH: 5, kernelW: 5 })).toBe(false);
+  it(`applies to ${kernel} x ${kernel} kernels with stride 1 and no dilation only`, () => {
+    const s = shape(1, 4, 7, 7, 4, 1, [1, 1], kernel);
+    expect(winogradApplies(s)).toBe(true);
+    expect(winogradApplies({ ...s, strideH: 2 })).toBe(false);
+    expect(winogradApplies({ ...s, dilationW: 2 })).toBe(false);
+    expect(winogradApplies({ ...s, kernelH: 7, kernelW: 7 })).toBe(false);
+    expect(winogradApplies({ ...s, kernelW: kernel === 3 ? 5 : 3 })).toBe(false);
   });
   // Shared float32 operands are where the wasm backend runs its own transforms (on its heap).
   for (const backend of ['js', 'wasm'] as const) {
@@ -68,15 +93,15 @@ describe('Winograd F(2x2, 3x3) against the reference loops', () => {
       const initial = getBackend().name;
       setBackend(backend);
       setThreads(2);
-      const { winogradFilters, winogradTiles, winogradOutputs } = winogradWasmKernels;
+      const { winogradFilters, winogradTiles, winogradOutputs } = winogradWasmKernels[kernel as 3 | 5];
       const spies = [vi.spyOn(winogradFilters, 'run'), vi.spyOn(winogradTiles, 'run'), vi.spyOn(winogradOutputs, 'run')];
       try {
         for (const s of grid) {
           compare(s, 'float32', true, true);
           compare(s, 'float32', false, true);
         }
-        compare(shape(9, 32, 13, 13, 48, 2, [1, 1]), 'float32', true, true);
-        compare(shape(3, 16, 30, 30, 16, 1, [1, 1]), 'float32', true, true);
+        compare(shape(9, 32, 13, 13, 48, 2, [1, 1], kernel), 'float32', true, true);
+        compare(shape(3, 16, 30, 30, 16, 1, [1, 1], kernel), 'float32', true, true);
         // The wasm backend ran its own kernels (on the calling thread; the workers' are out of sight of spies).
         for (const spy of spies) expect(spy.mock.results.some((result) => result.value === true)).toBe(backend === 'wasm');
       } finally {
@@ -87,25 +112,84 @@ describe('Winograd F(2x2, 3x3) against the reference loops', () => {
   }
 });
 
+/** A heap float32 array of `length` random values (or zeros). */
+function heapArray(length: number, rng?: Rng): FloatArray {
+  const a = allocate(length, { dtype: 'float32', shared: true });
+  if (rng) for (let i = 0; i < length; i++) a[i] = rng.uniform(-1, 1);
+  return a;
+}
+
+describe.each([F2X2_3X3, F2X2_5X5].map((tile) => [`F(2x2, ${tile.r}x${tile.r})`, tile] as const))('the wasm transforms of %s against the TypeScript ones', (_, tile) => {
+  const { alpha, r } = tile;
+  const positions = alpha * alpha;
+  const withWasm = (body: () => void) => {
+    const initial = getBackend().name;
+    setBackend('wasm');
+    try {
+      body();
+    } finally {
+      setBackend(initial);
+    }
+  };
+  it('filters: U = G g G^T', () => withWasm(() => {
+    const rng = new Rng(7);
+    const count = 5, stride = 7;
+    const weight = heapArray(count * r * r, rng);
+    const [wasm, reference] = [heapArray(positions * stride), heapArray(positions * stride)];
+    filterRunWasm(tile, weight, 0, wasm, 1, count, stride);
+    filterRun(tile, weight, 0, reference, 1, count, stride);
+    expectSame(wasm, reference, 'float32');
+  }));
+  // Row widths of 1-9 tiles: no group of four, groups with and without tiles left over.
+  it.each([[3, 1, 0], [5, 4, 1], [7, 9, 2], [6, 13, 0], [13, 27, 2]])('tiles and outputs: %i x %i planes, pad %i', (height, width, pad) => {
+    withWasm(() => {
+      const rng = new Rng(8);
+      const [outH, outW] = [height + 2 * pad - r + 1, width + 2 * pad - r + 1];
+      if (outH < 1 || outW < 1) return;
+      const [tilesH, tilesW] = [Math.ceil(outH / 2), Math.ceil(outW / 2)];
+      const channels = 3, rowStep = 2 * tilesH * tilesW + 1, stride = channels * rowStep;
+      const paddedW = 2 * tilesW + alpha - 2;
+      const run = { channels, rowStep, stride, tilesH, tilesW };
+      const input = { ...run, planeStep: height * width, height, width, padH: pad, padW: pad, paddedW };
+      const x = heapArray(channels * height * width, rng);
+      // The padded plane, with room for the group loads' reach past its last row.
+      const padded = heapArray((2 * tilesH + alpha - 2) * paddedW + 8);
+      const [vWasm, vReference] = [heapArray(positions * stride), heapArray(positions * stride)];
+      tileRunWasm(tile, x, 0, padded, vWasm, 0, input);
+      padded.fill(0);
+      tileRun(tile, x, 0, padded, vReference, 0, input);
+      expectSame(vWasm, vReference, 'float32');
+
+      const output = { ...run, planeStep: outH * outW, outH, outW };
+      const bias = heapArray(channels, rng);
+      const [yWasm, yReference] = [heapArray(channels * outH * outW).fill(NaN), heapArray(channels * outH * outW).fill(NaN)];
+      outputRunWasm(tile, vReference, 0, yWasm, 0, bias, 0, output);
+      outputRun(tile, vReference, 0, yReference, 0, bias, 0, output);
+      expectSame(yWasm, yReference, 'float32');
+    });
+  });
+});
 /** The input gradient by Winograd against the reference backward's dx, on the same random operands. */
 function compareInputGradient(s: ConvolutionShape, dtype: DType, shared = false): void {
   const rng = new Rng(6);
   const [outH, outW] = convOutputSize(s);
   const x = random(s.num * s.channels * s.height * s.width, rng, dtype, shared);
-  const weight = random(s.numOutput * (s.channels / s.group) * 9, rng, dtype, shared);
+  const weight = random(s.numOutput * (s.channels / s.group) * s.kernelH * s.kernelW, rng, dtype, shared);
   const dy = random(s.num * s.numOutput * outH * outW, rng, dtype, shared);
   const fast = allocate(x.length, { dtype, shared }).fill(NaN);
   const reference = allocate(x.length, { dtype });
   convolutionInputGradientWinograd(weight, dy, fast, s);
   convolutionBackwardReference(x, weight, dy, { dx: reference }, s);
-  expectSame(fast, reference, dtype);
+  expectSame(fast, reference, dtype, s.kernelH);
 }
 
-describe('the input gradient by F(2x2, 3x3): dy convolved with the turned filters, against the reference backward', () => {
+describe.each([3, 5])('the input gradient by F(2x2, r x r), r = %i: dy convolved with the turned filters, against the reference backward', (kernel) => {
   const grid: ConvolutionShape[] = [];
-  for (const [h, w] of [[4, 4], [7, 7], [6, 9], [13, 13]] as const) {
-    for (const pad of [[0, 0], [1, 1], [2, 2], [1, 0], [0, 2]] as [number, number][]) {
-      for (const group of [1, 2]) grid.push(shape(3, 4, h, w, 6, group, pad));
+  const sizes = kernel === 3 ? [[4, 4], [7, 7], [6, 9], [13, 13]] : [[6, 6], [9, 9], [8, 13], [27, 27]];
+  const pads = kernel === 3 ? [[0, 0], [1, 1], [2, 2], [1, 0], [0, 2]] : [[0, 0], [1, 1], [2, 2], [4, 4], [3, 0]];
+  for (const [h, w] of sizes as [number, number][]) {
+    for (const pad of pads as [number, number][]) {
+      for (const group of [1, 2]) grid.push(shape(3, 4, h, w, 6, group, pad, kernel));
     }
   }
   for (const dtype of ['float64', 'float32'] as const) {
@@ -119,16 +203,16 @@ describe('the input gradient by F(2x2, 3x3): dy convolved with the turned filter
     setThreads(2);
     try {
       for (const s of grid) compareInputGradient(s, 'float32', true);
-      compareInputGradient(shape(9, 32, 13, 13, 48, 2, [1, 1]), 'float32', true);
+      compareInputGradient(shape(9, 32, 13, 13, 48, 2, [1, 1], kernel), 'float32', true);
     } finally {
       setBackend(initial);
     }
   });
-  it('is taken by the fast backward where the forward takes Winograd, with pads of at most 2', () => {
+  it(`is taken by the fast backward where the forward takes Winograd, with pads of at most ${kernel - 1}`, () => {
     setThreads(2);
-    const s = shape(8, 16, 13, 13, 16, 1, [1, 1]);
+    const s = shape(8, 16, 13, 13, 16, 1, [1, 1], kernel);
     expect(winogradPaysBackward(s)).toBe(true);
-    expect(winogradPaysBackward({ ...s, padH: 3 })).toBe(false);
+    expect(winogradPaysBackward({ ...s, padH: kernel })).toBe(false);
     expect(winogradPaysBackward({ ...s, num: 7 })).toBe(false);
   });
 });
