@@ -3,7 +3,6 @@ import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradP
 import { depthwiseBackward, depthwiseForward, isDepthwise } from '../depthwise/index.js';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from './shape.js';
 import type { Clamp, ConvolutionGradients } from './reference.js';
-import { reluForward } from '../relu/index.js';
 import { biasClampPlanes } from '../epilogue/index.js';
 import { directForward } from '../direct/fast.js';
 import { pointwiseForward } from '../pointwise/fast.js';
@@ -12,9 +11,10 @@ import { pointwiseForward } from '../pointwise/fast.js';
  * The fast convolution: per image, im2col unfolds the input into a
  * `(C * kh * kw) x (outH * outW)` matrix, and per group one GEMM multiplies the group's
  * weights `(O/g) x (C/g * kh * kw)` by the group's rows of it. A 1x1 kernel with stride 1
- * and no padding needs no unfolding: the image already is that matrix. A 3x3 kernel with
- * stride 1 over a batch of several images per thread goes to Winograd's F(2x2, 3x3)
- * instead (winograd.ts), which needs half the multiplies; depthwise ones (one input channel
+ * and no padding needs no unfolding: the image already is that matrix. A 3x3 or 5x5 kernel
+ * with stride 1 over a batch large enough (see `winogradPays`) goes to Winograd's
+ * F(2x2, 3x3) or F(2x2, 5x5) instead (winograd/), which need 2.25 and 2.78 times fewer
+ * multiplies, with the clamp in their output transform; depthwise ones (one input channel
  * per group) to direct loops (depthwise/), forward and backward. On the wasm
  * backend, a 1x1 one runs straight over the image's planes with its epilogue in registers
  * (pointwise/), and a 3x3 one over few
@@ -43,8 +43,7 @@ export function convolutionForwardFast(
   const [low, high] = clamp ? [clamp.min, clamp.max] : [-Infinity, Infinity];
   if (directForward(x, weight, bias, y, s, low, high) || pointwiseForward(x, weight, bias, y, s, low, high)) return;
   if (winogradPays(s)) {
-    convolutionForwardWinograd(x, weight, bias, y, s);
-    if (clamp) clampInPlace(y, s.num * s.numOutput * gemmSizes(s).positions, clamp);
+    convolutionForwardWinograd(x, weight, bias, y, s, low, high);
     return;
   }
   const m = gemmSizes(s);
@@ -66,12 +65,6 @@ export function convolutionWorkspace(s: ConvolutionShape): number {
   if (isDepthwise(s) || winogradPays(s)) return 0;
   const m = gemmSizes(s);
   return m.unfold ? Math.min(getThreads(), s.num) * m.colSize : 0;
-}
-
-/** y = min(max(y, min), max) over `count` floats; ReLU's through the backend's own loop where it has one. */
-function clampInPlace(y: FloatArray, count: number, { min, max }: Clamp): void {
-  if (min === 0 && max === Infinity) reluForward(y, y, count, 0);
-  else for (let i = 0; i < count; i++) y[i] = Math.min(Math.max(y[i]!, min), max);
 }
 
 /**
@@ -141,7 +134,7 @@ function unfold(x: FloatArray, xImage: number, s: ConvolutionShape, col: FloatAr
  *   dcol_g     = W_g^T * dY_g, then dx = col2im(dcol)
  *
  * The weight gradient of an image is taken before its col buffer is reused for dcol. Where
- * the forward takes Winograd (3 x 3, stride 1, several images per thread), dx comes from
+ * the forward takes Winograd (3 x 3 or 5 x 5, stride 1, a large enough batch), dx comes from
  * `convolutionInputGradientWinograd` instead, a convolution of dy itself.
  */
 export function convolutionBackwardFast(
@@ -167,7 +160,7 @@ export function convolutionBackwardFast(
       }
     }
   }
-  // A 3 x 3, stride-1 convolution over a batch takes its input gradient by Winograd, as its forward does.
+  // A 3 x 3 or 5 x 5, stride-1 convolution over a batch takes its input gradient by Winograd, as its forward does.
   const byWinograd = dx !== undefined && winogradPaysBackward(s);
   if (byWinograd) convolutionInputGradientWinograd(weight, dy, dx, s);
   const dxByGemm = byWinograd ? undefined : dx;

@@ -38,16 +38,25 @@ export function winogradApplies(s: ConvolutionShape): boolean {
 }
 
 /**
- * Images per thread from which F(2x2, 3x3) is faster than im2col + GEMM. Transforming the
- * filters, once per call, costs about as much as convolving one image directly, and one
- * image's tiles (49 on 13 x 13) make GEMMs too narrow to run at full speed; measured on
- * CaffeNet's conv3-conv5 with both backends, the two ways are level at 2 images per thread.
+ * Images per thread from which Winograd is faster than im2col + GEMM, by filter size r.
+ *
+ * F(2x2, 3x3): transforming the filters, once per call, costs about as much as convolving one
+ * image directly, and one image's tiles (49 on 13 x 13) make GEMMs too narrow to run at full
+ * speed; measured on CaffeNet's conv3-conv5 with both backends, the two ways are level at 2
+ * images per thread.
+ *
+ * F(2x2, 5x5) saves more multiplies, and on 27 x 27 one image already makes 196 tiles: on
+ * CaffeNet's conv2, wasm, 1 thread, CPU ms (medians of 7, the two ways interleaved), 8.7
+ * against 11.3 for one image, 17.5 against 21.1 for two, 29.5 against 43.7 for four. At one
+ * image a thread, though, a batch smaller than the threads leaves some idle, where im2col's
+ * one large GEMM splits over them all: hence at least one image per thread.
  */
-const MIN_IMAGES_PER_THREAD = 4;
+const MIN_IMAGES_PER_THREAD = { 3: 4, 5: 1 };
 
 /** Whether the fast convolution should take Winograd: it applies, and the batch is large enough to repay it. */
 export function winogradPays(s: ConvolutionShape): boolean {
-  return winogradApplies(s) && s.num >= MIN_IMAGES_PER_THREAD * Math.min(getThreads(), s.num);
+  const tile = tileFor(s);
+  return tile !== undefined && s.num >= MIN_IMAGES_PER_THREAD[tile.r as 3 | 5] * getThreads();
 }
 
 /**
@@ -105,9 +114,10 @@ function planOf(s: ConvolutionShape, threads: number): WinogradPlan {
 
 /**
  * The forward of a 3 x 3 or 5 x 5, stride-1 convolution by F(2x2, r x r) (see `winogradApplies`),
- * with the same arguments and result as `convolutionForwardReference`. The filters are
- * transformed once per call; the batch is shared out over the thread pool, whole images
- * to each thread, each with its own band of one scratch buffer.
+ * with the same arguments and result as `convolutionForwardReference` (a clamp given as its
+ * bounds low and high, +-Infinity for none). The filters are transformed once per call; the
+ * batch is shared out over the thread pool, whole images to each thread, each with its own
+ * band of one scratch buffer.
  */
 export function convolutionForwardWinograd(
   x: FloatArray,
@@ -115,6 +125,8 @@ export function convolutionForwardWinograd(
   bias: FloatArray | undefined,
   y: FloatArray,
   s: ConvolutionShape,
+  low = -Infinity,
+  high = Infinity,
 ): void {
   const threads = Math.min(getThreads(), s.num);
   const plan = planOf(s, threads);
@@ -123,10 +135,10 @@ export function convolutionForwardWinograd(
   const bands = convolutionScratch('bands', threads * plan.bandSize, x);
   if (threads > 1 && [x, y, ...(bias ? [bias] : [])].every(isShared)) {
     getBackend().prepareGemms(threads, plan.outputsPerGroup, plan.chunkImages * plan.tilesPerImage, plan.channelsPerGroup);
-    winogradForwardJob.run({ x, u, y, bands, bias }, s, threads);
+    winogradForwardJob.run({ x, u, y, bands, bias }, { ...s, clampMin: low, clampMax: high }, threads);
     return;
   }
-  forwardImages(x, u, bias, y, s, plan, 0, s.num, bands.subarray(0, plan.bandSize));
+  forwardImages(x, u, bias, y, s, plan, 0, s.num, bands.subarray(0, plan.bandSize), low, high);
 }
 
 /**
@@ -184,12 +196,12 @@ export const winogradForwardJob = definePoolJob({
   name: 'winogradForwardJob',
   arrays: ['x', 'u', 'y', 'bands'],
   optional: ['bias'],
-  scalars: shapeScalars,
+  scalars: [...shapeScalars, 'clampMin', 'clampMax'],
   part: ({ x, u, y, bands, bias }, s, part, parts) => {
     const plan = planOf(s, parts);
     const [first, end] = partRange(s.num, part, parts);
     const band = bands.subarray(part * plan.bandSize, (part + 1) * plan.bandSize);
-    forwardImages(x, u, bias, y, s, plan, first, end, band);
+    forwardImages(x, u, bias, y, s, plan, first, end, band, s.clampMin, s.clampMax);
   },
 });
 
@@ -204,6 +216,8 @@ function forwardImages(
   first: number,
   end: number,
   band: FloatArray,
+  low: number,
+  high: number,
 ): void {
   const planeSize = plan.paddedH * plan.paddedW;
   const padded = band.subarray(0, planeSize);
@@ -226,7 +240,7 @@ function forwardImages(
         });
       }
     }
-    transformOutputs(m, bias, y, s, plan, chunk, count);
+    transformOutputs(m, bias, y, s, plan, chunk, count, low, high);
   }
 }
 
@@ -269,15 +283,26 @@ function transformTiles(x: FloatArray, s: ConvolutionShape, plan: WinogradPlan, 
 }
 
 /**
- * Y = A^T M A + bias for every tile of every output channel of images [first, first + count),
- * M read from the alpha^2 product matrices as `transformTiles` numbers them. One run per image and group.
+ * Y = A^T M A + bias, clamped to [low, high], for every tile of every output channel of images
+ * [first, first + count), M read from the alpha^2 product matrices as `transformTiles` numbers
+ * them. One run per image and group.
  */
-function transformOutputs(m: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, plan: WinogradPlan, first: number, count: number): void {
+function transformOutputs(
+  m: FloatArray,
+  bias: FloatArray | undefined,
+  y: FloatArray,
+  s: ConvolutionShape,
+  plan: WinogradPlan,
+  first: number,
+  count: number,
+  low: number,
+  high: number,
+): void {
   const og = plan.outputsPerGroup;
   const columns = count * plan.tilesPerImage;
   const run: WinogradOutput = {
     channels: og, rowStep: columns, stride: og * columns, tilesH: plan.tilesH, tilesW: plan.tilesW,
-    planeStep: plan.outH * plan.outW, outH: plan.outH, outW: plan.outW,
+    planeStep: plan.outH * plan.outW, outH: plan.outH, outW: plan.outW, low, high,
   };
   for (let n = first; n < first + count; n++) {
     for (let group = 0; group < s.group; group++) {

@@ -31,11 +31,13 @@ export interface WinogradInput extends WinogradRun {
   paddedW: number;
 }
 
-/** The output side of a run: planes of outH x outW, `planeStep` floats apart. */
+/** The output side of a run: planes of outH x outW, `planeStep` floats apart, each output clamped to [low, high]. */
 export interface WinogradOutput extends WinogradRun {
   planeStep: number;
   outH: number;
   outW: number;
+  low: number;
+  high: number;
 }
 
 /**
@@ -112,8 +114,9 @@ export function tileRun(tile: WinogradTile, x: FloatArray, xOffset: number, padd
 
 /**
  * Y = A^T M A + bias of every tile of `run.channels` output planes, M's alpha^2 values from
- * products[mOffset ..], into y[yOffset ..]. A tile that overhangs the plane (an output size
- * that m does not divide) writes only its inside.
+ * products[mOffset ..], clamped to [run.low, run.high] (the fused ReLU or Clip, or
+ * +-Infinity), into y[yOffset ..]. A tile that overhangs the plane (an output size that m does
+ * not divide) writes only its inside.
  */
 export function outputRun(
   tile: WinogradTile,
@@ -127,7 +130,7 @@ export function outputRun(
 ): void {
   const { alpha, m } = tile;
   const aT = termsOf(tile.aT);
-  const { outH, outW, stride } = run;
+  const { outH, outW, stride, low, high } = run;
   const rows = new Float64Array(m * alpha);
   for (let c = 0; c < run.channels; c++) {
     const b = bias ? bias[biasOffset + c]! : 0;
@@ -148,7 +151,7 @@ export function outputRun(
           for (let j = 0; j < m && m * tx + j < outW; j++) {
             let sum = 0;
             for (const [l, coefficient] of aT[j]!) sum += coefficient * rows[i * alpha + l]!;
-            y[plane + (m * ty + i) * outW + m * tx + j] = sum + b;
+            y[plane + (m * ty + i) * outW + m * tx + j] = Math.min(Math.max(sum + b, low), high);
           }
         }
       }

@@ -24,7 +24,7 @@ const tilesParams = {
 } as const;
 const outputsParams = {
   m: 'array', channels: 'i32', rowStep: 'floats', stride: 'floats', y: 'array', planeStep: 'floats',
-  outH: 'i32', outW: 'i32', tilesH: 'i32', tilesW: 'i32', bias: 'array?', hasBias: 'i32',
+  outH: 'i32', outW: 'i32', tilesH: 'i32', tilesW: 'i32', bias: 'array?', hasBias: 'i32', low: 'f32', high: 'f32',
 } as const;
 
 /** The kernels of one tile: one module each. */
@@ -293,17 +293,18 @@ function tiles(f: FunctionBuilder, p: WasmParams<typeof tilesParams>, tile: Wino
 
 /**
  * winogradOutputs(m, channels, rowStep, stride, y, planeStep, outH, outW, tilesH, tilesW,
- * bias, hasBias): for each of `channels` output planes (planeStep apart in y, rowStep apart
- * in m), Y = A^T M A + bias of every tile, M's alpha^2 values read from m + tile + xi * stride,
- * each tile's 2 x 2 written at row 2 ty, column 2 tx, and only inside the plane. The bias is
- * read from `bias` (one float per plane) when hasBias is 1, else 0.
+ * bias, hasBias, low, high): for each of `channels` output planes (planeStep apart in y,
+ * rowStep apart in m), Y = A^T M A + bias of every tile, clamped to [low, high], M's alpha^2
+ * values read from m + tile + xi * stride, each tile's 2 x 2 written at row 2 ty, column 2 tx,
+ * and only inside the plane. The bias is read from `bias` (one float per plane) when hasBias
+ * is 1, else 0.
  *
  * Four tiles side by side make 8 columns of two output rows: their results, a vector per
  * output column, are interleaved by shuffles into two vectors a row. Groups run while their
  * 8 columns lie inside the plane; the tiles after them, one at a time, check each output.
  */
 function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>, tile: WinogradTile): void {
-  const { m, channels, rowStep, stride, y, planeStep, outH, outW, tilesH, tilesW, bias, hasBias } = p;
+  const { m, channels, rowStep, stride, y, planeStep, outH, outW, tilesH, tilesW, bias, hasBias, low, high } = p;
   const { alpha } = tile;
   const aT = termsOf(tile.aT);
   const [tileAt, at, rowOut, out, ty, tx, oy, ox, lineBytes, groups, rest] = Array.from({ length: 11 }, () => f.local(i32));
@@ -316,6 +317,7 @@ function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>, tile: 
   const scalarRows = Array.from({ length: 2 * alpha }, () => f.local(f32));
   const b = f.local(f32);
   const bs = f.local(v128);
+  const [lows, highs] = [f.local(v128), f.local(v128)];
 
   /** Loads M's alpha^2 values of the tile(s) at `tileAt` into `into`, with `load`. */
   const loadM = (into: number[], load: () => void) => {
@@ -338,6 +340,8 @@ function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>, tile: 
     return (i: number, j: number) => combine(a, aT[j]!, (l) => f.localGet(into[i * alpha + l]!));
   };
 
+  f.localGet(low).f32x4Splat().localSet(lows);
+  f.localGet(high).f32x4Splat().localSet(highs);
   f.localGet(outW).i32Const(FLOAT).i32Mul().localSet(lineBytes);
   f.localGet(outW).i32Const(2 * LANES).i32DivU().localSet(groups);
   f.localGet(tilesW).localGet(groups).i32Const(LANES).i32Mul().i32Sub().localSet(rest);
@@ -357,7 +361,7 @@ function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>, tile: 
         for (let i = 0; i < 2; i++) {
           for (let j = 0; j < 2; j++) {
             result(i, j);
-            f.localGet(bs).f32x4Add().localSet(results[2 * i + j]!);
+            f.localGet(bs).f32x4Add().localGet(lows).f32x4Max().localGet(highs).f32x4Min().localSet(results[2 * i + j]!);
           }
         }
         // Row i of the 8 outputs: lanes k of columns 0 and 1 alternate.
@@ -383,7 +387,7 @@ function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>, tile: 
             const store = () => {
               f.localGet(out).localGet(lineBytes).i32Const(i).i32Mul().i32Add();
               result(i, j);
-              f.localGet(b).f32Add().f32Store(j * FLOAT);
+              f.localGet(b).f32Add().localGet(low).f32Max().localGet(high).f32Min().f32Store(j * FLOAT);
             };
             if (i === 0 && j === 0) store();
             else {
