@@ -3,7 +3,7 @@ import pngjs from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { colourFraction } from './colour.js';
 import { decodeImage, decodePngWithPngjs, detectFormat } from './decode.js';
-import { decodeSimplePng } from './png-fast.js';
+import { decodeSimplePng, paeth } from './png-fast.js';
 import { ImageTooLargeError } from './limits.js';
 import { DatasetError } from './errors.js';
 import { DEFLATED_LE, EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, writeDicom, type DicomSpec } from './testing/dicom.js';
@@ -148,6 +148,22 @@ describe('PNG fast path (png-fast.ts) against pngjs', () => {
       });
     }
   }
+
+  it('the branch-free Paeth predictor is the specification\'s for every left, upper and upper-left byte', () => {
+    // PNG specification, section 9.4: p = a + b - c; the nearest of a, b, c to p, ties to a then b.
+    const specification = (a: number, b: number, c: number): number => {
+      const p = a + b - c;
+      const [pa, pb, pc] = [Math.abs(p - a), Math.abs(p - b), Math.abs(p - c)];
+      return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+    };
+    let mismatches = 0;
+    for (let a = 0; a < 256; a++) {
+      for (let b = 0; b < 256; b++) {
+        for (let c = 0; c < 256; c++) if (paeth(a, b, c) !== specification(a, b, c)) mismatches++;
+      }
+    }
+    expect(mismatches).toBe(0);
+  });
 
   it('reads rows split over several IDAT chunks, with an ancillary chunk before them', () => {
     const parts = chunks(encode(9, 5, noise(9, 5, 3, true), 2, 4));
