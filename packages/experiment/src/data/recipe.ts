@@ -164,24 +164,55 @@ export function toNetInput(image: RasterImage, recipe: InputRecipe, rng?: Rng): 
   const { mean, scale } = recipe;
   const src = sized.data;
   const channels = sized.channels;
-  const out = new Float32Array(3 * size * size);
+  const plane = size * size;
+  const out = new Float32Array(3 * plane);
   for (let c = 0; c < 3; c++) {
     // Images are RGB; BGR output channel c reads RGB channel 2 - c. Gray images feed every channel.
     const from = channels === 1 ? 0 : recipe.channelOrder === 'BGR' ? 2 - c : c;
-    // A mean value is read as a mean image whose every pixel is that value (stride 0).
-    const meanPlane = 'values' in mean ? Float64Array.of(mean.values[mean.values.length === 1 ? 0 : c]!) : mean.image.subarray(c * r * r, (c + 1) * r * r);
-    const meanStride = 'values' in mean ? 0 : 1;
-    for (let y = 0; y < size; y++) {
-      const pixelRow = ((y0 + y) * r + x0) * channels + from;
-      const meanRow = ((y0 + y) * r + x0) * meanStride;
-      const outRow = (c * size + y) * size;
-      for (let x = 0; x < size; x++) {
-        const ox = mirror ? size - 1 - x : x;
-        out[outRow + ox] = (src[pixelRow + x * channels]! - meanPlane[meanRow + x * meanStride]!) * scale;
+    if ('values' in mean) {
+      const value = mean.values[mean.values.length === 1 ? 0 : c]!;
+      // A gray image less the same mean as the channel before: the same plane again.
+      if (c > 0 && channels === 1 && value === mean.values[mean.values.length === 1 ? 0 : c - 1]) {
+        out.copyWithin(c * plane, (c - 1) * plane, c * plane);
+        continue;
+      }
+      // A mean value is read as a mean image whose every pixel is that value (stride 0).
+      const meanValue = Float64Array.of(value);
+      for (let y = 0; y < size; y++) {
+        normaliseRow(src, ((y0 + y) * r + x0) * channels + from, channels, meanValue, 0, 0, scale, out, (c * size + y) * size, size, mirror);
+      }
+    } else {
+      const meanPlane = mean.image.subarray(c * r * r, (c + 1) * r * r);
+      for (let y = 0; y < size; y++) {
+        normaliseRow(src, ((y0 + y) * r + x0) * channels + from, channels, meanPlane, (y0 + y) * r + x0, 1, scale, out, (c * size + y) * size, size, mirror);
       }
     }
   }
   return out;
+}
+
+/**
+ * One row of a net input plane: `out[at + x] = (pixels[from + x * step] - mean[meanAt + x * meanStep]) * scale`
+ * for x in [0, size), or at `size - 1 - x` mirrored.
+ */
+function normaliseRow(
+  pixels: Float32Array | Uint8Array,
+  from: number,
+  step: number,
+  mean: Float32Array | Float64Array,
+  meanAt: number,
+  meanStep: number,
+  scale: number,
+  out: Float32Array,
+  at: number,
+  size: number,
+  mirror: boolean,
+): void {
+  if (mirror) {
+    for (let x = 0; x < size; x++) out[at + size - 1 - x] = (pixels[from + x * step]! - mean[meanAt + x * meanStep]!) * scale;
+  } else {
+    for (let x = 0; x < size; x++) out[at + x] = (pixels[from + x * step]! - mean[meanAt + x * meanStep]!) * scale;
+  }
 }
 
 /** A batch `[N,3,S,S]` of toNetInput results (same rng rules). */
