@@ -4,13 +4,17 @@ import { decodeDicom } from './dicom.js';
 import { DatasetError, messageOf } from './errors.js';
 import { checkPixelLimit, DEFAULT_MAX_PIXELS } from './limits.js';
 import { decodeSimplePng } from './png-fast.js';
-import type { FloatImage } from './image.js';
+import type { RasterImage } from './image.js';
 
 /** The image formats the experiment reads. */
 export type ImageFormat = 'png' | 'jpeg' | 'dicom';
 
-/** A decoded image (see RasterImage) and what the file said about it. */
-export interface DecodedImage extends FloatImage {
+/**
+ * A decoded image (see RasterImage) and what the file said about it. Samples of 8 bits or fewer
+ * (PNG up to 8-bit, JPEG) come as a Uint8Array, exactly and in a quarter of the memory; 16-bit
+ * PNG and DICOM as a Float32Array, which keeps their fractions on the 0-255 scale.
+ */
+export interface DecodedImage extends RasterImage {
   format: ImageFormat;
   /**
    * True when the file stores colour channels (PNG RGB/RGBA/palette, a 3-component JPEG, RGB
@@ -66,7 +70,7 @@ export function detectFormat(bytes: Uint8Array): ImageFormat | undefined {
 }
 
 /**
- * Decodes a PNG, JPEG or DICOM file into a float HWC image on the 0-255 scale.
+ * Decodes a PNG, JPEG or DICOM file into an HWC image on the 0-255 scale (see DecodedImage).
  *
  * - PNG (pngjs): every colour type (gray, gray+alpha, RGB, RGBA, palette) and bit depth
  *   (1/2/4/8/16); `v * 255 / (2^depth - 1)`, so 16-bit keeps its fractions. Alpha is dropped, not
@@ -118,7 +122,8 @@ export function decodePngWithPngjs(bytes: Uint8Array, file: string): DecodedImag
   const scale = colorType === 3 ? 1 : 255 / (2 ** depth - 1);
   const colour = (colorType & 2) !== 0;
   const channels = colour ? 3 : 1;
-  const data = new Float32Array(width * height * channels);
+  // Depths up to 8 scale to whole numbers (255 / 1, / 3, / 15, / 255): bytes; 16-bit keeps fractions.
+  const data = depth <= 8 ? new Uint8Array(width * height * channels) : new Float32Array(width * height * channels);
   for (let p = 0; p < width * height; p++) {
     for (let c = 0; c < channels; c++) data[p * channels + c] = rgba[p * 4 + c]! * scale;
   }

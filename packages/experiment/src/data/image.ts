@@ -1,8 +1,8 @@
 /**
  * A decoded or preprocessed picture: `height x width x channels`, interleaved (HWC), row 0 at the
- * top, values on the 0-255 scale. Decoders and filters produce Float32Array (16-bit sources and
- * averaged pixels keep their fractions); stored 8-bit copies use Uint8Array, and every reader here
- * accepts both.
+ * top, values on the 0-255 scale. Filters produce Float32Array (averaged pixels keep their
+ * fractions), decoders Uint8Array for 8-bit sources and Float32Array for deeper ones; stored
+ * copies use Uint8Array, and every reader here accepts both.
  *
  * Index of channel c of pixel (y, x): `(y * width + x) * channels + c`.
  */
@@ -24,8 +24,12 @@ export function createImage(width: number, height: number, channels: 1 | 3): Flo
   return { width, height, channels, data: new Float32Array(width * height * channels) };
 }
 
-/** Rounds to 8 bits (clamped to 0-255): the form a preprocessed image would have if saved as PNG. */
+/**
+ * Rounds to 8 bits (clamped to 0-255): the form a preprocessed image would have if saved as PNG.
+ * An image in bytes already is returned as it is, its pixels shared.
+ */
 export function toUint8Image(image: RasterImage): RasterImage & { data: Uint8Array } {
+  if (image.data instanceof Uint8Array) return { width: image.width, height: image.height, channels: image.channels, data: image.data };
   const data = new Uint8Array(image.data.length);
   const values = image.data;
   // NaN goes to 0, as Math.round would give NaN and the array stores that as 0.

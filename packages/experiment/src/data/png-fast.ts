@@ -1,6 +1,6 @@
 import { crc32, inflateSync } from 'node:zlib';
 import { DatasetError } from './errors.js';
-import type { FloatImage } from './image.js';
+import type { RasterImage } from './image.js';
 
 /*
  * A fast path for the PNGs ultrasound data sets hold: 8-bit gray, gray + alpha, RGB or RGBA, not
@@ -8,7 +8,7 @@ import type { FloatImage } from './image.js';
  * every row in JavaScript, expands it to RGBA and then decode.ts keeps the channels it needs:
  * about 1.7 ms for a 256 x 256 gray image on one core, a quarter of the shipped MobileNet's
  * forward pass per image. Here Node's zlib checks the chunks' CRCs and inflates the stream, and
- * each row is unfiltered in place and copied once into the float image: 0.5 ms.
+ * each row is unfiltered in place and copied once into the image's bytes: 0.5 ms.
  *
  * Only well-formed files take this path: any other kind of PNG, and any file with a bad CRC,
  * a stream that does not inflate, or inflates to more than the rows the header declares, an
@@ -27,7 +27,7 @@ const BYTES_PER_PIXEL: Readonly<Record<number, number>> = { 0: 1, 2: 3, 4: 2, 6:
  * `undefined` for any other file (see above). The caller has checked the signature and the size limit.
  * @throws DatasetError naming `file` when its rows are cut short
  */
-export function decodeSimplePng(bytes: Uint8Array, file: string): FloatImage | undefined {
+export function decodeSimplePng(bytes: Uint8Array, file: string): (RasterImage & { data: Uint8Array }) | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let header: { width: number; height: number; bpp: number } | undefined;
   const idat: Uint8Array[] = [];
@@ -58,8 +58,8 @@ export function decodeSimplePng(bytes: Uint8Array, file: string): FloatImage | u
   return undefined;
 }
 
-/** Inflates the IDAT chunks and undoes each row's filter (PNG specification, section 9), into floats. */
-function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number, file: string): FloatImage | undefined {
+/** Inflates the IDAT chunks and undoes each row's filter (PNG specification, section 9), into an image of bytes. */
+function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number, file: string): (RasterImage & { data: Uint8Array }) | undefined {
   const stride = width * bpp;
   const expected = height * (stride + 1);
   let raw: Uint8Array;
@@ -74,7 +74,7 @@ function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number
     throw new DatasetError(`corrupt PNG: its image data holds ${rows} of the ${height} rows its header declares (${raw.length} of ${expected} bytes)`, { file });
   }
   const channels = bpp >= 3 ? 3 : 1;
-  const data = new Float32Array(width * height * channels);
+  const data = new Uint8Array(width * height * channels);
   // One call per row: a loop over the whole image in one function would be compiled mid-loop
   // (on-stack replacement) and thrown away at its exit, on every image.
   for (let y = 0; y < height; y++) {
@@ -146,9 +146,11 @@ export function paeth(a: number, b: number, c: number): number {
   return (a & pickA) | (b & pickB) | (c & ~(pickA | pickB));
 }
 
-/** Copies an unfiltered row into the float image at `data[out]`: gray (the first byte of a gray + alpha pixel) or R, G, B; alpha dropped. */
-function copyRow(raw: Uint8Array, row: number, data: Float32Array, out: number, width: number, bpp: number, channels: 1 | 3): void {
-  if (channels === 1) {
+/** Copies an unfiltered row into the image at `data[out]`: gray (the first byte of a gray + alpha pixel) or R, G, B; alpha dropped. */
+function copyRow(raw: Uint8Array, row: number, data: Uint8Array, out: number, width: number, bpp: number, channels: 1 | 3): void {
+  if (bpp === channels) {
+    data.set(raw.subarray(row, row + width * bpp), out);
+  } else if (channels === 1) {
     for (let x = 0; x < width; x++) data[out + x] = raw[row + x * bpp]!;
   } else {
     for (let x = 0; x < width; x++) {
