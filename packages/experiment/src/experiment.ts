@@ -94,7 +94,9 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const dataset = await loadDataset(config.data, datasetOptions(config));
   const split = splitByStudy(dataset.items, { seed: config.seed, fractions: config.split, classes: dataset.classes });
   log(`data: ${dataset.items.length} images of ${dataset.classes.length} classes from ${dataset.source}`);
-  const workers = imageWorkers?.forImages(split.items.length);
+  // The workers start now and the model loads while they do (see ImageWorkers.start); it is reported after the data.
+  const workers = imageWorkers?.forImages(split.items.length)?.start();
+  const { model, recipe, plan, cache, mirror } = loadFrozenBase(config, dataset.classes.length);
   const decodeStarted = performance.now();
   const prepared = await prepareImages(split.items, dataset.classes, { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels), workers });
   const decodeSeconds = (performance.now() - decodeStarted) / 1000;
@@ -107,7 +109,6 @@ async function runInFolder(config: ExperimentConfig, out: string, log: (line: st
   const readerLabels = config.readerLabels ? readReaderLabels(config.readerLabels, classes, items, testItems) : undefined;
 
   // Model, cut at the frozen base
-  const { model, recipe, plan, cache, mirror } = loadFrozenBase(config, classes.length);
   log(`model: ${config.base ?? model.def.name ?? basename(config.prototxt)}; frozen base up to ${plan.cutLayer} (${plan.cutBlob} ${plan.featureShape.join('x')}); ${plan.classifier} -> ${plan.newClassifier} with ${classes.length} classes`);
 
   // Features at the cut, once, cached
