@@ -141,7 +141,7 @@ describe('image workers', () => {
     });
   });
 
-  it('cnn features over 70 images (two stream batches, the second screened during the forward of the first) fills the cache entries a one-thread run fills, byte for byte', async () => {
+  it('cnn features over 70 images (two stream batches) fills the cache entries a one-thread run fills, byte for byte', async () => {
     const work = folders.make('cnn-features-workers-');
     const { dir: data } = writeSyntheticArchive(path.join(work, 'data'), { images: 70, imagesPerStudy: 5, classes: 2, size: 64, seed: 7 });
     const fixture = mobilenet();

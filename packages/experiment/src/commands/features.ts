@@ -83,13 +83,12 @@ export async function runFeatures(options: FeaturesOptions, env: NodeJS.ProcessE
   const screenOptions = { keepColour: config.keepColour, maxPixels: pixelLimit(config.maxMegapixels) };
   const screenBatch = (start: number) => screenFiles(items.slice(start, start + STREAM_BATCH).map((item) => item.path), screenOptions, workers);
   try {
-    let next = screenBatch(0);
     for (let start = 0; start < items.length; start += STREAM_BATCH) {
+      // A batch's files are read and decoded (on the workers and this thread), then run through
+      // the base: in turn, not overlapped, as extractFeatures does with the net inputs, for the same reason.
       const waitStarted = performance.now();
-      const screened = await next.collect();
+      const screened = await screenBatch(start).collect();
       const waited = (performance.now() - waitStarted) / 1000;
-      // The next batch's files are read and decoded on the workers while this one runs through the base.
-      if (start + STREAM_BATCH < items.length) next = screenBatch(start + STREAM_BATCH);
       const images: StoredImage[] = [];
       for (const result of screened) {
         if ('image' in result) images.push(result.image);

@@ -3,10 +3,8 @@ import { claim, doItem, failureOf, itemName, type ImageJob, type ImageReply } fr
 
 /*
  * The entry of an image worker (image-workers.ts): one reply per image, pixel buffers
- * transferred rather than copied. Net inputs go before screening: a caller waiting for the
- * inputs of its next forward batch is not kept behind the files of the next stream batch it
- * asked for in advance (cnn features does both), so images are taken one at a time, the net
- * inputs' first. An image the caller has already claimed is skipped.
+ * transferred rather than copied. Jobs are served in the order they came, one image at a time;
+ * an image the caller has already claimed is skipped.
  */
 
 const port = parentPort!;
@@ -14,28 +12,24 @@ const port = parentPort!;
 /** A job and its next item. */
 type Queued = { job: ImageJob; next: number };
 
-const netInputs: Queued[] = [];
-const screening: Queued[] = [];
+const queue: Queued[] = [];
 /** Jobs that failed: their other images are skipped (the caller has its error). */
 const failed = new Set<number>();
 let busy = false;
 
 port.on('message', (job: ImageJob) => {
-  (job.kind === 'netInput' ? netInputs : screening).push({ job, next: 0 });
+  queue.push({ job, next: 0 });
   void work();
 });
 
-/** The next item to do: of the oldest net-input job with items left, else of the oldest screen job. */
+/** The next item to do: of the oldest job with items left. */
 function nextTask(): { job: ImageJob; i: number } | undefined {
-  for (const queue of [netInputs, screening]) {
-    while (queue.length > 0 && queue[0]!.next >= queue[0]!.job.count) queue.shift();
-    const head = queue[0];
-    if (head) return { job: head.job, i: head.next++ };
-  }
-  return undefined;
+  while (queue.length > 0 && queue[0]!.next >= queue[0]!.job.count) queue.shift();
+  const head = queue[0];
+  return head ? { job: head.job, i: head.next++ } : undefined;
 }
 
-/** Runs the queued items, net inputs first; an awaited read lets new requests in between. */
+/** Runs the queued items; an awaited read lets new requests in between. */
 async function work(): Promise<void> {
   if (busy) return;
   busy = true;

@@ -7,9 +7,9 @@ import { screenImage, type ScreenOptions, type ScreenedImage, type StoredImage }
  * Worker threads for the per-image work of the experiment: screening files (read, decode, colour
  * rule, the study's preprocessing: screenImage) and making the net's inputs (toNetInput).
  *
- * They run beside the calling thread, so a batch's images can be decoded and preprocessed while
- * the previous batch's forward pass holds the calling thread (and the tensor pool's workers):
- * a request is posted whole, split into contiguous parts, one per worker, and the workers need
+ * They run beside the calling thread, so a batch's images are decoded and preprocessed on every
+ * core (the forward pass then has the cores to itself: see extractFeatures): a request is
+ * posted whole, split into contiguous parts, one per worker, and the workers need
  * nothing more from the caller until it collects the results. When it does, the caller takes
  * the images no worker has started yet, from the end of the list, and does them itself: a
  * caller with nothing else to do halves the work of one worker, and a worker still starting up

@@ -36,8 +36,12 @@ export function sha1(data: string | Uint8Array): string {
 
 /**
  * Runs every image through the frozen base, up to the cut, in batches on all cores,
- * and returns the features. With image workers, each batch's net inputs are made on them while
- * the batch before runs through the base (the same inputs as without, so the same features).
+ * and returns the features. With image workers, each batch's net inputs are made on them and
+ * this thread together, then the batch runs through the base on the pool's threads (the same
+ * inputs as without, so the same features). The two steps take turns rather than overlap: the
+ * pool uses every core, and a forward pass whose threads share the cores with an image worker
+ * waits, at each layer, for whichever thread was set aside (on busi with 2 threads, turns ran
+ * 5% faster and took 2% less CPU).
  * With a cache, each image's features are stored in a file
  * named by the image's content (after preprocessing) under the model key, written
  * atomically with a checksum (cache-entry.ts): an interrupted extraction resumes with the
@@ -130,13 +134,8 @@ export async function extractFeatures(
   const input = net.blob(plan.input.blob);
   const progress = startProgress(options.label ?? 'features', timed.length, 'images', options.quiet);
   let done = 0;
-  let next = batches.length > 0 ? netInputs(batches[0]!) : undefined;
-  for (let b = 0; b < batches.length; b++) {
-    const chunk = batches[b]!;
-    const inputs = await next!.collect();
-    // The next batch's inputs are made on the workers while this one runs through the base (the
-    // forward holds this thread, not them).
-    next = b + 1 < batches.length ? netInputs(batches[b + 1]!) : undefined;
+  for (const chunk of batches) {
+    const inputs = await netInputs(chunk).collect();
     if (input.shape[0] !== chunk.length) net.setBatchSize(chunk.length);
     inputs.forEach((values, n) => input.data.data.set(values, n * values.length));
     net.forward({ to: plan.cutLayer });
