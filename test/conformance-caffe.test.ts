@@ -143,10 +143,10 @@ describe.each(runs)('$combination.label, $threads thread(s), $backend backend', 
 /**
  * caffenet_tiny's three cases stacked, repeated, into one batch of 8: enough images per thread for
  * the forward of its 3 x 3, stride-1 layers (conv3-conv5) to take Winograd's F(2x2, 3x3), which
- * the single-image cases above never do (its 5 x 5 conv2 takes F(2x2, 5x5) in both). Every
- * image's outputs must still match its own case.
+ * the single-image cases above never do, nor its conv1 (11 x 11, stride 4) over its phases (its
+ * 5 x 5 conv2 takes F(2x2, 5x5) in both). Every image's outputs must still match its own case.
  */
-describe.each(backends.filter((backend) => backend !== 'reference'))('caffenet_tiny as one batch of 8 images on 2 threads (Winograd F(2x2, 5x5) in conv2, F(2x2, 3x3) in conv3-conv5), %s backend', (backend) => {
+describe.each(backends.filter((backend) => backend !== 'reference'))('caffenet_tiny as one batch of 8 images on 2 threads (Winograd over the phases in conv1, F(2x2, 5x5) in conv2, F(2x2, 3x3) in conv3-conv5), %s backend', (backend) => {
   it('every image matches its case, at every layer', () => {
     setThreads(2);
     setBackend(backend);

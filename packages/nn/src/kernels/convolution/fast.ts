@@ -14,7 +14,9 @@ import { pointwiseForward } from '../pointwise/fast.js';
  * and no padding needs no unfolding: the image already is that matrix. A 3x3 or 5x5 kernel
  * with stride 1 over a batch large enough (see `winogradPays`) goes to Winograd's
  * F(2x2, 3x3) or F(2x2, 5x5) instead (winograd/), which need 2.25 and 2.78 times fewer
- * multiplies, with the clamp in their output transform; depthwise ones (one input channel
+ * multiplies, with the clamp in their output transform; so does a strided one whose input's
+ * phases make such a kernel (CaffeNet's conv1, 11x11 stride 4: 3x3 over 48 phase planes,
+ * winograd/phases.ts); depthwise ones (one input channel
  * per group) to direct loops (depthwise/), forward and backward. On the wasm
  * backend, a 1x1 one runs straight over the image's planes with its epilogue in registers
  * (pointwise/), and a 3x3 one over few

@@ -22,14 +22,15 @@ export const shapeScalars = [
  * one at a time) and grown on demand, so a net allocates each once. 'bands' holds each
  * thread's working band: the unfolded image of im2col or the transformed tiles of Winograd
  * (a convolution uses one or the other, so they share it); 'filters' the transformed
- * filters; 'turned filters' those of the input gradient's convolution; 'packed filters' the
+ * filters; 'turned filters' those of the input gradient's convolution; 'phase filters' those
+ * of a strided convolution's phases (winograd/phases.ts); 'packed filters' the
  * 1x1 weights of the pointwise kernel. They live on shared memory so the pool's threads read and write them in place;
  * with the wasm backend that is the wasm heap, which its kernels need (workers cannot
  * allocate there themselves).
  */
 const scratch = new Map<string, FloatArray>();
 
-export function convolutionScratch(use: 'bands' | 'filters' | 'turned filters' | 'packed filters', length: number, like: FloatArray): FloatArray {
+export function convolutionScratch(use: 'bands' | 'filters' | 'turned filters' | 'phase filters' | 'packed filters', length: number, like: FloatArray): FloatArray {
   const dtype = dtypeOf(like);
   const key = `${use} ${dtype} ${getBackend().name}`;
   const current = scratch.get(key);

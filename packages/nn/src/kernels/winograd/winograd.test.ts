@@ -114,6 +114,46 @@ describe.each([3, 5])('Winograd F(2x2, r x r), r = %i, against the reference loo
   }
 });
 
+describe('a strided convolution as a stride-1 one over its phases, by Winograd, against the reference loops', () => {
+  // kernel, stride: phases of 3 x 3 (11/4 as CaffeNet's conv1, 5/2, 6/2, 7/3) and of 5 x 5 (9/2).
+  const cases: ConvolutionShape[] = [];
+  for (const [kernel, stride] of [[11, 4], [5, 2], [6, 2], [7, 3], [9, 2]]) {
+    for (const [h, w] of [[kernel + 8, kernel + 8], [2 * kernel + 1, kernel + 3]]) {
+      for (const pad of [0, 1, 2]) {
+        for (const group of [1, 2]) cases.push({ ...shape(3, 4, h!, w!, 6, group, [pad, pad], kernel!), strideH: stride!, strideW: stride! });
+      }
+    }
+  }
+  const name = (s: ConvolutionShape) => `x=[${s.num},${s.channels},${s.height},${s.width}] k=${s.kernelH} s=${s.strideH} p=${s.padH} g=${s.group}`;
+  for (const dtype of ['float64', 'float32'] as const) {
+    it.each(cases.map((s) => [name(s), s] as const))(`${dtype} %s`, (_, s) => {
+      compare(s, dtype, true);
+      compare(s, dtype, false, false, { min: 0, max: Infinity });
+    });
+  }
+  it.each(['js', 'wasm'] as const)('%s backend, shared float32 over 2 threads', (backend) => {
+    const initial = getBackend().name;
+    setBackend(backend);
+    setThreads(2);
+    try {
+      for (const s of cases) compare(s, 'float32', true, true);
+      compare({ ...shape(9, 3, 59, 59, 16, 1, [0, 0], 11), strideH: 4, strideW: 4 }, 'float32', true, true);
+    } finally {
+      setBackend(initial);
+    }
+  });
+  it('applies to square kernels with equal strides whose phases are 3 x 3 or 5 x 5, and not to their input gradient', () => {
+    const s = { ...shape(8, 3, 227, 227, 96, 1, [0, 0], 11), strideH: 4, strideW: 4 };
+    setThreads(2);
+    expect(winogradApplies(s)).toBe(true);
+    expect(winogradPays(s)).toBe(true);
+    expect(winogradPaysBackward(s)).toBe(false);
+    expect(winogradApplies({ ...s, strideW: 2 })).toBe(false);
+    expect(winogradApplies({ ...s, kernelH: 7, kernelW: 7 })).toBe(false);
+    expect(winogradApplies({ ...s, dilationH: 2, dilationW: 2 })).toBe(false);
+  });
+});
+
 /** A heap float32 array of `length` random values (or zeros). */
 function heapArray(length: number, rng?: Rng): FloatArray {
   const a = allocate(length, { dtype: 'float32', shared: true });
@@ -243,25 +283,30 @@ describe('when the fast convolution takes Winograd', () => {
 });
 
 /*
- * The float32 error of F(2x2, 5x5) on CaffeNet's conv2 (96 -> 256 channels in 2 groups, 27 x 27,
- * pad 2), against the float64 reference loops, under the conformance suite's per-tensor
+ * The float32 error of Winograd on CaffeNet's conv2 (F(2x2, 5x5); 96 -> 256 channels in 2 groups,
+ * 27 x 27, pad 2) and conv1 (F(2x2, 3x3) over the phases; 3 -> 96 channels, 227 x 227, 11 x 11,
+ * stride 4), against the float64 reference loops, under the conformance suite's per-tensor
  * tolerance |a - e| <= 1e-5 max(1, max |e|) + 1e-4 |e| (shared/fixtures/caffe/README.md).
- * Inputs in [0, 100) like a ReLU's and LRN's outputs, weights of spread 0.01 like CaffeNet's
- * filler: measured 0.071 x the tolerance on the wasm backend (im2col + GEMM: 0.057), 0.017 on js.
+ * Weights of spread 0.01 like CaffeNet's filler; conv2's inputs in [0, 100) like a ReLU's and
+ * LRN's outputs, conv1's in [-128, 128) like mean-subtracted pixels. Measured on wasm: conv2
+ * 0.071 x the tolerance (im2col + GEMM: 0.057), conv1 0.020 (0.025); on js 0.017 and 0.006.
  */
-describe("F(2x2, 5x5)'s float32 error on CaffeNet's conv2, against float64", () => {
-  it.each(['js', 'wasm'] as const)('%s backend: within a fifth of the conformance tolerance', (backend) => {
+describe("Winograd's float32 error on CaffeNet's conv1 and conv2, against float64", () => {
+  const conv1 = { ...shape(1, 3, 227, 227, 96, 1, [0, 0], 11), strideH: 4, strideW: 4 };
+  const conv2 = shape(1, 96, 27, 27, 256, 2, [2, 2], 5);
+  const cases = (['js', 'wasm'] as const).flatMap((backend) => [[backend, 'conv1', conv1, -128, 128] as const, [backend, 'conv2', conv2, 0, 100] as const]);
+  it.each(cases)('%s backend, %s: within a fifth of the conformance tolerance', (backend, _, s, low, high) => {
     const initial = getBackend().name;
     setBackend(backend);
     try {
-      const s = shape(1, 96, 27, 27, 256, 2, [2, 2], 5);
+      const [outH, outW] = convOutputSize(s);
       const rng = new Rng(11);
-      const x = allocate(96 * 27 * 27, { dtype: 'float32', shared: true });
-      for (let i = 0; i < x.length; i++) x[i] = rng.uniform(0, 100);
-      const weight = allocate(256 * 48 * 25, { dtype: 'float32', shared: true });
+      const x = allocate(s.channels * s.height * s.width, { dtype: 'float32', shared: true });
+      for (let i = 0; i < x.length; i++) x[i] = rng.uniform(low, high);
+      const weight = allocate(s.numOutput * (s.channels / s.group) * s.kernelH * s.kernelW, { dtype: 'float32', shared: true });
       for (let i = 0; i < weight.length; i++) weight[i] = rng.normal(0, 0.01);
-      const bias = allocate(256, { dtype: 'float32', shared: true }).fill(1);
-      const y = allocate(256 * 27 * 27, { dtype: 'float32', shared: true });
+      const bias = allocate(s.numOutput, { dtype: 'float32', shared: true }).fill(1);
+      const y = allocate(s.numOutput * outH * outW, { dtype: 'float32', shared: true });
       convolutionForwardWinograd(x, weight, bias, y, s);
       const expected = new Float64Array(y.length);
       convolutionForwardReference(Float64Array.from(x), Float64Array.from(weight), Float64Array.from(bias), expected, s);
