@@ -11,7 +11,7 @@ import { pointwiseModule } from './pointwise/wasm.js';
 import { poolingWasmKernels } from './pooling/wasm.js';
 import { reluModule } from './relu/wasm.js';
 import { updateWasmKernels } from './solver-update/wasm.js';
-import { winogradWasmKernels } from './winograd/wasm.js';
+import { phaseWasmKernels, winogradWasmKernels } from './winograd/wasm.js';
 
 /*
  * Every wasm module of the layer kernels is built by a FunctionBuilder that checks the operand
@@ -26,6 +26,7 @@ const modules: [string, () => Uint8Array][] = [
   ['solver update', updateWasmKernels.bytes],
   ['winograd F(2x2, 3x3)', winogradWasmKernels[3].bytes],
   ['winograd F(2x2, 5x5)', winogradWasmKernels[5].bytes],
+  ['winograd phases', phaseWasmKernels.bytes],
   ['depthwise', depthwiseWasmKernels.bytes],
   ['depthwise 3x3', depthwise3x3Module],
   ['depthwise 3x3 backward', depthwise3x3BackwardModule],

@@ -1,9 +1,9 @@
 import { convOutputSize, definePoolJob, getBackend, getThreads, isShared, partRange, sgemm, type FloatArray } from '@cnn/tensor';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
-import { winogradFilters, winogradOutputs, winogradTiles } from './index.js';
+import { winogradFilters, winogradOutputs, winogradPhases, winogradTiles } from './index.js';
 import type { WinogradInput, WinogradOutput } from './transforms.js';
 import { winogradTileOf, type WinogradTile } from './tiles.js';
-import { phaseFilters, phaseShape, splitPhases } from './phases.js';
+import { phaseFilters, phaseShape } from './phases.js';
 
 /*
  * Winograd's minimal filtering F(2x2, r x r) (Lavin and Gray, "Fast Algorithms for
@@ -267,7 +267,7 @@ function forwardImages(
     const v = band.subarray(start, start + positions * t.channels * columns);
     const m = band.subarray(start + positions * t.channels * columns, start + positions * (t.channels + t.numOutput) * columns);
     if (plan.phaseImage > 0) {
-      for (let n = chunk; n < chunk + count; n++) splitPhases(x, s, n, t, phases, (n - chunk) * plan.phaseImage);
+      for (let n = chunk; n < chunk + count; n++) winogradPhases(x, s, n, t, phases, (n - chunk) * plan.phaseImage);
       transformTiles(phases, 0, t, plan, count, padded, v);
     } else {
       transformTiles(x, chunk, t, plan, count, padded, v);

@@ -57,32 +57,70 @@ export function phaseFilters(weight: FloatArray, s: ConvolutionShape, into: Floa
 }
 
 /**
+ * Where phase plane (ry, rx) of an input plane meets the image (see `splitPhases`): rows
+ * [top, top + rows) and columns [left, left + cols) of the ph x pw phase plane, the rest zero,
+ * element (a, b) read from the input plane at `from` + (a - top) S width + (b - left) S.
+ */
+export interface PhaseRegion {
+  top: number;
+  rows: number;
+  left: number;
+  cols: number;
+  from: number;
+}
+
+/** The region of phase (ry, rx) of a `s`-shaped input plane inside a ph x pw phase plane. */
+export function phaseRegion(s: ConvolutionShape, ry: number, rx: number, ph: number, pw: number): PhaseRegion {
+  const S = s.strideH;
+  /** The phase indices q in [0, size) with 0 <= S q + r - pad < extent. */
+  const inside = (r: number, pad: number, extent: number, size: number): [number, number] => {
+    const first = Math.min(size, Math.max(0, Math.ceil((pad - r) / S)));
+    const end = Math.max(first, Math.min(size, Math.floor((extent - 1 + pad - r) / S) + 1));
+    return [first, end - first];
+  };
+  const [top, rows] = inside(ry, s.padH, s.height, ph);
+  const [left, cols] = inside(rx, s.padW, s.width, pw);
+  return { top, rows, left, cols, from: (S * top + ry - s.padH) * s.width + S * left + rx - s.padW };
+}
+
+/**
  * The phase planes P of image n of x (shape `s`) into into[offset ..], plane (c, ry, rx) of
  * `phases` (the phase shape) after plane (c, ry, rx - 1): P[a][b] = x[n][c][S a + ry - padH][S b + rx - padW],
- * zero outside the image.
+ * zero outside the image (the TypeScript kernel).
  */
 export function splitPhases(x: FloatArray, s: ConvolutionShape, n: number, phases: ConvolutionShape, into: FloatArray, offset: number): void {
+  const S = s.strideH;
+  const pw = phases.width;
+  forEachPhase(s, n, phases, offset, ({ top, rows, left, cols, from }, at, size) => {
+    into.fill(0, at, at + size);
+    for (let a = 0; a < rows; a++) {
+      const row = from + a * S * s.width;
+      const target = at + (top + a) * pw + left;
+      for (let b = 0; b < cols; b++) into[target + b] = x[row + b * S]!;
+    }
+  });
+}
+
+/**
+ * Calls `write` for each phase plane (c, ry, rx) of image n, in order: its region, `from`
+ * counted from the start of x; where the plane starts (at, from `offset` on); its size in floats.
+ */
+export function forEachPhase(
+  s: ConvolutionShape,
+  n: number,
+  phases: ConvolutionShape,
+  offset: number,
+  write: (region: PhaseRegion, at: number, size: number) => void,
+): void {
   const S = s.strideH;
   const { height: ph, width: pw } = phases;
   let at = offset;
   for (let c = 0; c < s.channels; c++) {
     const plane = (n * s.channels + c) * s.height * s.width;
     for (let ry = 0; ry < S; ry++) {
-      for (let rx = 0; rx < S; rx++) {
-        // Columns b with 0 <= S b + rx - padW < width: [firstB, endB).
-        const firstB = Math.min(pw, Math.max(0, Math.ceil((s.padW - rx) / S)));
-        const endB = Math.max(firstB, Math.min(pw, Math.floor((s.width - 1 + s.padW - rx) / S) + 1));
-        for (let a = 0; a < ph; a++, at += pw) {
-          const iy = S * a + ry - s.padH;
-          if (iy < 0 || iy >= s.height) {
-            into.fill(0, at, at + pw);
-            continue;
-          }
-          into.fill(0, at, at + firstB);
-          let from = plane + iy * s.width + S * firstB + rx - s.padW;
-          for (let b = firstB; b < endB; b++, from += S) into[at + b] = x[from]!;
-          into.fill(0, at + endB, at + pw);
-        }
+      for (let rx = 0; rx < S; rx++, at += ph * pw) {
+        const region = phaseRegion(s, ry, rx, ph, pw);
+        write({ ...region, from: plane + region.from }, at, ph * pw);
       }
     }
   }

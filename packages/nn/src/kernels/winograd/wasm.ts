@@ -1,6 +1,8 @@
 import { ValType, addTo, countDown, defineWasmKernels, lanesThenRest, type FloatArray, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
 import { filterRun, outputRun, tileRun, type WinogradInput, type WinogradOutput } from './transforms.js';
 import { F2X2_3X3, F2X2_5X5, termsOf, type Terms, type WinogradTile } from './tiles.js';
+import { forEachPhase, splitPhases } from './phases.js';
+import type { ConvolutionShape } from '../convolution/shape.js';
 
 /*
  * The transforms of a Winograd tile F(2x2, r x r) (tiles.ts; fast.ts for the algorithm) in
@@ -409,5 +411,54 @@ function outputs(f: FunctionBuilder, p: WasmParams<typeof outputsParams>, tile: 
     addTo(f, m, { local: rowStep });
     addTo(f, y, { local: planeStep });
     addTo(f, bias, { constant: FLOAT });
+  });
+}
+
+const phaseParams = {
+  src: 'array', rowStep: 'floats', columnStep: 'floats', plane: 'array', planeSize: 'floats', block: 'array', pw: 'floats', rows: 'i32', cols: 'i32',
+} as const;
+
+/** The wasm kernel of `splitPhases` (exported for tests). */
+export const phaseWasmKernels = defineWasmKernels('wasm winograd phases', {
+  winogradPhase: { params: phaseParams, emit: phase },
+});
+
+/** `splitPhases` with each phase plane written in wasm when the arrays are float32 on the heap, else in TypeScript. */
+export function splitPhasesWasm(x: FloatArray, s: ConvolutionShape, n: number, phases: ConvolutionShape, into: FloatArray, offset: number): void {
+  const S = s.strideH;
+  const pw = phases.width;
+  // All the arrays are on the heap or none is: the first plane decides.
+  let onHeap = true;
+  forEachPhase(s, n, phases, offset, ({ top, rows, left, cols, from }, at, size) => {
+    if (!onHeap) return;
+    const args = {
+      src: x.subarray(from), rowStep: S * s.width, columnStep: S, plane: into.subarray(at), planeSize: size,
+      block: into.subarray(at + top * pw + left), pw, rows, cols,
+    };
+    onHeap = phaseWasmKernels.winogradPhase.run(args);
+  });
+  if (!onHeap) splitPhases(x, s, n, phases, into, offset);
+}
+
+/**
+ * winogradPhase(src, rowStep, columnStep, plane, planeSize, block, pw, rows, cols): zeroes the
+ * planeSize floats of `plane`, then copies a rows x cols block into it from `block` on (rows
+ * pw apart), element (a, b) read from src + a rowStep + b columnStep: one phase plane.
+ */
+function phase(f: FunctionBuilder, p: WasmParams<typeof phaseParams>): void {
+  const { src, rowStep, columnStep, plane, planeSize, block, pw, rows, cols } = p;
+  const [from, to, left] = Array.from({ length: 3 }, () => f.local(i32));
+  f.localGet(plane).i32Const(0).localGet(planeSize).memoryFill();
+  countDown(f, rows, () => {
+    f.localGet(src).localSet(from);
+    f.localGet(block).localSet(to);
+    f.localGet(cols).localSet(left);
+    countDown(f, left, () => {
+      f.localGet(to).localGet(from).f32Load().f32Store();
+      addTo(f, from, { local: columnStep });
+      addTo(f, to, { constant: FLOAT });
+    });
+    addTo(f, src, { local: rowStep });
+    addTo(f, block, { local: pw });
   });
 }

@@ -3,7 +3,8 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 import { convolutionBackwardReference, convolutionForwardReference, type Clamp } from '../convolution/reference.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
 import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradApplies, winogradPays, winogradPaysBackward } from './fast.js';
-import { filterRunWasm, outputRunWasm, tileRunWasm, winogradWasmKernels } from './wasm.js';
+import { filterRunWasm, outputRunWasm, phaseWasmKernels, splitPhasesWasm, tileRunWasm, winogradWasmKernels } from './wasm.js';
+import { phaseShape, splitPhases } from './phases.js';
 import { filterRun, outputRun, tileRun } from './transforms.js';
 import { F2X2_3X3, F2X2_5X5 } from './tiles.js';
 
@@ -139,6 +140,27 @@ describe('a strided convolution as a stride-1 one over its phases, by Winograd, 
       for (const s of cases) compare(s, 'float32', true, true);
       compare({ ...shape(9, 3, 59, 59, 16, 1, [0, 0], 11), strideH: 4, strideW: 4 }, 'float32', true, true);
     } finally {
+      setBackend(initial);
+    }
+  });
+  it.each(cases.filter((s) => s.group === 1).map((s) => [name(s), s] as const))('the wasm phase split equals the TypeScript one: %s', (_, s) => {
+    const initial = getBackend().name;
+    setBackend('wasm');
+    const spy = vi.spyOn(phaseWasmKernels.winogradPhase, 'run');
+    try {
+      const phases = phaseShape(s)!;
+      const x = heapArray(s.num * s.channels * s.height * s.width, new Rng(9));
+      const size = phases.channels * phases.height * phases.width;
+      const [wasm, reference] = [heapArray(size + 2).fill(NaN), heapArray(size + 2).fill(NaN)];
+      splitPhasesWasm(x, s, 2, phases, wasm, 1);
+      splitPhases(x, s, 2, phases, reference, 1);
+      expect(spy.mock.results.every((result) => result.value === true)).toBe(true);
+      expect([...wasm]).toEqual([...reference]);
+      // Every phase float written, none outside [1, 1 + size).
+      expect(reference.subarray(1, 1 + size).some(Number.isNaN)).toBe(false);
+      expect([reference[0], reference[size + 1]]).toEqual([NaN, NaN]);
+    } finally {
+      spy.mockRestore();
       setBackend(initial);
     }
   });
