@@ -62,7 +62,7 @@ export async function caffenetSuite(): Promise<void> {
   setThreads(all);
   setBackend(initial);
   const table = markdownTable(['net', 'backend', 'batch', 'threads', 'images/s', 'GFLOP/s', 'time per batch'], rows);
-  const body = `${table}\n\nGFLOP/s counts each net's direct multiply-adds (CaffeNet 2 x 724 M per image; MobileNet v1 0.5 / 160 2 x 76 M, 0.75 / 192 2 x 233 M, of which the zero rows and columns of the 4 x 4 stride-2 kernels are a part). From 4 images per thread, CaffeNet's conv3-conv5 run Winograd's F(2x2, 3x3), which needs fewer, so at batch 64 its figure is an effective rate. The MobileNets' inputs are uniform in [-1, 1), CaffeNet's in [-128, 128).\n\nPeak resident memory of a process that builds CaffeNet at batch 64 and runs it forward (bench/src/forward-once.ts, one process per backend): ${peaks.join(', ')}.`;
+  const body = `${table}\n\nGFLOP/s counts each net's direct multiply-adds (CaffeNet 2 x 724 M per image; MobileNet v1 0.5 / 160 2 x 76 M, 0.75 / 192 2 x 233 M, of which the zero rows and columns of the 4 x 4 stride-2 kernels are a part). From 4 images per thread, CaffeNet's conv3-conv5 run Winograd's F(2x2, 3x3) and its conv1 the same over its input's phases, from 1 its conv2 F(2x2, 5x5); they need fewer, so at batch 64 its figure is an effective rate. The MobileNets' inputs are uniform in [-1, 1), CaffeNet's in [-128, 128).\n\nPeak resident memory of a process that builds CaffeNet at batch 64 and runs it forward (bench/src/forward-once.ts, one process per backend): ${peaks.join(', ')}.`;
   console.log(`\n${body}\n`);
   writeSection('caffenet', 'CaffeNet and MobileNet v1 forward (images/s)', body);
 }
