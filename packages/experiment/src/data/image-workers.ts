@@ -59,7 +59,7 @@ export function claim(claims: Int32Array, index: number): boolean {
 }
 
 /** The result for item `i` of a job: its file screened, or its image's net input (crop and mirror drawn from its seed). */
-export async function doItem(job: ImageJob, i: number): Promise<ScreenedImage | Float32Array> {
+export function doItem(job: ImageJob, i: number): ScreenedImage | Float32Array {
   if (job.kind === 'screen') return screenImage(job.paths[i]!, job.options);
   const seed = job.seeds[i];
   return toNetInput(job.images[i]!, job.recipe, seed === undefined ? undefined : new Rng(seed));
@@ -169,7 +169,7 @@ export class ImageWorkers {
       if (!claim(job.claims, index)) continue;
       let result: unknown;
       try {
-        result = await doItem(job, index);
+        result = doItem(job, index);
       } catch (error) {
         this.fail(pending, new ImageWorkerError(failureOf(error, itemName(job, index)), 'the calling thread'));
         break;

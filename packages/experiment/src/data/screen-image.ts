@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { DEFAULT_COLOUR_THRESHOLD, DEFAULT_COLOUR_TOLERANCE, colourFraction, type ColourRule } from './colour.js';
 import type { Problem } from './dataset.js';
 import { decodeImage } from './decode.js';
@@ -22,13 +22,16 @@ export type ScreenedImage = ({ image: StoredImage } | { excluded: Problem } | { 
 
 /**
  * Steps 1-3 of prepareImages for one file. Streamed callers (`cnn features`) screen one
- * batch at a time, so no more than a batch of images is ever held.
+ * batch at a time, so no more than a batch of images is ever held. The file is read
+ * synchronously: the threads that screen have nothing else to do meanwhile, and an
+ * asynchronous read took 0.2-0.6 ms per busi file here against 0.015 ms (a round trip
+ * through libuv's thread pool, and a copy of the buffer it reads into).
  */
-export async function screenImage(path: string, options: ScreenOptions = {}): Promise<ScreenedImage> {
+export function screenImage(path: string, options: ScreenOptions = {}): ScreenedImage {
   const tolerance = options.tolerance ?? DEFAULT_COLOUR_TOLERANCE;
   const threshold = options.threshold ?? DEFAULT_COLOUR_THRESHOLD;
   try {
-    const decoded = decodeImage(await readFile(path), path, { maxPixels: options.maxPixels });
+    const decoded = decodeImage(readFileSync(path), path, { maxPixels: options.maxPixels });
     const fraction = colourFraction(decoded, tolerance);
     if (fraction > threshold && options.keepColour !== true) {
       const reason =
