@@ -2,7 +2,7 @@ import { convOutputSize, definePoolJob, getBackend, getThreads, isShared, partRa
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import { winogradFilters, winogradOutputs, winogradPhases, winogradTiles } from './index.js';
 import type { WinogradInput, WinogradOutput } from './transforms.js';
-import { winogradTileOf, type WinogradTile } from './tiles.js';
+import { F2X2_3X3, winogradTileOf, type WinogradTile } from './tiles.js';
 import { phaseFilters, phaseShape } from './phases.js';
 
 /*
@@ -65,13 +65,18 @@ export function winogradApplies(s: ConvolutionShape): boolean {
  * A strided convolution over its phases (CaffeNet's conv1, 3 x 3 over 48 phase planes) pays
  * from about as many as F(2x2, 3x3) itself: 1 thread, CPU ms, 8.7 against 7.7 (im2col + GEMM)
  * for one image, 16.7 against 23.6 for four.
+ *
+ * Those are the wasm backend's. The js backend has only F(2x2, 3x3)'s transforms written out
+ * (unrolled.ts); F(2x2, 5x5)'s general loops (transforms.ts) cost it more than the multiplies
+ * they save (conv2 at batch 16, 1 thread: 1.83 s against 1.51 s), so it never takes that one.
  */
 const MIN_IMAGES_PER_THREAD = { 3: 4, 5: 1 };
 
 /** Whether the fast convolution should take Winograd: it applies, and the batch is large enough to repay it. */
 export function winogradPays(s: ConvolutionShape): boolean {
   const tile = tileFor(s);
-  return tile !== undefined && s.num >= MIN_IMAGES_PER_THREAD[tile.r as 3 | 5] * getThreads();
+  if (tile === undefined || (tile !== F2X2_3X3 && getBackend().name !== 'wasm')) return false;
+  return s.num >= MIN_IMAGES_PER_THREAD[tile.r as 3 | 5] * getThreads();
 }
 
 /**

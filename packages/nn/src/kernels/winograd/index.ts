@@ -2,6 +2,7 @@ import { defineKernels } from '@cnn/tensor';
 import { filterRun, outputRun, tileRun } from './transforms.js';
 import { filterRunWasm, outputRunWasm, splitPhasesWasm, tileRunWasm } from './wasm.js';
 import { splitPhases } from './phases.js';
+import { filterRunJs, outputRunJs, tileRunJs } from './unrolled.js';
 
 export type { WinogradInput, WinogradOutput, WinogradRun } from './transforms.js';
 export { F2X2_3X3, F2X2_5X5, winogradTileOf, type WinogradTile } from './tiles.js';
@@ -13,8 +14,8 @@ export { F2X2_3X3, F2X2_5X5, winogradTileOf, type WinogradTile } from './tiles.j
  * split of a strided convolution's input into its phases (phases.ts).
  */
 export const { winogradFilters, winogradTiles, winogradOutputs, winogradPhases } = defineKernels({
-  winogradFilters: { reference: filterRun, wasm: filterRunWasm },
-  winogradTiles: { reference: tileRun, wasm: tileRunWasm },
-  winogradOutputs: { reference: outputRun, wasm: outputRunWasm },
+  winogradFilters: { reference: filterRun, js: filterRunJs, wasm: filterRunWasm },
+  winogradTiles: { reference: tileRun, js: tileRunJs, wasm: tileRunWasm },
+  winogradOutputs: { reference: outputRun, js: outputRunJs, wasm: outputRunWasm },
   winogradPhases: { reference: splitPhases, wasm: splitPhasesWasm },
 });

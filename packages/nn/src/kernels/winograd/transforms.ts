@@ -4,8 +4,9 @@ import { termsOf, type WinogradTile } from './tiles.js';
 /*
  * The three transforms of a Winograd tile (tiles.ts; the algorithm around them is fast.ts)
  * in TypeScript, each over a run of consecutive filters, input planes or output planes, each
- * a product of matrices written as sums over their nonzero entries: what the js backend
- * runs, and what the wasm kernels (wasm.ts) are tested against.
+ * a product of matrices written as sums over their nonzero entries: the reference the wasm
+ * kernels (wasm.ts) and the js backend's written-out F(2x2, 3x3) (unrolled.ts) are tested
+ * against, and the js backend's kernels for the other tiles.
  */
 
 /**
@@ -81,12 +82,7 @@ export function tileRun(tile: WinogradTile, x: FloatArray, xOffset: number, padd
   const { paddedW: pw, stride } = run;
   const e = new Float64Array(alpha * alpha);
   for (let c = 0; c < run.channels; c++) {
-    const plane = xOffset + c * run.planeStep;
-    for (let iy = 0; iy < run.height; iy++) {
-      const from = plane + iy * run.width;
-      const to = (iy + run.padH) * pw + run.padW;
-      for (let ix = 0; ix < run.width; ix++) padded[to + ix] = x[from + ix]!;
-    }
+    copyIntoPadded(x, xOffset + c * run.planeStep, padded, run);
     let at = vOffset + c * run.rowStep;
     for (let ty = 0; ty < run.tilesH; ty++) {
       for (let tx = 0; tx < run.tilesW; tx++, at++) {
@@ -109,6 +105,15 @@ export function tileRun(tile: WinogradTile, x: FloatArray, xOffset: number, padd
         }
       }
     }
+  }
+}
+
+/** Copies the input plane at x[plane] into the inside of `padded`, leaving its border as it is. */
+export function copyIntoPadded(x: FloatArray, plane: number, padded: FloatArray, run: WinogradInput): void {
+  for (let iy = 0; iy < run.height; iy++) {
+    const from = plane + iy * run.width;
+    const to = (iy + run.padH) * run.paddedW + run.padW;
+    for (let ix = 0; ix < run.width; ix++) padded[to + ix] = x[from + ix]!;
   }
 }
 

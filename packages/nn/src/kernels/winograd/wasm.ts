@@ -1,5 +1,6 @@
 import { ValType, addTo, countDown, defineWasmKernels, lanesThenRest, type FloatArray, type FunctionBuilder, type WasmParams } from '@cnn/tensor';
-import { filterRun, outputRun, tileRun, type WinogradInput, type WinogradOutput } from './transforms.js';
+import type { WinogradInput, WinogradOutput } from './transforms.js';
+import { filterRunJs, outputRunJs, tileRunJs } from './unrolled.js';
 import { F2X2_3X3, F2X2_5X5, termsOf, type Terms, type WinogradTile } from './tiles.js';
 import { forEachPhase, splitPhases } from './phases.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
@@ -45,19 +46,19 @@ function kernelsFor(tile: WinogradTile): ReturnType<typeof kernelsOf> {
   return winogradWasmKernels[tile.r as 3 | 5];
 }
 
-/** `filterRun` in wasm when the arrays are float32 on the heap, else in TypeScript. */
+/** `filterRun` in wasm when the arrays are float32 on the heap, else as the js backend. */
 export function filterRunWasm(tile: WinogradTile, weight: FloatArray, weightOffset: number, u: FloatArray, uOffset: number, count: number, stride: number): void {
   const args = { weight: weight.subarray(weightOffset), u: u.subarray(uOffset), count, stride };
-  if (!kernelsFor(tile).winogradFilters.run(args)) filterRun(tile, weight, weightOffset, u, uOffset, count, stride);
+  if (!kernelsFor(tile).winogradFilters.run(args)) filterRunJs(tile, weight, weightOffset, u, uOffset, count, stride);
 }
 
-/** `tileRun` in wasm when the arrays are float32 on the heap, else in TypeScript. */
+/** `tileRun` in wasm when the arrays are float32 on the heap, else as the js backend. */
 export function tileRunWasm(tile: WinogradTile, x: FloatArray, xOffset: number, padded: FloatArray, v: FloatArray, vOffset: number, run: WinogradInput): void {
   const args = { ...run, src: x.subarray(xOffset), padded, v: v.subarray(vOffset) };
-  if (!kernelsFor(tile).winogradTiles.run(args)) tileRun(tile, x, xOffset, padded, v, vOffset, run);
+  if (!kernelsFor(tile).winogradTiles.run(args)) tileRunJs(tile, x, xOffset, padded, v, vOffset, run);
 }
 
-/** `outputRun` in wasm when the arrays are float32 on the heap, else in TypeScript. */
+/** `outputRun` in wasm when the arrays are float32 on the heap, else as the js backend. */
 export function outputRunWasm(
   tile: WinogradTile,
   m: FloatArray,
@@ -70,7 +71,7 @@ export function outputRunWasm(
 ): void {
   // Without a bias the kernel reads (and ignores) the float at address 0.
   const args = { ...run, m: m.subarray(mOffset), y: y.subarray(yOffset), bias: bias?.subarray(biasOffset), hasBias: bias ? 1 : 0 };
-  if (!kernelsFor(tile).winogradOutputs.run(args)) outputRun(tile, m, mOffset, y, yOffset, bias, biasOffset, run);
+  if (!kernelsFor(tile).winogradOutputs.run(args)) outputRunJs(tile, m, mOffset, y, yOffset, bias, biasOffset, run);
 }
 
 /** Float32 arithmetic on one value (f32) or on four tiles' values at once (v128). */

@@ -5,6 +5,7 @@ import type { ConvolutionShape } from '../convolution/shape.js';
 import { convolutionForwardWinograd, convolutionInputGradientWinograd, winogradApplies, winogradPays, winogradPaysBackward } from './fast.js';
 import { filterRunWasm, outputRunWasm, phaseWasmKernels, splitPhasesWasm, tileRunWasm, winogradWasmKernels } from './wasm.js';
 import { phaseShape, splitPhases } from './phases.js';
+import { filterRunJs, outputRunJs, tileRunJs } from './unrolled.js';
 import { filterRun, outputRun, tileRun } from './transforms.js';
 import { F2X2_3X3, F2X2_5X5 } from './tiles.js';
 
@@ -183,7 +184,14 @@ function heapArray(length: number, rng?: Rng): FloatArray {
   return a;
 }
 
-describe.each([F2X2_3X3, F2X2_5X5].map((tile) => [`F(2x2, ${tile.r}x${tile.r})`, tile] as const))('the wasm transforms of %s against the TypeScript ones', (_, tile) => {
+// The wasm kernels, and the js backend's (F(2x2, 3x3)'s written out), against the general TypeScript ones.
+const fastTransforms = [
+  { name: 'wasm', filters: filterRunWasm, tiles: tileRunWasm, outputs: outputRunWasm },
+  { name: 'js', filters: filterRunJs, tiles: tileRunJs, outputs: outputRunJs },
+];
+describe.each(
+  [F2X2_3X3, F2X2_5X5].flatMap((tile) => fastTransforms.map((fast) => [fast.name, `F(2x2, ${tile.r}x${tile.r})`, tile, fast] as const)),
+)('the %s transforms of %s against the general TypeScript ones', (_, __, tile, fast) => {
   const { alpha, r } = tile;
   const positions = alpha * alpha;
   const withWasm = (body: () => void) => {
@@ -200,7 +208,7 @@ describe.each([F2X2_3X3, F2X2_5X5].map((tile) => [`F(2x2, ${tile.r}x${tile.r})`,
     const count = 5, stride = 7;
     const weight = heapArray(count * r * r, rng);
     const [wasm, reference] = [heapArray(positions * stride), heapArray(positions * stride)];
-    filterRunWasm(tile, weight, 0, wasm, 1, count, stride);
+    fast.filters(tile, weight, 0, wasm, 1, count, stride);
     filterRun(tile, weight, 0, reference, 1, count, stride);
     expectSame(wasm, reference, 'float32');
   }));
@@ -219,7 +227,7 @@ describe.each([F2X2_3X3, F2X2_5X5].map((tile) => [`F(2x2, ${tile.r}x${tile.r})`,
       // The padded plane, with room for the group loads' reach past its last row.
       const padded = heapArray((2 * tilesH + alpha - 2) * paddedW + 8);
       const [vWasm, vReference] = [heapArray(positions * stride), heapArray(positions * stride)];
-      tileRunWasm(tile, x, 0, padded, vWasm, 0, input);
+      fast.tiles(tile, x, 0, padded, vWasm, 0, input);
       padded.fill(0);
       tileRun(tile, x, 0, padded, vReference, 0, input);
       expectSame(vWasm, vReference, 'float32');
@@ -228,7 +236,7 @@ describe.each([F2X2_3X3, F2X2_5X5].map((tile) => [`F(2x2, ${tile.r}x${tile.r})`,
       const output = { ...run, planeStep: outH * outW, outH, outW, low: -0.5, high: 0.5 };
       const bias = heapArray(channels, rng);
       const [yWasm, yReference] = [heapArray(channels * outH * outW).fill(NaN), heapArray(channels * outH * outW).fill(NaN)];
-      outputRunWasm(tile, vReference, 0, yWasm, 0, bias, 0, output);
+      fast.outputs(tile, vReference, 0, yWasm, 0, bias, 0, output);
       outputRun(tile, vReference, 0, yReference, 0, bias, 0, output);
       expectSame(yWasm, yReference, 'float32');
     });
@@ -276,9 +284,12 @@ describe.each([3, 5])('the input gradient by F(2x2, r x r), r = %i: dy convolved
   it(`is taken by the fast backward where the forward takes Winograd, with pads of at most ${kernel - 1}`, () => {
     setThreads(2);
     const s = shape(8, 16, 13, 13, 16, 1, [1, 1], kernel);
-    expect(winogradPaysBackward(s)).toBe(true);
-    expect(winogradPaysBackward({ ...s, padH: kernel })).toBe(false);
-    expect(winogradPaysBackward({ ...s, num: 1 })).toBe(false);
+    onBackend('wasm', () => {
+      expect(winogradPaysBackward(s)).toBe(true);
+      expect(winogradPaysBackward({ ...s, padH: kernel })).toBe(false);
+      expect(winogradPaysBackward({ ...s, num: 1 })).toBe(false);
+    });
+    onBackend('js', () => expect(winogradPaysBackward(s)).toBe(kernel === 3));
   });
 });
 
@@ -293,16 +304,30 @@ describe('when the fast convolution takes Winograd', () => {
     expect(winogradPays({ ...s, num: 4 })).toBe(true);
     expect(winogradPays({ ...s, num: 3 })).toBe(false);
   });
-  it('F(2x2, 5x5) from 1 image per thread', () => {
+  it('F(2x2, 5x5) from 1 image per thread on the wasm backend, never on the js one', () => {
     const s = shape(2, 16, 27, 27, 16, 2, [2, 2], 5);
     setThreads(2);
-    expect(winogradPays(s)).toBe(true);
-    expect(winogradPays({ ...s, num: 1 })).toBe(false);
-    expect(winogradPays({ ...s, strideH: 2 })).toBe(false);
-    setThreads(1);
-    expect(winogradPays({ ...s, num: 1 })).toBe(true);
+    onBackend('wasm', () => {
+      expect(winogradPays(s)).toBe(true);
+      expect(winogradPays({ ...s, num: 1 })).toBe(false);
+      expect(winogradPays({ ...s, strideH: 2 })).toBe(false);
+      setThreads(1);
+      expect(winogradPays({ ...s, num: 1 })).toBe(true);
+    });
+    onBackend('js', () => expect(winogradPays({ ...s, num: 64 })).toBe(false));
   });
 });
+
+/** Runs `body` with `backend` set, then sets back the one before. */
+function onBackend(backend: 'js' | 'wasm', body: () => void): void {
+  const initial = getBackend().name;
+  setBackend(backend);
+  try {
+    body();
+  } finally {
+    setBackend(initial);
+  }
+}
 
 /*
  * The float32 error of Winograd on CaffeNet's conv2 (F(2x2, 5x5); 96 -> 256 channels in 2 groups,
