@@ -113,8 +113,8 @@ interface WinogradPlan {
   weightSize: number;
   /**
    * One thread's scratch: a padded plane, the phase planes of a chunk's images (strided
-   * convolutions), V (alpha^2 x C x columns), then M (alpha^2 x O x columns); C counts the
-   * phase planes.
+   * convolutions), then one group's V (alpha^2 x C/g x columns) and M (alpha^2 x O/g x
+   * columns); C counts the phase planes.
    */
   bandSize: number;
 }
@@ -138,7 +138,7 @@ function planOf(original: ConvolutionShape, threads: number): WinogradPlan {
     outputsPerGroup: s.numOutput / s.group,
     paddedH, paddedW,
     weightSize: positions * s.numOutput * channelsPerGroup,
-    bandSize: paddedH * paddedW + chunkImages * phaseImage + positions * (s.channels + s.numOutput) * columns,
+    bandSize: paddedH * paddedW + chunkImages * phaseImage + positions * (s.channels + s.numOutput) / s.group * columns,
   };
 }
 
@@ -269,25 +269,24 @@ function forwardImages(
   for (let chunk = first; chunk < end; chunk += plan.chunkImages) {
     const count = Math.min(plan.chunkImages, end - chunk);
     const columns = count * plan.tilesPerImage;
-    const v = band.subarray(start, start + positions * t.channels * columns);
-    const m = band.subarray(start + positions * t.channels * columns, start + positions * (t.channels + t.numOutput) * columns);
+    const v = band.subarray(start, start + positions * cg * columns);
+    const m = band.subarray(start + v.length, start + v.length + positions * og * columns);
     if (plan.phaseImage > 0) {
       for (let n = chunk; n < chunk + count; n++) winogradPhases(x, s, n, t, phases, (n - chunk) * plan.phaseImage);
-      transformTiles(phases, 0, t, plan, count, padded, v);
-    } else {
-      transformTiles(x, chunk, t, plan, count, padded, v);
     }
+    // A group at a time, so that its V and M are all the band holds (and more of them stays in cache).
     for (let g = 0; g < t.group; g++) {
+      if (plan.phaseImage > 0) transformTiles(phases, 0, t, plan, count, g, padded, v);
+      else transformTiles(x, chunk, t, plan, count, g, padded, v);
       for (let xi = 0; xi < positions; xi++) {
-        const matrix = g * positions + xi;
         sgemm(false, false, og, columns, cg, 1, u, cg, v, columns, 0, m, columns, {
-          a: matrix * og * cg,
-          b: matrix * cg * columns,
-          c: matrix * og * columns,
+          a: (g * positions + xi) * og * cg,
+          b: xi * cg * columns,
+          c: xi * og * columns,
         });
       }
+      transformOutputs(m, bias, y, t, plan, chunk, count, g, low, high);
     }
-    transformOutputs(m, bias, y, t, plan, chunk, count, low, high);
   }
 }
 
@@ -308,12 +307,21 @@ function transformFilters(weight: FloatArray, s: ConvolutionShape, plan: Winogra
 }
 
 /**
- * V = B^T d B for every alpha x alpha tile d of every channel of images [first, first + count)
- * of x, stored as alpha^2 matrices of C/g rows and `count * tilesPerImage` columns per group:
- * v[((group * alpha^2 + xi) * C/g + c) * columns + tile], tiles numbered image by image, row by row.
- * One run per image and group.
+ * V = B^T d B for every alpha x alpha tile d of every channel of `group` of images
+ * [first, first + count) of x, stored as alpha^2 matrices of C/g rows and
+ * `count * tilesPerImage` columns: v[(xi * C/g + c) * columns + tile], tiles numbered image by
+ * image, row by row. One run per image.
  */
-function transformTiles(x: FloatArray, first: number, s: ConvolutionShape, plan: WinogradPlan, count: number, padded: FloatArray, v: FloatArray): void {
+function transformTiles(
+  x: FloatArray,
+  first: number,
+  s: ConvolutionShape,
+  plan: WinogradPlan,
+  count: number,
+  group: number,
+  padded: FloatArray,
+  v: FloatArray,
+): void {
   const cg = plan.channelsPerGroup;
   const columns = count * plan.tilesPerImage;
   const run: WinogradInput = {
@@ -321,18 +329,15 @@ function transformTiles(x: FloatArray, first: number, s: ConvolutionShape, plan:
     planeStep: s.height * s.width, height: s.height, width: s.width, padH: s.padH, padW: s.padW, paddedW: plan.paddedW,
   };
   for (let n = first; n < first + count; n++) {
-    for (let group = 0; group < s.group; group++) {
-      const xOffset = (n * s.channels + group * cg) * run.planeStep;
-      const vOffset = group * plan.positions * cg * columns + (n - first) * plan.tilesPerImage;
-      winogradTiles(plan.tile, x, xOffset, padded, v, vOffset, run);
-    }
+    const xOffset = (n * s.channels + group * cg) * run.planeStep;
+    winogradTiles(plan.tile, x, xOffset, padded, v, (n - first) * plan.tilesPerImage, run);
   }
 }
 
 /**
- * Y = A^T M A + bias, clamped to [low, high], for every tile of every output channel of images
- * [first, first + count), M read from the alpha^2 product matrices as `transformTiles` numbers
- * them. One run per image and group.
+ * Y = A^T M A + bias, clamped to [low, high], for every tile of every output channel of `group`
+ * of images [first, first + count), M read from the alpha^2 product matrices of the group as
+ * `transformTiles` numbers them. One run per image.
  */
 function transformOutputs(
   m: FloatArray,
@@ -342,6 +347,7 @@ function transformOutputs(
   plan: WinogradPlan,
   first: number,
   count: number,
+  group: number,
   low: number,
   high: number,
 ): void {
@@ -352,10 +358,7 @@ function transformOutputs(
     planeStep: plan.outH * plan.outW, outH: plan.outH, outW: plan.outW, low, high,
   };
   for (let n = first; n < first + count; n++) {
-    for (let group = 0; group < s.group; group++) {
-      const mOffset = group * plan.positions * og * columns + (n - first) * plan.tilesPerImage;
-      const yOffset = (n * s.numOutput + group * og) * run.planeStep;
-      winogradOutputs(plan.tile, m, mOffset, y, yOffset, bias, group * og, run);
-    }
+    const yOffset = (n * s.numOutput + group * og) * run.planeStep;
+    winogradOutputs(plan.tile, m, (n - first) * plan.tilesPerImage, y, yOffset, bias, group * og, run);
   }
 }
