@@ -1,7 +1,7 @@
 import { definePoolJob, getBackend, isOnWasmHeap, type FloatArray } from '@cnn/tensor';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import { eachPanelRun, panelParts } from '../panels.js';
-import { POINTWISE_PANEL, pointwiseImageWasm } from './wasm.js';
+import { POINTWISE_BLOCK, POINTWISE_PANEL, pointwiseImageWasm } from './wasm.js';
 
 /*
  * Pointwise (1 x 1, stride 1, no padding, one group) convolutions, as MobileNet's separable
@@ -13,20 +13,29 @@ import { POINTWISE_PANEL, pointwiseImageWasm } from './wasm.js';
 
 /**
  * Whether the direct kernel takes this convolution: 1 x 1, stride 1, no padding, one group,
- * outputs a whole number of the kernel's panels, and at most `MAX_CHANNELS` input channels.
+ * outputs a whole number of the kernel's panels, and either at most `MAX_CHANNELS` input
+ * channels, or planes of fewer than `FEW_POSITIONS` over a batch of at least `MIN_BATCH`.
  */
 export function pointwisePays(s: ConvolutionShape): boolean {
   const oneByOne = s.kernelH === 1 && s.kernelW === 1 && s.strideH === 1 && s.strideW === 1 && s.padH === 0 && s.padW === 0;
-  return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && s.channels <= MAX_CHANNELS && getBackend().name === 'wasm';
+  const narrowOrSmall = s.channels <= MAX_CHANNELS || (s.height * s.width < FEW_POSITIONS && s.num >= MIN_BATCH);
+  return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && narrowOrSmall && getBackend().name === 'wasm';
 }
 
-/**
- * The most input channels the direct kernel takes. Measured on MobileNet 0.5 / 160's layers at
- * batch 64 (CPU time, 1 thread): 8-16 % faster than the GEMM at 16, 32 and 64 channels, 3 % slower
- * at 128 and 5-10 % at 256 and 512, where reading B from 256 planes at once loses to the GEMM's
- * contiguous packed panels, and a 5 x 5 plane leaves most positions to the one-at-a-time loop.
+/*
+ * Where the direct kernel beats the GEMM (convolution/fast.ts), measured layer by layer on
+ * MobileNet v1 0.5 / 160's and 0.75 / 192's 1 x 1 layers (CPU time, 1 thread, interleaved,
+ * medians): at batch 64, 5-15 % faster up to 96 input channels (0.75's 96 -> 96 over 48 x 48:
+ * 82 -> 76 ms), and 4-8 % faster over 5 x 5 and 6 x 6 planes at any width (512 -> 512: 21.8 ->
+ * 20.8 ms, 768 -> 768: 64.9 -> 62.5 ms), where the GEMM's passes over its result block and
+ * its per-image packing weigh most; 3-7 % slower at 128-384 channels over 10 x 10 to 24 x 24
+ * planes. At batch 1 the weights, packed here in TypeScript at each forward, cost the direct
+ * kernel as much as the product on wide layers (768 -> 768 over 6 x 6: 1.8 ms against the
+ * GEMM's 0.9), so wide layers go to the GEMM there.
  */
-const MAX_CHANNELS = 64;
+const MAX_CHANNELS = 96;
+const FEW_POSITIONS = 64;
+const MIN_BATCH = 16;
 
 /** Floats of packed weights for shape `s` (see `packPointwiseWeights`). */
 export function pointwisePackedSize(s: ConvolutionShape): number {
@@ -59,7 +68,8 @@ export function pointwiseForward(x: FloatArray, weight: FloatArray, bias: FloatA
   packPointwiseWeights(weight, s, packed);
   const panels = s.numOutput / POINTWISE_PANEL;
   const parts = panelParts(s.num * s.numOutput * s.channels * s.height * s.width, s.num, panels);
-  pointwiseForwardJob.run({ x, packed, y, bias }, { ...s, clampMin: low, clampMax: high }, parts);
+  const scratch = convolutionScratch('bands', parts * POINTWISE_BLOCK * s.channels, x);
+  pointwiseForwardJob.run({ x, packed, y, scratch, bias }, { ...s, clampMin: low, clampMax: high }, parts);
   return true;
 }
 
@@ -67,15 +77,16 @@ export function pointwiseForward(x: FloatArray, weight: FloatArray, bias: FloatA
 export const pointwiseForwardJob = definePoolJob({
   module: import.meta.url,
   name: 'pointwiseForwardJob',
-  arrays: ['x', 'packed', 'y'],
+  arrays: ['x', 'packed', 'y', 'scratch'],
   optional: ['bias'],
   scalars: [...shapeScalars, 'clampMin', 'clampMax'],
-  part: ({ x, packed, y, bias }, s, part, parts) => {
+  part: ({ x, packed, y, scratch, bias }, s, part, parts) => {
     const positions = s.height * s.width;
+    const block = scratch.subarray(part * POINTWISE_BLOCK * s.channels);
     eachPanelRun(s.num, s.numOutput / POINTWISE_PANEL, part, parts, (n, first, end) => {
       pointwiseImageWasm({
         x, xStart: n * s.channels * positions, packed: packed.subarray(first * s.channels * POINTWISE_PANEL),
-        bias: bias?.subarray(first * POINTWISE_PANEL), hasBias: bias ? 1 : 0, y, yStart: (n * s.numOutput + first * POINTWISE_PANEL) * positions,
+        bias: bias?.subarray(first * POINTWISE_PANEL), hasBias: bias ? 1 : 0, y, yStart: (n * s.numOutput + first * POINTWISE_PANEL) * positions, scratch: block,
         panels: end - first, channels: s.channels, positions, low: s.clampMin, high: s.clampMax,
       });
     });

@@ -22,11 +22,16 @@ function random(length: number, rng: Rng): FloatArray {
   return a;
 }
 
-// Planes of 1, 3 (the one-at-a-time loop only), 4 (one 4-wide tile), 15 (8 + 4 + 3), 16 and 25
-// (8 + 8 + 8 + 1) positions; 1, 3, 16 and 64 input channels; one to three panels of outputs.
+// Planes of 1, 3 (the one-at-a-time loop only), 4 (one 4-wide tile), 12 (8 + 4), 15 (8 + 4 + 3),
+// 16 (one block), 25 (16 + 8 + 1), 36 (2 blocks + 4) and 49 (3 blocks + 1) positions; 1, 3, 16,
+// 64 and 96 input channels; one to three panels of outputs.
 const cases: ConvolutionShape[] = [];
-for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 5], [4, 4], [5, 5]] as const) {
-  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4]] as const) cases.push(shape(2, channels, numOutput, height, width));
+for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 4], [3, 5], [4, 4], [5, 5], [6, 6], [7, 7]] as const) {
+  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4], [96, 8]] as const) cases.push(shape(2, channels, numOutput, height, width));
+}
+// Wide layers over few positions, which the kernel takes at batch 16 and more (MobileNet's last layers).
+for (const [channels, numOutput, height, width] of [[128, 8, 5, 5], [256, 12, 3, 5], [512, 4, 6, 6], [1024, 8, 1, 7]] as const) {
+  cases.push(shape(16, channels, numOutput, height, width));
 }
 // Large enough to be shared out on 2 threads (panels.ts): batch 1 cut between output panels,
 // and 3 images x 5 panels cut inside the second image.
@@ -55,11 +60,36 @@ describe('pointwise (1 x 1) convolution kernel, wasm backend, against the refere
           const y = allocate(ySize + 1, { dtype: 'float32', shared: true }).fill(NaN);
           expect(pointwiseForward(x, weight, b, y, s, clamp?.min ?? -Infinity, clamp?.max ?? Infinity)).toBe(true);
           expect(y[ySize]).toBeNaN();
-          const result = allclose(flat(y.subarray(0, ySize)), flat(expected), { rtol: 1e-5, atol: 1e-5 });
+          // float32 sums of `channels` products of values in [-1, 1]: rounding grows with the channels.
+          const result = allclose(flat(y.subarray(0, ySize)), flat(expected), { rtol: 1e-5, atol: 2e-6 * Math.max(8, s.channels) });
           expect(result.ok, result.message).toBe(true);
         },
       );
     }
+  }
+
+  // Every 1 x 1 layer, whichever kernel convolutionForwardFast gives it (the direct one or the
+  // GEMM, by `pointwisePays`): MobileNet's widths at batch 1 and 3, planes of odd sizes.
+  const wide = [1, 3].flatMap((num) =>
+    ([[128, 128, 5, 5], [128, 256, 7, 3], [256, 256, 5, 5], [512, 512, 3, 3], [1024, 8, 7, 7], [96, 192, 9, 9]] as const).map(([c, o, h, w]) => shape(num, c, o, h, w)),
+  );
+  for (const threads of [1, 2]) {
+    it.each(wide.map((s) => ({ s, name: label(s) })))(`convolutionForwardFast, $name, ${threads} thread(s), bias, clamp [0, 6]`, ({ s }) => {
+      setBackend('wasm');
+      setThreads(threads);
+      const rng = new Rng(s.channels + s.numOutput * 7 + s.num);
+      const x = random(s.num * s.channels * s.height * s.width, rng);
+      const weight = random(s.numOutput * s.channels, rng);
+      const b = random(s.numOutput, rng);
+      const ySize = s.num * s.numOutput * s.height * s.width;
+      const expected = new Float64Array(ySize);
+      convolutionForwardReference(Float64Array.from(x), Float64Array.from(weight), Float64Array.from(b), expected, s);
+      for (let i = 0; i < ySize; i++) expected[i] = Math.min(Math.max(expected[i]!, 0), 6);
+      const y = allocate(ySize, { dtype: 'float32', shared: true }).fill(NaN);
+      convolutionForwardFast(x, weight, b, y, s, { min: 0, max: 6 });
+      const result = allclose(flat(y), flat(expected), { rtol: 1e-5, atol: 2e-6 * s.channels });
+      expect(result.ok, result.message).toBe(true);
+    });
   }
 
   it('runs on the wasm heap only: a float64 batch is refused, and convolutionForwardFast still answers it through the GEMM', () => {
