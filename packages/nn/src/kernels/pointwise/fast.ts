@@ -14,26 +14,32 @@ import { POINTWISE_BLOCK, POINTWISE_PANEL, pointwiseImageWasm } from './wasm.js'
 /**
  * Whether the direct kernel takes this convolution: 1 x 1, stride 1, no padding, one group,
  * outputs a whole number of the kernel's panels, and either at most `MAX_CHANNELS` input
- * channels, or planes of fewer than `FEW_POSITIONS` over a batch of at least `MIN_BATCH`.
+ * channels (`WIDE_CHANNELS` over planes of at least `MANY_POSITIONS`), or planes of fewer than
+ * `FEW_POSITIONS` over a batch of at least `MIN_BATCH`.
  */
 export function pointwisePays(s: ConvolutionShape): boolean {
   const oneByOne = s.kernelH === 1 && s.kernelW === 1 && s.strideH === 1 && s.strideW === 1 && s.padH === 0 && s.padW === 0;
-  const narrowOrSmall = s.channels <= MAX_CHANNELS || (s.height * s.width < FEW_POSITIONS && s.num >= MIN_BATCH);
+  const positions = s.height * s.width;
+  const narrow = s.channels <= MAX_CHANNELS || (s.channels <= WIDE_CHANNELS && positions >= MANY_POSITIONS);
+  const narrowOrSmall = narrow || (positions < FEW_POSITIONS && s.num >= MIN_BATCH);
   return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && narrowOrSmall && getBackend().name === 'wasm';
 }
 
 /*
  * Where the direct kernel beats the GEMM (convolution/fast.ts), measured layer by layer on
  * MobileNet v1 0.5 / 160's and 0.75 / 192's 1 x 1 layers (CPU time, 1 thread, interleaved,
- * medians): at batch 64, 5-15 % faster up to 96 input channels (0.75's 96 -> 96 over 48 x 48:
- * 82 -> 76 ms), and 4-8 % faster over 5 x 5 and 6 x 6 planes at any width (512 -> 512: 21.8 ->
- * 20.8 ms, 768 -> 768: 64.9 -> 62.5 ms), where the GEMM's passes over its result block and
+ * medians): at batch 64, 5-15 % faster up to 64 input channels and at 96 over 48 x 48 planes
+ * (0.75's 96 -> 96: 81 -> 76 ms; 3 % slower at 96 -> 192 over 24 x 24), and 2-8 % faster over
+ * 5 x 5 and 6 x 6 planes at any width (512 -> 512: 21.8 -> 20.8 ms, 768 -> 768: 64.9 -> 62.5 ms),
+ * where the GEMM's passes over its result block and
  * its per-image packing weigh most; 3-7 % slower at 128-384 channels over 10 x 10 to 24 x 24
  * planes. At batch 1 the weights, packed here in TypeScript at each forward, cost the direct
  * kernel as much as the product on wide layers (768 -> 768 over 6 x 6: 1.8 ms against the
  * GEMM's 0.9), so wide layers go to the GEMM there.
  */
-const MAX_CHANNELS = 96;
+const MAX_CHANNELS = 64;
+const WIDE_CHANNELS = 96;
+const MANY_POSITIONS = 1024;
 const FEW_POSITIONS = 64;
 const MIN_BATCH = 16;
 
