@@ -1,12 +1,12 @@
 import { definePoolJob, getBackend, isOnWasmHeap, type FloatArray } from '@cnn/tensor';
 import { convolutionScratch, shapeScalars, type ConvolutionShape } from '../convolution/shape.js';
 import { eachPanelRun, panelParts } from '../panels.js';
-import { POINTWISE_BLOCK, POINTWISE_PANEL, pointwiseImageWasm } from './wasm.js';
+import { POINTWISE_BLOCK, POINTWISE_PANEL, packWeightsWasm, pointwiseImageWasm } from './wasm.js';
 
 /*
  * Pointwise (1 x 1, stride 1, no padding, one group) convolutions, as MobileNet's separable
  * blocks have them, on the wasm backend: each image's outputs straight from its input planes
- * (wasm.ts), with no packing of the input, no GEMM result block and no separate epilogue pass.
+ * (wasm.ts), with no GEMM result block and no separate epilogue pass.
  * The im2col + GEMM path packs the input into panels first; with few input channels that
  * packing and the passes over the outputs cost more than the multiply-adds.
  */
@@ -21,8 +21,8 @@ export function pointwisePays(s: ConvolutionShape): boolean {
   const oneByOne = s.kernelH === 1 && s.kernelW === 1 && s.strideH === 1 && s.strideW === 1 && s.padH === 0 && s.padW === 0;
   const positions = s.height * s.width;
   const narrow = s.channels <= MAX_CHANNELS || (s.channels <= WIDE_CHANNELS && positions >= MANY_POSITIONS);
-  const narrowOrSmall = narrow || (positions < FEW_POSITIONS && s.num >= MIN_BATCH);
-  return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && narrowOrSmall && getBackend().name === 'wasm';
+  const small = positions < FEW_POSITIONS && s.num >= MIN_BATCH;
+  return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && (narrow || small) && getBackend().name === 'wasm';
 }
 
 /*
@@ -31,11 +31,12 @@ export function pointwisePays(s: ConvolutionShape): boolean {
  * medians): at batch 64, 5-15 % faster up to 64 input channels and at 96 over 48 x 48 planes
  * (0.75's 96 -> 96: 81 -> 76 ms; 3 % slower at 96 -> 192 over 24 x 24), and 2-8 % faster over
  * 5 x 5 and 6 x 6 planes at any width (512 -> 512: 21.8 -> 20.8 ms, 768 -> 768: 64.9 -> 62.5 ms),
- * where the GEMM's passes over its result block and
- * its per-image packing weigh most; 3-7 % slower at 128-384 channels over 10 x 10 to 24 x 24
- * planes. At batch 1 the weights, packed here in TypeScript at each forward, cost the direct
- * kernel as much as the product on wide layers (768 -> 768 over 6 x 6: 1.8 ms against the
- * GEMM's 0.9), so wide layers go to the GEMM there.
+ * where the GEMM's passes over its result block and its per-image packing weigh most; 3-7 %
+ * slower at 128-384 channels over 10 x 10 to 24 x 24 planes. At batch 1, 3-15 % slower than the GEMM from 128 channels on: the weights' packing
+ * is not shared by images there. Sharing a batch-1 image's output panels out over 2 threads
+ * (panels.ts) where the GEMM runs on one (under 2e7 flops, wasm/gemm.ts: MobileNet 0.5 / 160's
+ * layers from 128 channels on) took 16 ms of CPU per forward against 10 on a loaded machine,
+ * the pool's waiting workers competing with the work.
  */
 const MAX_CHANNELS = 64;
 const WIDE_CHANNELS = 96;
@@ -43,23 +44,9 @@ const MANY_POSITIONS = 1024;
 const FEW_POSITIONS = 64;
 const MIN_BATCH = 16;
 
-/** Floats of packed weights for shape `s` (see `packPointwiseWeights`). */
+/** Floats of packed weights for shape `s` (see `packWeights` in wasm.ts). */
 export function pointwisePackedSize(s: ConvolutionShape): number {
   return s.numOutput * s.channels;
-}
-
-/**
- * The weights `[O, C, 1, 1]` in panels of four outputs, as the kernel reads them:
- * packed[(t * C + c) * 4 + r] = weight[(4t + r) * C + c].
- */
-export function packPointwiseWeights(weight: FloatArray, s: ConvolutionShape, packed: FloatArray): void {
-  const c = s.channels;
-  for (let t = 0; t < s.numOutput / POINTWISE_PANEL; t++) {
-    for (let r = 0; r < POINTWISE_PANEL; r++) {
-      const row = (t * POINTWISE_PANEL + r) * c;
-      for (let k = 0, to = t * c * POINTWISE_PANEL + r; k < c; k++, to += POINTWISE_PANEL) packed[to] = weight[row + k]!;
-    }
-  }
 }
 
 /**
@@ -71,7 +58,7 @@ export function packPointwiseWeights(weight: FloatArray, s: ConvolutionShape, pa
 export function pointwiseForward(x: FloatArray, weight: FloatArray, bias: FloatArray | undefined, y: FloatArray, s: ConvolutionShape, low: number, high: number): boolean {
   if (!pointwisePays(s) || ![x, weight, y, ...(bias ? [bias] : [])].every(isOnWasmHeap)) return false;
   const packed = convolutionScratch('packed filters', pointwisePackedSize(s), weight);
-  packPointwiseWeights(weight, s, packed);
+  packWeightsWasm({ weight, packed, panels: s.numOutput / POINTWISE_PANEL, channels: s.channels });
   const panels = s.numOutput / POINTWISE_PANEL;
   const parts = panelParts(s.num * s.numOutput * s.channels * s.height * s.width, s.num, panels);
   const scratch = convolutionScratch('bands', parts * POINTWISE_BLOCK * s.channels, x);

@@ -3,7 +3,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { convolutionForwardReference } from '../convolution/reference.js';
 import { convolutionForwardFast } from '../convolution/fast.js';
 import type { ConvolutionShape } from '../convolution/shape.js';
-import { packPointwiseWeights, pointwiseForward, pointwisePackedSize, pointwisePays } from './fast.js';
+import { pointwiseForward, pointwisePackedSize, pointwisePays } from './fast.js';
+import { packWeightsWasm } from './wasm.js';
 
 const initialBackend = getBackend().name;
 afterEach(() => {
@@ -92,15 +93,27 @@ describe('pointwise (1 x 1) convolution kernel, wasm backend, against the refere
     });
   }
 
+  it('packs the weights in panels of four outputs: packed[(t * C + c) * 4 + r] = weight[(4t + r) * C + c]', () => {
+    setBackend('wasm');
+    const s = shape(1, 5, 12, 1, 1);
+    const weight = allocate(60, { dtype: 'float32', shared: true });
+    for (let i = 0; i < 60; i++) weight[i] = i;
+    const packed = allocate(pointwisePackedSize(s) + 1, { dtype: 'float32', shared: true }).fill(NaN);
+    expect(packWeightsWasm({ weight, packed, panels: 3, channels: 5 })).toBe(true);
+    // Weight row o = 4t + r, channel c holds 5 o + c.
+    const expected = Array.from({ length: 60 }, (_, i) => {
+      const [t, c, r] = [Math.floor(i / 20), Math.floor(i / 4) % 5, i % 4];
+      return 5 * (4 * t + r) + c;
+    });
+    expect(Array.from(packed.subarray(0, 60))).toEqual(expected);
+    expect(packed[60]).toBeNaN();
+  });
+
   it('runs on the wasm heap only: a float64 batch is refused, and convolutionForwardFast still answers it through the GEMM', () => {
     setBackend('wasm');
     const s = shape(1, 3, 4, 2, 2);
     const rng = new Rng(5);
     const weight = random(12, rng);
-    const packed = allocate(pointwisePackedSize(s), { dtype: 'float32', shared: true });
-    packPointwiseWeights(weight, s, packed);
-    // packed[(t * C + c) * 4 + r] = weight[(4t + r) * C + c]: weight row 2, channel 1 is packed float 1 * 4 + 2.
-    expect(packed[6]).toBe(weight[2 * 3 + 1]);
     const x64 = new Float64Array(12).map((_, i) => i / 7 - 0.5);
     const y64 = new Float64Array(16);
     expect(pointwiseForward(x64, Float64Array.from(weight), undefined, y64, s, -Infinity, Infinity)).toBe(false);
