@@ -79,7 +79,7 @@ export const pointwiseForwardJob = definePoolJob({
     eachPanelRun(s.num, s.numOutput / POINTWISE_PANEL, part, parts, (n, first, end) => {
       pointwiseImageWasm({
         x, xStart: n * s.channels * positions, packed: packed.subarray(first * s.channels * POINTWISE_PANEL),
-        bias: bias?.subarray(first * POINTWISE_PANEL), hasBias: bias ? 1 : 0, y, yStart: (n * s.numOutput + first * POINTWISE_PANEL) * positions, scratch: block,
+        bias: bias?.subarray(first * POINTWISE_PANEL), hasBias: bias ? 1 : 0, y, yStart: (n * s.numOutput + first * POINTWISE_PANEL) * positions, scratch: block, copied: s.num > 1 ? 1 : 0,
         panels: end - first, channels: s.channels, positions, low: s.clampMin, high: s.clampMax,
       });
     });

@@ -28,7 +28,10 @@ function random(length: number, rng: Rng): FloatArray {
 // and 64 input channels; one to three panels of outputs.
 const cases: ConvolutionShape[] = [];
 for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 4], [3, 5], [4, 4], [5, 5], [6, 6], [7, 7]] as const) {
-  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4]] as const) cases.push(shape(2, channels, numOutput, height, width));
+  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4]] as const) {
+    // Batch 1 reads the planes in place; batches of more copy them by blocks of 16 positions (wasm.ts).
+    for (const num of [1, 2]) cases.push(shape(num, channels, numOutput, height, width));
+  }
 }
 // Wide layers over few positions, which the kernel takes at batch 16 and more (MobileNet's last layers).
 for (const [channels, numOutput, height, width] of [[128, 8, 5, 5], [256, 12, 3, 5], [512, 4, 6, 6], [1024, 8, 1, 7]] as const) {

@@ -18,8 +18,10 @@ import { UNALIGNED, madd } from '../simd.js';
  * where they lie, the C rows of a tile sit a plane apart, and the output rows too: with planes
  * a multiple of 4 KiB apart (MobileNet 0.75's 96 x 96 and 48 x 48 planes) they all fall in the
  * same sets of L1 and evict one another, and such layers ran 15-20 % slower than from the copy
- * (CPU time, batch 64); elsewhere the copy costs nothing measurable. The two tiles of a panel
- * run back to back, so each output row of 16 floats is written whole.
+ * (CPU time, batch 64); elsewhere the copy costs nothing measurable at batch 64, and 0-5 % at
+ * batch 1, whose planes come from cache: with `copied` 0, the kernel reads every group of 8
+ * positions in place instead. The two tiles of a panel run back to back, so each output row of
+ * 16 floats is written whole.
  *
  * The 8 or 4 positions after the last block take a 4 x 8 or 4 x 4 tile reading the planes where
  * they lie; the last one to three positions are vectorised across the panel's four outputs
@@ -46,6 +48,7 @@ const params = {
   y: 'array',
   yStart: 'floats',
   scratch: 'array',
+  copied: 'i32',
   panels: 'i32',
   channels: 'i32',
   positions: 'i32',
@@ -101,9 +104,10 @@ function packWeights(f: FunctionBuilder, p: WasmParams<typeof packParams>): void
 }
 
 /**
- * pointwiseImage(x, xStart, packed, bias, hasBias, y, yStart, scratch, panels, channels, positions, low, high):
+ * pointwiseImage(x, xStart, packed, bias, hasBias, y, yStart, scratch, copied, panels, channels, positions, low, high):
  * one image's outputs y + yStart, `panels` * 4 planes of `positions` floats, from its `channels`
- * input planes at x + xStart (see above), with `POINTWISE_BLOCK` * `channels` floats of scratch.
+ * input planes at x + xStart (see above), with `POINTWISE_BLOCK` * `channels` floats of scratch
+ * when `copied` is 1.
  * Without a bias, `bias` is address 0: read, and ignored.
  */
 function pointwiseImage(f: FunctionBuilder, p: WasmParams<typeof params>): void {
@@ -235,9 +239,17 @@ function pointwiseImage(f: FunctionBuilder, p: WasmParams<typeof params>): void 
   f.localGet(p.x).localSet(column);
   f.localGet(p.y).localSet(outColumn);
   f.localGet(p.channels).i32Const(CHUNK_ROW).i32Mul().localSet(chunkBytes);
-  f.localGet(p.positions).i32Const(BLOCK).i32DivU().localSet(groups);
-  countDown(f, groups, blockAt);
-  f.localGet(p.positions).i32Const(2 * LANES).i32And().if(() => panelsAt(2));
+  f.localGet(p.copied).if(
+    () => {
+      f.localGet(p.positions).i32Const(BLOCK).i32DivU().localSet(groups);
+      countDown(f, groups, blockAt);
+      f.localGet(p.positions).i32Const(2 * LANES).i32And().if(() => panelsAt(2));
+    },
+    () => {
+      f.localGet(p.positions).i32Const(2 * LANES).i32DivU().localSet(groups);
+      countDown(f, groups, () => panelsAt(2));
+    },
+  );
   f.localGet(p.positions).i32Const(LANES).i32And().if(() => panelsAt(1));
 
   // The last positions, one at a time: the four outputs of a panel in the lanes of acc[0][0].
