@@ -25,16 +25,16 @@ function random(length: number, rng: Rng): FloatArray {
 
 // Planes of 1, 3 (the one-at-a-time loop only), 4 (one 4-wide tile), 12 (8 + 4), 15 (8 + 4 + 3),
 // 16 (one block), 25 (16 + 8 + 1), 36 (2 blocks + 4) and 49 (3 blocks + 1) positions; 1, 3, 16,
-// and 64 input channels; one to three panels of outputs.
+// and 64 input channels; one, two and five panels of outputs.
 const cases: ConvolutionShape[] = [];
 for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 4], [3, 5], [4, 4], [5, 5], [6, 6], [7, 7]] as const) {
-  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 12], [64, 4]] as const) {
+  for (const [channels, numOutput] of [[1, 4], [3, 8], [16, 20], [64, 4]] as const) {
     // Batch 1 reads the planes in place; batches of more copy them by blocks of 16 positions (wasm.ts).
     for (const num of [1, 2]) cases.push(shape(num, channels, numOutput, height, width));
   }
 }
 // Wide layers over few positions, which the kernel takes at batch 16 and more (MobileNet's last layers).
-for (const [channels, numOutput, height, width] of [[128, 8, 5, 5], [256, 12, 3, 5], [512, 4, 6, 6], [1024, 8, 1, 7]] as const) {
+for (const [channels, numOutput, height, width] of [[128, 32, 5, 5], [256, 36, 3, 5], [512, 4, 6, 6], [1024, 8, 1, 7]] as const) {
   cases.push(shape(16, channels, numOutput, height, width));
 }
 // Large enough to be shared out on 2 threads (panels.ts): batch 1 cut between output panels,

@@ -24,8 +24,8 @@ import { UNALIGNED, madd } from '../simd.js';
  * 16 floats is written whole.
  *
  * The 8 or 4 positions after the last block take a 4 x 8 or 4 x 4 tile reading the planes where
- * they lie; the last one to three positions are vectorised across the panel's four outputs
- * instead (a vector of A times one input splat), stored lane by lane.
+ * they lie; the last one to three positions are vectorised across a panel's four outputs
+ * instead (a vector of A times one input splat), four panels at a time, stored lane by lane.
  */
 
 const { i32, v128 } = ValType;
@@ -252,32 +252,56 @@ function pointwiseImage(f: FunctionBuilder, p: WasmParams<typeof params>): void 
   );
   f.localGet(p.positions).i32Const(LANES).i32And().if(() => panelsAt(1));
 
-  // The last positions, one at a time: the four outputs of a panel in the lanes of acc[0][0].
-  f.localGet(p.positions).i32Const(LANES - 1).i32And().localSet(rest);
-  countDown(f, rest, () => {
-    f.localGet(p.packed).localSet(a);
-    f.localGet(p.bias).localSet(biasAt);
-    f.localGet(outColumn).localSet(out);
-    f.localGet(p.panels).localSet(t);
-    countDown(f, t, () => {
-      const sum = acc[0]![0];
-      f.localGet(biasAt).v128Load(0, UNALIGNED).v128Zero().localGet(p.hasBias).select().localSet(sum);
-      f.localGet(column).localSet(b);
-      f.localGet(p.channels).localSet(k);
-      countDown(f, k, () => {
-        f.localGet(b).v128Load32Splat().localSet(av);
-        f.localGet(a).v128Load(0).localSet(bv[0]);
-        madd(f, fma, av, bv[0], sum);
-        addTo(f, a, { constant: FLOAT * POINTWISE_PANEL });
-        addTo(f, b, { local: plane });
-      });
+  // Locals holding q panels' bytes, q < 4: the offsets of a quad's packed panels from its first.
+  const panelOffsets = [0, 1, 2, 3].map((q) => {
+    const offset = f.local(i32);
+    f.localGet(panelBytes).i32Const(q).i32Mul().localSet(offset);
+    return offset;
+  });
+
+  /**
+   * The position at `column` through `n` panels from `a`, `biasAt` and `out`: panel q's four
+   * outputs in the lanes of acc[q][0]. One panel's sum would wait on its own last multiply-add
+   * at every channel; four panels' sums are four independent chains.
+   */
+  const restPanels = (n: number): void => {
+    for (let q = 0; q < n; q++) f.localGet(biasAt).v128Load(FLOAT * POINTWISE_PANEL * q, UNALIGNED).v128Zero().localGet(p.hasBias).select().localSet(acc[q]![0]!);
+    f.localGet(column).localSet(b);
+    f.localGet(p.channels).localSet(k);
+    countDown(f, k, () => {
+      f.localGet(b).v128Load32Splat().localSet(av);
+      for (let q = 0; q < n; q++) {
+        f.localGet(a);
+        if (q > 0) f.localGet(panelOffsets[q]!).i32Add();
+        f.v128Load(0).localSet(bv[0]);
+        madd(f, fma, av, bv[0], acc[q]![0]!);
+      }
+      addTo(f, a, { constant: FLOAT * POINTWISE_PANEL });
+      addTo(f, b, { local: plane });
+    });
+    // `a` is at the panel after the first: on past the others.
+    if (n > 1) addTo(f, a, { local: panelOffsets[n - 1]! });
+    for (let q = 0; q < n; q++) {
+      const sum = acc[q]![0]!;
       f.localGet(sum).localGet(lowv).f32x4Max().localGet(highv).f32x4Min().localSet(sum);
       for (let r = 0; r < POINTWISE_PANEL; r++) {
         f.localGet(out).localGet(sum).f32x4ExtractLane(r).f32Store();
         addTo(f, out, { local: plane });
       }
-      addTo(f, biasAt, { constant: FLOAT * POINTWISE_PANEL });
-    });
+    }
+    addTo(f, biasAt, { constant: FLOAT * POINTWISE_PANEL * n });
+  };
+
+  // The last positions, one at a time, through four panels at a time, then the one to three left.
+  f.localGet(p.positions).i32Const(LANES - 1).i32And().localSet(rest);
+  countDown(f, rest, () => {
+    f.localGet(p.packed).localSet(a);
+    f.localGet(p.bias).localSet(biasAt);
+    f.localGet(outColumn).localSet(out);
+    f.localGet(p.panels).i32Const(4).i32DivU().localSet(t);
+    countDown(f, t, () => restPanels(4));
+    f.localGet(p.panels).i32Const(3).i32And().localSet(t);
+    countDown(f, t, () => restPanels(1));
     addTo(f, column, { constant: FLOAT });
     addTo(f, outColumn, { constant: FLOAT });
   });
