@@ -13,16 +13,17 @@ import { POINTWISE_BLOCK, POINTWISE_PANEL, packWeightsWasm, pointwiseImageWasm }
 
 /**
  * Whether the direct kernel takes this convolution: 1 x 1, stride 1, no padding, one group,
- * outputs a whole number of the kernel's panels, and either at most `MAX_CHANNELS` input
- * channels (`WIDE_CHANNELS` over planes of at least `MANY_POSITIONS`), or planes of fewer than
- * `FEW_POSITIONS` over a batch of at least `MIN_BATCH`.
+ * outputs a whole number of the kernel's panels, and at most `MAX_CHANNELS` input channels
+ * (`WIDE_CHANNELS` over planes of at least `MANY_POSITIONS`). The choice depends on the shape
+ * of one image only, never on the batch: the two kernels round differently, and an image's
+ * features must not depend on the images it was batched with (the feature cache keeps one
+ * entry per image, and `cnn features` shards batch them differently).
  */
 export function pointwisePays(s: ConvolutionShape): boolean {
   const oneByOne = s.kernelH === 1 && s.kernelW === 1 && s.strideH === 1 && s.strideW === 1 && s.padH === 0 && s.padW === 0;
   const positions = s.height * s.width;
   const narrow = s.channels <= MAX_CHANNELS || (s.channels <= WIDE_CHANNELS && positions >= MANY_POSITIONS);
-  const small = positions < FEW_POSITIONS && s.num >= MIN_BATCH;
-  return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && (narrow || small) && getBackend().name === 'wasm';
+  return oneByOne && s.group === 1 && s.numOutput % POINTWISE_PANEL === 0 && narrow && getBackend().name === 'wasm';
 }
 
 /*
@@ -31,7 +32,8 @@ export function pointwisePays(s: ConvolutionShape): boolean {
  * medians): at batch 64, 5-15 % faster up to 64 input channels and at 96 over 48 x 48 planes
  * (0.75's 96 -> 96: 81 -> 76 ms; 3 % slower at 96 -> 192 over 24 x 24), and 2-8 % faster over
  * 5 x 5 and 6 x 6 planes at any width (512 -> 512: 21.8 -> 20.8 ms, 768 -> 768: 64.9 -> 62.5 ms),
- * where the GEMM's passes over its result block and its per-image packing weigh most; 3-7 %
+ * where the GEMM's passes over its result block and its per-image packing weigh most, but 3-15 %
+ * slower there at batch 1, and the choice may not depend on the batch (above): those stay on the GEMM; 3-7 %
  * slower at 128-384 channels over 10 x 10 to 24 x 24 planes. At batch 1, 3-15 % slower than the GEMM from 128 channels on: the weights' packing
  * is not shared by images there. Sharing a batch-1 image's output panels out over 2 threads
  * (panels.ts) where the GEMM runs on one (under 2e7 flops, wasm/gemm.ts: MobileNet 0.5 / 160's
@@ -41,8 +43,6 @@ export function pointwisePays(s: ConvolutionShape): boolean {
 const MAX_CHANNELS = 64;
 const WIDE_CHANNELS = 96;
 const MANY_POSITIONS = 1024;
-const FEW_POSITIONS = 64;
-const MIN_BATCH = 16;
 
 /** Floats of packed weights for shape `s` (see `packWeights` in wasm.ts). */
 export function pointwisePackedSize(s: ConvolutionShape): number {

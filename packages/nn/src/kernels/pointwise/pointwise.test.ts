@@ -33,10 +33,6 @@ for (const [height, width] of [[1, 1], [1, 3], [2, 2], [3, 4], [3, 5], [4, 4], [
     for (const num of [1, 2]) cases.push(shape(num, channels, numOutput, height, width));
   }
 }
-// Wide layers over few positions, which the kernel takes at batch 16 and more (MobileNet's last layers).
-for (const [channels, numOutput, height, width] of [[128, 32, 5, 5], [256, 36, 3, 5], [512, 4, 6, 6], [1024, 8, 1, 7]] as const) {
-  cases.push(shape(16, channels, numOutput, height, width));
-}
 // Large enough to be shared out on 2 threads (panels.ts): batch 1 cut between output panels,
 // and 3 images x 5 panels cut inside the second image; 96 channels over a plane of 1056 positions.
 cases.push(shape(1, 64, 64, 16, 16), shape(3, 32, 20, 24, 24), shape(1, 96, 8, 32, 33));
@@ -44,6 +40,14 @@ const flat = (a: FloatArray) => new Tensor(a, [a.length]);
 const label = (s: ConvolutionShape) => `x=[${s.num},${s.channels},${s.height},${s.width}] o=${s.numOutput}`;
 
 describe('pointwise (1 x 1) convolution kernel, wasm backend, against the reference convolution', () => {
+  it('takes a layer or not by the shape of one image, whatever the batch (the features of an image must not depend on its batch)', () => {
+    setBackend('wasm');
+    for (const [channels, height] of [[16, 80], [64, 40], [96, 48], [96, 24], [128, 5], [256, 10], [512, 5], [1024, 3]] as const) {
+      const taken = [1, 3, 16, 64].map((num) => pointwisePays(shape(num, channels, 32, height, height)));
+      expect(new Set(taken).size, `${channels} channels over ${height} x ${height}`).toBe(1);
+    }
+  });
+
   for (const threads of [1, 2]) {
     for (const [bias, clamp] of [[true, { min: 0, max: 6 }], [false, undefined], [true, { min: 0, max: Infinity }]] as const) {
       it.each(cases.map((s) => ({ s, name: label(s) })))(
