@@ -93,7 +93,8 @@ function unfilter(idat: Uint8Array[], width: number, height: number, bpp: number
 function unfilterRow(raw: Uint8Array, row: number, y: number, stride: number, bpp: number): boolean {
   const filter = raw[row - 1]!;
   const up = row - (stride + 1);
-  if (filter === 1) {
+  if (filter === 1 || (filter === 4 && y === 0)) {
+    // Sub; and Paeth with the row above all zeros, which picks the left byte.
     for (let i = bpp; i < stride; i++) raw[row + i] = raw[row + i]! + raw[row + i - bpp]!;
   } else if (filter === 2 && y > 0) {
     for (let i = 0; i < stride; i++) raw[row + i] = raw[row + i]! + raw[up + i]!;
@@ -103,9 +104,6 @@ function unfilterRow(raw: Uint8Array, row: number, y: number, stride: number, bp
       const above = y > 0 ? raw[up + i]! : 0;
       raw[row + i] = raw[row + i]! + ((left + above) >> 1);
     }
-  } else if (filter === 4 && y === 0) {
-    // Paeth with the row above all zeros picks the left byte: Sub.
-    for (let i = bpp; i < stride; i++) raw[row + i] = raw[row + i]! + raw[row + i - bpp]!;
   } else if (filter === 4) {
     // The first pixel has no left neighbour: the predictor is the byte above.
     for (let i = 0; i < bpp; i++) raw[row + i] = raw[row + i]! + raw[up + i]!;

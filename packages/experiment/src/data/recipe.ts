@@ -166,26 +166,20 @@ export function toNetInput(image: RasterImage, recipe: InputRecipe, rng?: Rng): 
   const channels = sized.channels;
   const plane = size * size;
   const out = new Float32Array(3 * plane);
+  // The mean value of output channel c, or undefined for a mean image.
+  const meanValue = (c: number): number | undefined => ('values' in mean ? mean.values[mean.values.length === 1 ? 0 : c] : undefined);
   for (let c = 0; c < 3; c++) {
+    // A gray image less the same mean value as the channel before: the same plane again.
+    if (c > 0 && channels === 1 && meanValue(c) !== undefined && meanValue(c) === meanValue(c - 1)) {
+      out.copyWithin(c * plane, (c - 1) * plane, c * plane);
+      continue;
+    }
     // Images are RGB; BGR output channel c reads RGB channel 2 - c. Gray images feed every channel.
     const from = channels === 1 ? 0 : recipe.channelOrder === 'BGR' ? 2 - c : c;
-    if ('values' in mean) {
-      const value = mean.values[mean.values.length === 1 ? 0 : c]!;
-      // A gray image less the same mean as the channel before: the same plane again.
-      if (c > 0 && channels === 1 && value === mean.values[mean.values.length === 1 ? 0 : c - 1]) {
-        out.copyWithin(c * plane, (c - 1) * plane, c * plane);
-        continue;
-      }
-      // A mean value is read as a mean image whose every pixel is that value (stride 0).
-      const meanValue = Float64Array.of(value);
-      for (let y = 0; y < size; y++) {
-        normaliseRow(src, ((y0 + y) * r + x0) * channels + from, channels, meanValue, 0, 0, scale, out, (c * size + y) * size, size, mirror);
-      }
-    } else {
-      const meanPlane = mean.image.subarray(c * r * r, (c + 1) * r * r);
-      for (let y = 0; y < size; y++) {
-        normaliseRow(src, ((y0 + y) * r + x0) * channels + from, channels, meanPlane, (y0 + y) * r + x0, 1, scale, out, (c * size + y) * size, size, mirror);
-      }
+    // A mean value is read as a mean image whose every pixel is that value (stride 0).
+    const [means, meanStep] = 'values' in mean ? [Float64Array.of(meanValue(c)!), 0] : [mean.image.subarray(c * r * r, (c + 1) * r * r), 1];
+    for (let y = 0; y < size; y++) {
+      normaliseRow(src, ((y0 + y) * r + x0) * channels + from, channels, means, ((y0 + y) * r + x0) * meanStep, meanStep, scale, out, (c * size + y) * size, size, mirror);
     }
   }
   return out;
