@@ -111,7 +111,7 @@ export async function extractionSuite(): Promise<void> {
     `Base: ${timedBase.name}, cut where \`cnn experiment\` cuts it, batch ${BATCH}, ${getThreads()} threads. ` +
       'Pure forward: the forward up to the cut on a batch in place. Extraction: as `cnn experiment` rates it in report.json (features_per_second): ' +
       'the files read, decoded and screened, then preprocessed and run through the base into a fresh feature cache, images over the wall time of both; ' +
-      `with the image workers (started while the model loads, as cnn experiment does; decoding beside the main thread, the next batch preprocessed while this one runs through the base), and all in turn on the main thread. Medians of ${ROUNDS} interleaved rounds. Issue 14's target: extraction at 70% or more of the forward.`,
+      `with the image workers (started while the model loads, as cnn experiment does; files decoded, then each batch's net inputs made, on the workers and the main thread together, each batch then run through the base), and all on the main thread alone. Medians of ${ROUNDS} interleaved rounds. Issue 14's target: extraction at 70% or more of the forward.`,
     '',
     table,
   ].join('\n');
